@@ -1,0 +1,37 @@
+// milter_adapter.hpp - libmilter callbacks -> core::Session.
+//
+// Purpose: the only code that speaks libmilter. Each xxfi_* callback
+//   translates its arguments into one core::Session call and the Verdict
+//   back into a reply (smfi_setreply + SMFIS_*). Negotiation asks for the
+//   actions and macros of DESIGN.md and skips every stage Staffel does not
+//   use, declaring the rest no-reply, which saves the MTA a round trip each.
+// Thread-safety: libmilter runs one thread per connection; per-connection
+//   state lives in the connection's private pointer (smfi_setpriv). The
+//   MilterContext is set once before smfi_main() and then only read.
+// Errors: no exception crosses an extern "C" callback; anything unexpected
+//   is logged and answered with a tempfail.
+#pragma once
+
+#include <string>
+
+#include "core/log.hpp"
+#include "core/result.hpp"
+#include "core/session.hpp"
+
+namespace staffel::adapters {
+
+struct MilterContext {
+    core::PolicySource policies;
+    core::Logger* log = nullptr;
+    core::InFlight* in_flight = nullptr;
+};
+
+// Registers the filter (smfi_register) and keeps `ctx` for the callbacks.
+core::Result<bool> register_milter(const std::string& name, MilterContext ctx);
+
+// Sets TCP_NODELAY on libmilter's listening TCP socket, which accepted
+// connections inherit on Linux. Without it, the MTA's and our small writes
+// wait out Nagle/delayed-ACK timers. Returns how many sockets were tuned.
+int disable_nagle_on_listeners();
+
+}  // namespace staffel::adapters

@@ -1,0 +1,354 @@
+// staffeld.cpp - the Staffel milter daemon: command line, start-up,
+// signal handling and shutdown.
+//
+// Start-up order: parse the command line; load and validate the policy
+// (exit 78 on errors, each located file:line:column); probe Redis; open the
+// milter socket (removing a stale unix socket, refusing a live one) and set
+// its mode; daemonise unless -f; drop to [milter] user; run libmilter in its
+// own thread while this thread waits for signals:
+//   SIGHUP   reload the policy; a broken one is logged and the old one stays
+//   SIGTERM  stop accepting connections, let in-flight messages finish
+//            (at most [milter] drain_timeout), exit 0
+//   SIGINT   as SIGTERM
+// libmilter blocks these signals in its threads; this thread leaves them
+// unblocked, so the kernel delivers them here.
+#include <libmilter/mfapi.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include "adapters/log/loggers.hpp"
+#include "adapters/milter/milter_adapter.hpp"
+#include "adapters/redis/probe.hpp"
+#include "app/process.hpp"
+#include "app/runtime.hpp"
+#include "core/units.hpp"
+
+namespace staffel::app {
+namespace {
+
+constexpr int kExitUsage = 64;   // EX_USAGE
+constexpr int kExitOsErr = 71;   // EX_OSERR
+constexpr int kExitConfig = 78;  // EX_CONFIG
+
+struct Options {
+    std::string config = "/etc/staffel/staffel.toml";
+    bool foreground = false;
+    bool check_only = false;
+    bool verbose = false;
+    std::string pid_file;
+    Overrides overrides;
+};
+
+constexpr const char* kFooter = R"(
+SIGNALS
+  SIGHUP   Reload the policy. In-flight messages finish with the policy they
+           started with. A policy that fails validation is logged with
+           file:line:column and the running policy stays in force.
+  SIGTERM  Stop accepting connections, let in-flight messages finish (at most
+           [milter] drain_timeout), then exit 0. SIGINT does the same.
+
+EXIT STATUS
+  0   success (with -n: the policy is valid)
+  64  bad command line
+  71  the socket could not be opened, or privileges could not be dropped
+  78  the policy is invalid (each error is printed as FILE:LINE:COLUMN: ...)
+
+FILES
+  /etc/staffel/staffel.toml  default policy; see policies/README.md for every key
+
+EXAMPLES
+  staffeld -n -c /etc/staffel/staffel.toml          check a policy and exit
+  staffeld -f -c staffel.toml --socket inet:8891@127.0.0.1
+)";
+
+void print_errors(const config::LoadResult& r, std::ostream& out) {
+    for (const auto& e : r.errors) {
+        out << e.to_string() << '\n';
+    }
+}
+
+std::unique_ptr<adapters::ThresholdLogger> make_logger(bool foreground) {
+    if (foreground) {
+        return std::make_unique<adapters::StderrLogger>("staffeld");
+    }
+    return std::make_unique<adapters::SyslogLogger>("staffeld");
+}
+
+void probe_redis(const core::Policy& policy, core::Logger& log) {
+    auto r = adapters::redis_ping(policy.redis.address, policy.redis.connect_timeout);
+    if (r) {
+        log.info("redis " + policy.redis.address.to_string() + " reachable (redis " + *r + ")");
+    } else {
+        log.warning(r.error().message);
+    }
+}
+
+class Daemon {
+public:
+    Daemon(Options opt, std::shared_ptr<const core::Policy> policy)
+        : opt_(std::move(opt)), logger_(make_logger(opt_.foreground)) {
+        store_.replace(std::move(policy));
+        apply_log_level(*store_.current());
+    }
+
+    int run() {
+        const auto policy = store_.current();
+        if (auto r = SignalPipe::install(); !r) {
+            return fail(kExitOsErr, r.error().message);
+        }
+        if (auto r = open_socket(*policy); !r) {
+            return fail(kExitOsErr, r.error().message);
+        }
+        if (!opt_.foreground) {
+            if (auto r = daemonise(); !r) {
+                return fail(kExitOsErr, r.error().message);
+            }
+        }
+        if (!opt_.pid_file.empty()) {
+            if (auto r = write_pid_file(opt_.pid_file); !r) {
+                return fail(kExitOsErr, r.error().message);
+            }
+        }
+        if (auto r = drop(*policy); !r) {
+            return fail(kExitOsErr, r.error().message);
+        }
+        probe_redis(*policy, *logger_);
+        std::thread milter([] {
+            const int rc = smfi_main();
+            SignalPipe::post(rc == MI_SUCCESS ? 'S' : 'F');
+        });
+        logger_->info("ready: listening on " + policy->milter.socket.to_string() + ", policy " +
+                      policy->digest + " from " + policy->path);
+        const int status = wait_for_signals();
+        milter.join();
+        const auto left = in_flight_.wait_idle(store_.current()->milter.drain_timeout);
+        if (left > 0) {
+            logger_->warning(std::to_string(left) +
+                             " message(s) still in flight after drain_timeout; exiting anyway "
+                             "(the MTA applies milter_default_action to them)");
+        }
+        cleanup(*policy);
+        logger_->info(status == 0 ? "stopped" : "stopped after an error");
+        return status;
+    }
+
+private:
+    int fail(int code, const std::string& message) {
+        logger_->error(message);
+        if (opt_.foreground) {
+            return code;
+        }
+        std::cerr << "staffeld: " << message << '\n';
+        return code;
+    }
+
+    void apply_log_level(const core::Policy& p) {
+        logger_->set_threshold(opt_.verbose ? core::LogLevel::Debug : p.log.level);
+    }
+
+    core::Result<bool> open_socket(const core::Policy& p) {
+        const auto& s = p.milter.socket;
+        if (s.kind == core::MilterSocket::Kind::Unix) {
+            if (auto r = clear_stale_unix_socket(s.path); !r) {
+                return r;
+            }
+        }
+        const auto spec = s.to_libmilter();
+        if (smfi_setconn(const_cast<char*>(spec.c_str())) != MI_SUCCESS) {
+            return core::make_error("libmilter refused socket " + spec);
+        }
+        const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(p.milter.timeout);
+        smfi_settimeout(static_cast<int>(seconds.count()));
+        smfi_setbacklog(p.milter.backlog);
+        adapters::MilterContext ctx;
+        ctx.policies = [this] { return store_.current(); };
+        ctx.log = logger_.get();
+        ctx.in_flight = &in_flight_;
+        if (auto r = adapters::register_milter("staffeld", std::move(ctx)); !r) {
+            return r;
+        }
+        // The stale socket, if any, is gone already: never let libmilter
+        // unlink a path on its own.
+        if (smfi_opensocket(false) != MI_SUCCESS) {
+            return core::make_error("cannot open milter socket " + spec + ": " +
+                                    std::strerror(errno));
+        }
+        if (s.kind == core::MilterSocket::Kind::Unix) {
+            if (::chmod(s.path.c_str(), p.milter.socket_mode) != 0) {
+                return core::make_error("cannot set mode of " + s.path + ": " +
+                                        std::strerror(errno));
+            }
+        } else {
+            adapters::disable_nagle_on_listeners();
+        }
+        return true;
+    }
+
+    core::Result<bool> drop(const core::Policy& p) {
+        if (!p.milter.user) {
+            if (::geteuid() == 0) {
+                logger_->warning("running as root: set [milter] user to drop privileges");
+            }
+            return true;
+        }
+        auto account = lookup_account(*p.milter.user, p.milter.group);
+        if (!account) {
+            return account.error();
+        }
+        const auto& s = p.milter.socket;
+        if (s.kind == core::MilterSocket::Kind::Unix &&
+            ::chown(s.path.c_str(), account->uid, account->gid) != 0) {
+            return core::make_error("cannot hand " + s.path + " to " + account->user + ": " +
+                                    std::strerror(errno));
+        }
+        auto r = drop_privileges(*account);
+        if (r) {
+            logger_->info("running as user " + account->user);
+        }
+        return r;
+    }
+
+    int wait_for_signals() {
+        for (;;) {
+            pollfd pfd{SignalPipe::read_fd(), POLLIN, 0};
+            if (::poll(&pfd, 1, -1) < 0) {
+                if (errno == EINTR) {
+                    continue;
+                }
+                logger_->error(std::string("poll: ") + std::strerror(errno));
+                smfi_stop();
+                return kExitOsErr;
+            }
+            char event = 0;
+            while (::read(SignalPipe::read_fd(), &event, 1) == 1) {
+                switch (event) {
+                    case 'H':
+                        reload();
+                        break;
+                    case 'T':
+                    case 'I':
+                        logger_->info(std::string(event == 'T' ? "SIGTERM" : "SIGINT") +
+                                      ": no new connections; letting in-flight messages finish");
+                        smfi_stop();
+                        return 0;
+                    case 'S':
+                        logger_->error("libmilter stopped on its own");
+                        return kExitOsErr;
+                    case 'F':
+                        logger_->error("libmilter failed (see messages above)");
+                        return kExitOsErr;
+                    default:
+                        break;
+                }
+            }
+        }
+    }
+
+    void reload() {
+        const auto old = store_.current();
+        auto r = load_with_overrides(opt_.config, opt_.overrides);
+        if (!r.policy) {
+            for (const auto& e : r.errors) {
+                logger_->error("reload failed: " + e.to_string() + "; keeping policy " +
+                               old->digest);
+            }
+            return;
+        }
+        const auto& next = *r.policy;
+        if (next.milter.socket.to_string() != old->milter.socket.to_string() ||
+            next.milter.user != old->milter.user || next.milter.group != old->milter.group) {
+            logger_->warning(
+                "milter.socket, milter.user and milter.group take effect only at restart");
+        }
+        store_.replace(r.policy);
+        apply_log_level(next);
+        logger_->info("policy reloaded from " + opt_.config + ": policy " + next.digest +
+                      " (was " + old->digest + ")");
+        if (next.redis.address.to_string() != old->redis.address.to_string()) {
+            probe_redis(next, *logger_);
+        }
+    }
+
+    void cleanup(const core::Policy& p) {
+        if (p.milter.socket.kind == core::MilterSocket::Kind::Unix) {
+            ::unlink(p.milter.socket.path.c_str());  // may fail after dropping privileges
+        }
+        if (!opt_.pid_file.empty()) {
+            ::unlink(opt_.pid_file.c_str());
+        }
+    }
+
+    Options opt_;
+    std::unique_ptr<adapters::ThresholdLogger> logger_;
+    PolicyStore store_;
+    InFlightCounter in_flight_;
+};
+
+int parse_command_line(int argc, char** argv, Options& opt) {
+    CLI::App app{
+        "staffeld - Staffel outbound mail policy milter.\n\n"
+        "Attaches to Postfix (smtpd_milters, non_smtpd_milters) or Sendmail as a\n"
+        "milter and applies the TOML policy to every outbound message.",
+        "staffeld"};
+    app.set_version_flag("--version", std::string("staffeld ") + STAFFEL_VERSION);
+    app.add_option("-c,--config", opt.config, "Policy file (TOML)")
+        ->capture_default_str()
+        ->type_name("FILE");
+    app.add_flag("-f,--foreground", opt.foreground,
+                 "Stay in the foreground and log to stderr instead of syslog (facility mail)");
+    app.add_flag("-n,--check-config", opt.check_only,
+                 "Only validate the policy: exit 0 if valid, 78 with located errors if not");
+    app.add_option("--socket", opt.overrides.socket,
+                   "Override [milter] socket: unix:/path or inet:PORT@HOST")
+        ->type_name("SPEC");
+    app.add_option("--redis", opt.overrides.redis,
+                   "Override [redis] address: HOST:PORT or unix:/path")
+        ->type_name("ADDRESS");
+    app.add_option("--pidfile", opt.pid_file, "Write the daemon's pid to FILE")->type_name("FILE");
+    app.add_flag("-v,--verbose", opt.verbose, "Log at debug level, whatever [log] level says");
+    app.footer(kFooter);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        const int rc = app.exit(e);
+        return rc == 0 ? 0 : kExitUsage;
+    }
+    return -1;
+}
+
+}  // namespace
+}  // namespace staffel::app
+
+int main(int argc, char** argv) {
+    using namespace staffel::app;
+    Options opt;
+    if (const int rc = parse_command_line(argc, argv, opt); rc >= 0) {
+        return rc;
+    }
+    auto loaded = load_with_overrides(opt.config, opt.overrides);
+    if (!loaded.policy) {
+        print_errors(loaded, std::cerr);
+        return kExitConfig;
+    }
+    if (opt.check_only) {
+        std::cout << "staffeld: policy " << opt.config << " is valid (policy "
+                  << loaded.policy->digest << ")\n";
+        return 0;
+    }
+    try {
+        Daemon daemon(std::move(opt), loaded.policy);
+        return daemon.run();
+    } catch (const std::exception& e) {
+        std::cerr << "staffeld: fatal: " << e.what() << '\n';
+        return kExitOsErr;
+    }
+}

@@ -1,0 +1,313 @@
+// loader.cpp - see loader.hpp.
+#include "config/loader.hpp"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <toml++/toml.h>
+
+#include "config/schema.hpp"
+
+namespace staffel::config {
+namespace {
+
+constexpr std::size_t kMaxPolicyBytes = 4u << 20;
+constexpr int kMaxIncludeDepth = 8;
+
+std::string where(const toml::source_region& r) {
+    return (r.path ? *r.path : std::string("?")) + ":" + std::to_string(r.begin.line) + ":" +
+           std::to_string(r.begin.column);
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) {
+        row[j] = j;
+    }
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        std::size_t diag = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            const std::size_t up = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            diag = up;
+        }
+    }
+    return row[b.size()];
+}
+
+std::string suggest(std::string_view got, const std::vector<std::string_view>& known) {
+    std::string best;
+    std::size_t best_distance = 3;  // suggest only close matches
+    for (auto k : known) {
+        const auto d = edit_distance(got, k);
+        if (d < best_distance) {
+            best_distance = d;
+            best = std::string(k);
+        }
+    }
+    return best.empty() ? std::string() : "did you mean \"" + best + "\"? ";
+}
+
+std::string join(const std::vector<std::string_view>& items) {
+    std::string out;
+    for (auto i : items) {
+        out += out.empty() ? "" : ", ";
+        out += i;
+    }
+    return out;
+}
+
+// Reads a whole regular file, refusing directories and oversized files.
+bool read_file(const std::string& path, std::string& out, std::string& why) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        why = std::string("cannot open policy: ") + std::strerror(errno);
+        return false;
+    }
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        why = S_ISDIR(st.st_mode) ? "cannot read policy: it is a directory"
+                                  : "cannot read policy: not a regular file";
+        ::close(fd);
+        return false;
+    }
+    if (static_cast<std::size_t>(st.st_size) > kMaxPolicyBytes) {
+        why = "policy file is larger than 4 MiB";
+        ::close(fd);
+        return false;
+    }
+    out.clear();
+    char buf[8192];
+    for (;;) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            why = std::string("cannot read policy: ") + std::strerror(errno);
+            ::close(fd);
+            return false;
+        }
+        if (n == 0) {
+            break;
+        }
+        out.append(buf, static_cast<std::size_t>(n));
+        if (out.size() > kMaxPolicyBytes) {
+            why = "policy file is larger than 4 MiB";
+            ::close(fd);
+            return false;
+        }
+    }
+    ::close(fd);
+    return true;
+}
+
+class Loader {
+public:
+    Loader() : md_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(md_, EVP_sha256(), nullptr); }
+    ~Loader() { EVP_MD_CTX_free(md_); }
+    Loader(const Loader&) = delete;
+    Loader& operator=(const Loader&) = delete;
+
+    void load_file(const std::string& path, int depth, const toml::source_region* from) {
+        std::string text;
+        std::string why;
+        if (!read_file(path, text, why)) {
+            if (from != nullptr) {
+                error_at(path, from, "include", "\"" + path + "\": " + why);
+            } else {
+                error_at(path, nullptr, "", why);
+            }
+            return;
+        }
+        std::error_code ec;
+        stack_.push_back(std::filesystem::weakly_canonical(path, ec).string());
+        load_text(text, path, depth);
+        stack_.pop_back();
+    }
+
+    void load_text(const std::string& text, const std::string& name, int depth) {
+        files_.push_back(name);
+        EVP_DigestUpdate(md_, text.data(), text.size());
+        toml::table root;
+        try {
+            root = toml::parse(text, name);
+        } catch (const toml::parse_error& e) {
+            const auto& r = e.source();
+            errors_.push_back({name, r.begin.line, r.begin.column, "",
+                               "invalid TOML: " + std::string(e.description())});
+            return;
+        }
+        apply(root, name, depth);
+    }
+
+    LoadResult finish(const std::string& main_path) {
+        LoadResult result;
+        result.files = std::move(files_);
+        if (!errors_.empty()) {
+            result.errors = std::move(errors_);
+            return result;
+        }
+        unsigned char digest[EVP_MAX_MD_SIZE];
+        unsigned int len = 0;
+        EVP_DigestFinal_ex(md_, digest, &len);
+        static constexpr char kHex[] = "0123456789abcdef";
+        for (unsigned i = 0; i < 4 && i < len; ++i) {
+            policy_.digest += kHex[digest[i] >> 4];
+            policy_.digest += kHex[digest[i] & 15];
+        }
+        policy_.path = main_path;
+        result.policy = std::make_shared<const core::Policy>(std::move(policy_));
+        return result;
+    }
+
+private:
+    void error_at(const std::string& file, const toml::source_region* r, std::string field,
+                  std::string message) {
+        if (r != nullptr) {
+            errors_.push_back({r->path ? *r->path : file, r->begin.line, r->begin.column,
+                               std::move(field), std::move(message)});
+        } else {
+            errors_.push_back({file, 0, 0, std::move(field), std::move(message)});
+        }
+    }
+
+    void apply(const toml::table& root, const std::string& path, int depth) {
+        std::vector<std::pair<std::string, toml::source_region>> includes;
+        for (auto&& [key, node] : root) {
+            const std::string name(key.str());
+            if (name == "include") {
+                collect_includes(node, path, includes);
+                continue;
+            }
+            const auto& sections = known_sections();
+            if (std::find(sections.begin(), sections.end(), name) == sections.end()) {
+                auto known = sections;
+                known.insert(known.begin(), "include");
+                error_at(path, &key.source(), name,
+                         "unknown section; " + suggest(name, known) + "known: " + join(known));
+                continue;
+            }
+            const auto* table = node.as_table();
+            if (table == nullptr) {
+                error_at(path, &node.source(), name,
+                         "expected a table ([" + name + "]), got a plain value");
+                continue;
+            }
+            apply_section(name, *table, path);
+        }
+        for (const auto& [file, region] : includes) {
+            if (depth + 1 > kMaxIncludeDepth) {
+                error_at(path, &region, "include", "includes nested deeper than 8 levels");
+                continue;
+            }
+            std::error_code ec;
+            const auto canonical = std::filesystem::weakly_canonical(file, ec).string();
+            if (std::find(stack_.begin(), stack_.end(), canonical) != stack_.end()) {
+                error_at(path, &region, "include", "\"" + file + "\" would include itself");
+                continue;
+            }
+            load_file(file, depth + 1, &region);
+        }
+    }
+
+    void collect_includes(const toml::node& node, const std::string& path,
+                          std::vector<std::pair<std::string, toml::source_region>>& out) {
+        const auto* array = node.as_array();
+        if (array == nullptr) {
+            error_at(path, &node.source(), "include",
+                     "expected an array of file names, e.g. [\"limits.toml\"]");
+            return;
+        }
+        const auto base = std::filesystem::path(path).parent_path();
+        for (const auto& item : *array) {
+            const auto* s = item.as_string();
+            if (s == nullptr || s->get().empty()) {
+                error_at(path, &item.source(), "include", "expected a file name string");
+                continue;
+            }
+            std::filesystem::path p(s->get());
+            if (p.is_relative()) {
+                p = base / p;
+            }
+            out.emplace_back(p.lexically_normal().string(), item.source());
+        }
+    }
+
+    void apply_section(const std::string& section, const toml::table& table,
+                       const std::string& path) {
+        const auto fields = fields_of(section);
+        for (auto&& [key, node] : table) {
+            const std::string name = section + "." + std::string(key.str());
+            const auto it = std::find_if(fields.begin(), fields.end(),
+                                         [&](const FieldSpec* f) { return f->key == key.str(); });
+            if (it == fields.end()) {
+                std::vector<std::string_view> known;
+                for (const auto* f : fields) {
+                    known.push_back(f->key);
+                }
+                error_at(path, &key.source(), name,
+                         "unknown key; " + suggest(key.str(), known) + "known keys in [" +
+                             section + "]: " + join(known));
+                continue;
+            }
+            if (auto seen = set_at_.find(name); seen != set_at_.end()) {
+                error_at(path, &key.source(), name, "already set at " + seen->second);
+                continue;
+            }
+            set_at_[name] = where(key.source());
+            if (auto why = (*it)->set(node, policy_)) {
+                std::string message = *why;
+                if (message.starts_with("got ")) {
+                    message = "expected " + std::string((*it)->expects) + ", " + message;
+                } else if (message.find("expected") == std::string::npos) {
+                    message += "; expected " + std::string((*it)->expects);
+                }
+                error_at(path, &node.source(), name, message);
+            }
+        }
+    }
+
+    EVP_MD_CTX* md_;
+    core::Policy policy_;
+    std::vector<LoadError> errors_;
+    std::vector<std::string> files_;
+    std::vector<std::string> stack_;
+    std::map<std::string, std::string> set_at_;
+};
+
+}  // namespace
+
+std::string LoadError::to_string() const {
+    std::string out = file;
+    if (line != 0) {
+        out += ":" + std::to_string(line) + ":" + std::to_string(column);
+    }
+    out += ": error: ";
+    if (!field.empty()) {
+        out += field + ": ";
+    }
+    return out + message;
+}
+
+LoadResult load_policy(const std::string& path) {
+    Loader loader;
+    loader.load_file(path, 0, nullptr);
+    return loader.finish(path);
+}
+
+LoadResult load_policy_text(const std::string& text, const std::string& name) {
+    Loader loader;
+    loader.load_text(text, name, 0);
+    return loader.finish(name);
+}
+
+}  // namespace staffel::config

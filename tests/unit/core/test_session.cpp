@@ -1,0 +1,129 @@
+// test_session.cpp - the per-connection state machine with a recording logger.
+#include <catch2/catch.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/session.hpp"
+
+using namespace staffel::core;
+
+namespace {
+
+struct RecordingLogger : Logger {
+    std::vector<std::pair<LogLevel, std::string>> lines;
+    LogLevel threshold = LogLevel::Debug;
+    void log(LogLevel level, std::string_view m) override {
+        if (enabled(level)) {
+            lines.emplace_back(level, std::string(m));
+        }
+    }
+    [[nodiscard]] bool enabled(LogLevel level) const override { return level >= threshold; }
+};
+
+struct CountingInFlight : InFlight {
+    int now = 0;
+    int max = 0;
+    void begin() override { max = std::max(max, ++now); }
+    void end() override { --now; }
+};
+
+std::shared_ptr<const Policy> policy_with_digest(const char* digest) {
+    auto p = std::make_shared<Policy>();
+    p->digest = digest;
+    return p;
+}
+
+}  // namespace
+
+TEST_CASE("one log line per message with its envelope", "[session]") {
+    RecordingLogger log;
+    CountingInFlight flight;
+    auto policy = policy_with_digest("aaaa1111");
+    Session s([&] { return policy; }, log, &flight);
+    s.connect("mail.example.net", "192.0.2.7");
+    CHECK(s.mail_from({"app@example.com", "", "4Xyz"}) == Verdict::proceed());
+    CHECK(flight.now == 1);
+    s.rcpt_to("a@example.net");
+    s.rcpt_to("b@example.net");
+    CHECK(s.end_of_message("4QID") == Verdict::proceed());
+    CHECK(flight.now == 0);
+    REQUIRE(log.lines.size() == 1);
+    CHECK(log.lines[0].first == LogLevel::Info);
+    CHECK(log.lines[0].second ==
+          "4QID: client=mail.example.net[192.0.2.7] identity=ip:192.0.2.7 "
+          "from=<app@example.com> rcpts=2 policy=aaaa1111 action=pass");
+}
+
+TEST_CASE("a message keeps the policy it started with; the next takes the new one",
+          "[session]") {
+    RecordingLogger log;
+    auto current = policy_with_digest("00000001");
+    Session s([&] { return current; }, log);
+    s.connect("h", "127.0.0.1");
+    s.mail_from({"a@example.com", "", ""});
+    current = policy_with_digest("00000002");  // a reload mid-message
+    s.rcpt_to("x@example.net");
+    s.end_of_message("Q1");
+    s.mail_from({"a@example.com", "", ""});
+    s.rcpt_to("x@example.net");
+    s.end_of_message("Q2");
+    REQUIRE(log.lines.size() == 2);
+    CHECK(log.lines[0].second.find("policy=00000001") != std::string::npos);
+    CHECK(log.lines[1].second.find("policy=00000002") != std::string::npos);
+}
+
+TEST_CASE("SASL identity, null sender and missing queue id", "[session]") {
+    RecordingLogger log;
+    auto policy = policy_with_digest("p");
+    Session s([&] { return policy; }, log);
+    s.connect("localhost", "127.0.0.1");
+    s.mail_from({"", "alice", "EARLYQID"});
+    s.end_of_message("");
+    REQUIRE(log.lines.size() == 1);
+    CHECK(log.lines[0].second.starts_with("EARLYQID: "));
+    CHECK(log.lines[0].second.find("identity=sasl:alice from=<> rcpts=0") != std::string::npos);
+}
+
+TEST_CASE("abort, a second MAIL FROM and close end the message once", "[session]") {
+    RecordingLogger log;
+    CountingInFlight flight;
+    auto policy = policy_with_digest("p");
+    Session s([&] { return policy; }, log, &flight);
+    s.connect("h", "127.0.0.1");
+    s.mail_from({"a@example.com", "", ""});
+    s.abort();
+    CHECK(flight.now == 0);
+    s.abort();  // nothing in flight: no effect
+    CHECK(flight.now == 0);
+    s.mail_from({"a@example.com", "", ""});
+    s.mail_from({"b@example.com", "", ""});  // without an end in between
+    CHECK(flight.now == 1);
+    s.close();
+    CHECK(flight.now == 0);
+    CHECK(flight.max == 1);
+    REQUIRE(log.lines.size() == 3);
+    for (const auto& [level, line] : log.lines) {
+        CHECK(level == LogLevel::Debug);
+        CHECK(line.find("action=aborted") != std::string::npos);
+    }
+}
+
+TEST_CASE("outside text is escaped and bounded in log lines", "[session]") {
+    CHECK(log_escape("a b") == "a\\x20b");
+    CHECK(log_escape("x\r\ny") == "x\\x0d\\x0ay");
+    CHECK(log_escape("\xff") == "\\xff");
+    CHECK(log_escape("back\\slash") == "back\\x5cslash");
+    const auto long_text = std::string(1000, 'a');
+    const auto got = log_escape(long_text, 16);
+    CHECK(got == std::string(16, 'a') + "...");
+
+    RecordingLogger log;
+    auto policy = policy_with_digest("p");
+    Session s([&] { return policy; }, log);
+    s.connect("evil\nhost", "127.0.0.1");
+    s.mail_from({"a\nINJECT@example.com", "", ""});
+    s.end_of_message("Q");
+    REQUIRE(log.lines.size() == 1);
+    CHECK(log.lines[0].second.find('\n') == std::string::npos);
+}
