@@ -28,6 +28,7 @@
 
 #include "adapters/log/loggers.hpp"
 #include "adapters/milter/milter_adapter.hpp"
+#include "adapters/milter/socket_tuning.hpp"
 #include "adapters/redis/probe.hpp"
 #include "app/process.hpp"
 #include "app/runtime.hpp"
@@ -208,7 +209,7 @@ private:
                                         std::strerror(errno));
             }
         } else {
-            adapters::disable_nagle_on_listeners();
+            adapters::set_milter_socket_is_tcp(true);
         }
         return true;
     }

@@ -4,8 +4,6 @@
 #include <arpa/inet.h>
 #include <libmilter/mfapi.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -273,33 +271,6 @@ core::Result<bool> register_milter(const std::string& name, MilterContext ctx) {
         return core::make_error("smfi_register failed");
     }
     return true;
-}
-
-int disable_nagle_on_listeners() {
-    rlimit lim{};
-    int max_fd = 1024;
-    if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < 65536) {
-        max_fd = static_cast<int>(lim.rlim_cur);
-    }
-    int tuned = 0;
-    for (int fd = 0; fd < max_fd; ++fd) {
-        int listening = 0;
-        int domain = 0;
-        socklen_t len = sizeof listening;
-        if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening) {
-            continue;
-        }
-        len = sizeof domain;
-        if (::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 ||
-            (domain != AF_INET && domain != AF_INET6)) {
-            continue;
-        }
-        const int on = 1;
-        if (::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) == 0) {
-            ++tuned;
-        }
-    }
-    return tuned;
 }
 
 }  // namespace staffel::adapters

@@ -29,9 +29,4 @@ struct MilterContext {
 // Registers the filter (smfi_register) and keeps `ctx` for the callbacks.
 core::Result<bool> register_milter(const std::string& name, MilterContext ctx);
 
-// Sets TCP_NODELAY on libmilter's listening TCP socket, which accepted
-// connections inherit on Linux. Without it, the MTA's and our small writes
-// wait out Nagle/delayed-ACK timers. Returns how many sockets were tuned.
-int disable_nagle_on_listeners();
-
 }  // namespace staffel::adapters
