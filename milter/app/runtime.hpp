@@ -23,13 +23,23 @@
 
 namespace staffel::app {
 
+// A mutex rather than std::atomic<shared_ptr>: libstdc++ 12's atomic
+// shared_ptr issues a futex wake on every load, which the mail path pays
+// twice per message; an uncontended mutex costs no system call.
 class PolicyStore {
 public:
-    [[nodiscard]] std::shared_ptr<const core::Policy> current() const { return current_.load(); }
-    void replace(std::shared_ptr<const core::Policy> next) { current_.store(std::move(next)); }
+    [[nodiscard]] std::shared_ptr<const core::Policy> current() const {
+        std::lock_guard lock(mu_);
+        return current_;
+    }
+    void replace(std::shared_ptr<const core::Policy> next) {
+        std::lock_guard lock(mu_);
+        current_.swap(next);
+    }  // the old snapshot is freed with `next`, after the lock is released
 
 private:
-    std::atomic<std::shared_ptr<const core::Policy>> current_;
+    mutable std::mutex mu_;
+    std::shared_ptr<const core::Policy> current_;
 };
 
 class InFlightCounter final : public core::InFlight {
