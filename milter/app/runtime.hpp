@@ -1,8 +1,8 @@
 // runtime.hpp - the daemon's shared, swappable state.
 //
 // Purpose: PolicyStore holds the current policy snapshot and swaps it
-//   atomically on reload; InFlightCounter counts messages between MAIL FROM
-//   and their end so SIGTERM can let them finish; Overrides are the
+//   atomically on reload; InFlightCounter counts open milter connections so
+//   SIGTERM can let the messages on them finish; Overrides are the
 //   command-line settings (--socket, --redis) applied over every load.
 // Thread-safety: PolicyStore and InFlightCounter may be used from any
 //   thread; Overrides are plain values.
@@ -46,8 +46,8 @@ class InFlightCounter final : public core::InFlight {
 public:
     void begin() override;
     void end() override;
-    // Waits until no message is in flight or `limit` passes; returns how
-    // many are still in flight.
+    // Waits until no connection is open or `limit` passes; returns how
+    // many are still open.
     std::size_t wait_idle(std::chrono::milliseconds limit);
 
 private:

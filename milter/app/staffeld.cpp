@@ -133,13 +133,11 @@ public:
         logger_->info("ready: listening on " + policy->milter.socket.to_string() + ", policy " +
                       policy->digest + " from " + policy->path);
         const int status = wait_for_signals();
-        milter.join();
-        const auto left = in_flight_.wait_idle(store_.current()->milter.drain_timeout);
-        if (left > 0) {
-            logger_->warning(std::to_string(left) +
-                             " message(s) still in flight after drain_timeout; exiting anyway "
-                             "(the MTA applies milter_default_action to them)");
+        if (status == 0) {
+            drain(*policy);
         }
+        smfi_stop();
+        milter.join();
         cleanup(*policy);
         logger_->info(status == 0 ? "stopped" : "stopped after an error");
         return status;
@@ -246,7 +244,6 @@ private:
                     continue;
                 }
                 logger_->error(std::string("poll: ") + std::strerror(errno));
-                smfi_stop();
                 return kExitOsErr;
             }
             char event = 0;
@@ -259,7 +256,6 @@ private:
                     case 'I':
                         logger_->info(std::string(event == 'T' ? "SIGTERM" : "SIGINT") +
                                       ": no new connections; letting in-flight messages finish");
-                        smfi_stop();
                         return 0;
                     case 'S':
                         logger_->error("libmilter stopped on its own");
@@ -299,10 +295,29 @@ private:
         }
     }
 
-    void cleanup(const core::Policy& p) {
-        if (p.milter.socket.kind == core::MilterSocket::Kind::Unix) {
-            ::unlink(p.milter.socket.path.c_str());  // may fail after dropping privileges
+    // SIGTERM: no new connections; libmilter keeps serving the open ones
+    // (and the messages on them) until they close, for at most
+    // drain_timeout. The MTA tempfails whatever is cut off after that.
+    void drain(const core::Policy& p) {
+        adapters::refuse_new_connections();
+        remove_socket(p);
+        const auto left = in_flight_.wait_idle(store_.current()->milter.drain_timeout);
+        if (left > 0) {
+            logger_->warning(std::to_string(left) +
+                             " connection(s) still open after drain_timeout; closing them "
+                             "(the MTA applies milter_default_action to their messages)");
         }
+    }
+
+    void remove_socket(const core::Policy& p) {
+        if (p.milter.socket.kind == core::MilterSocket::Kind::Unix && !socket_removed_) {
+            ::unlink(p.milter.socket.path.c_str());  // may fail after dropping privileges
+            socket_removed_ = true;
+        }
+    }
+
+    void cleanup(const core::Policy& p) {
+        remove_socket(p);
         if (!opt_.pid_file.empty()) {
             ::unlink(opt_.pid_file.c_str());
         }
@@ -312,6 +327,7 @@ private:
     std::unique_ptr<adapters::ThresholdLogger> logger_;
     PolicyStore store_;
     InFlightCounter in_flight_;
+    bool socket_removed_ = false;
 };
 
 int parse_command_line(int argc, char** argv, Options& opt) {

@@ -27,7 +27,11 @@ std::string log_escape(std::string_view text, std::size_t max_bytes) {
 }
 
 Session::Session(PolicySource policies, Logger& log, InFlight* in_flight)
-    : policies_(std::move(policies)), log_(log), in_flight_(in_flight), policy_(policies_()) {}
+    : policies_(std::move(policies)), log_(log), in_flight_(in_flight), policy_(policies_()) {
+    if (in_flight_ != nullptr) {
+        in_flight_->begin();
+    }
+}
 
 Session::~Session() { close(); }
 
@@ -45,8 +49,9 @@ Verdict Session::mail_from(const SenderInfo& sender) {
     policy_ = policies_();
     message_.emplace();
     message_->sender = sender;
-    if (in_flight_ != nullptr) {
-        in_flight_->begin();
+    if (log_.enabled(LogLevel::Debug)) {
+        log_.debug("MAIL FROM:<" + log_escape(sender.address) + "> client=" + client_host_ + "[" +
+                   client_addr_ + "] identity=" + identity());
     }
     return Verdict::proceed();
 }
@@ -71,6 +76,10 @@ void Session::abort() {
 
 void Session::close() {
     abort();
+    if (open_ && in_flight_ != nullptr) {
+        in_flight_->end();
+    }
+    open_ = false;
 }
 
 std::string Session::identity() const {
@@ -101,9 +110,6 @@ void Session::finish(std::string_view queue_id, std::string_view action) {
         log_.log(level, line);
     }
     message_.reset();
-    if (in_flight_ != nullptr) {
-        in_flight_->end();
-    }
 }
 
 }  // namespace staffel::core

@@ -48,12 +48,15 @@ struct SenderInfo {
 
 using PolicySource = std::function<std::shared_ptr<const Policy>()>;
 
-// Counts messages between MAIL FROM and their end, for SIGTERM draining.
+// Counts open milter connections, for SIGTERM draining. Connections, not
+// messages: with no-reply stages the MTA buffers a message's MAIL and RCPT
+// commands and sends them only with its end, so any open connection may
+// carry a message in flight that the milter has not seen yet.
 class InFlight {
 public:
     virtual ~InFlight() = default;
-    virtual void begin() = 0;
-    virtual void end() = 0;
+    virtual void begin() = 0;  // a connection opened
+    virtual void end() = 0;    // it closed
 };
 
 class Session {
@@ -91,6 +94,7 @@ private:
     std::string client_host_;
     std::string client_addr_;
     std::optional<Message> message_;
+    bool open_ = true;
 };
 
 // Makes outside text safe for one log line: printable ASCII kept, anything

@@ -7,13 +7,17 @@
 #include <sys/uio.h>
 
 #include <atomic>
+#include <cerrno>
+#include <unistd.h>
 
 namespace {
 std::atomic<bool> g_tcp{false};
-}
+std::atomic<bool> g_refuse{false};
+}  // namespace
 
 namespace staffel::adapters {
 void set_milter_socket_is_tcp(bool tcp) { g_tcp.store(tcp); }
+void refuse_new_connections() { g_refuse.store(true); }
 }  // namespace staffel::adapters
 
 extern "C" {
@@ -24,6 +28,11 @@ ssize_t __real_writev(int fd, const iovec* iov, int count);
 // libmilter's accept(2): accepted TCP connections get TCP_NODELAY.
 int __wrap_accept(int fd, sockaddr* addr, socklen_t* len) {
     const int conn = __real_accept(fd, addr, len);
+    if (conn >= 0 && g_refuse.load(std::memory_order_relaxed)) {
+        ::close(conn);
+        errno = EINTR;  // libmilter's listener retries quietly on EINTR
+        return -1;
+    }
     if (conn >= 0 && g_tcp.load(std::memory_order_relaxed)) {
         const int on = 1;
         (void)::setsockopt(conn, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);

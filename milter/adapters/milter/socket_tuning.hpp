@@ -11,6 +11,8 @@
 //   is acknowledged as soon as it is read. Accepted sockets also get
 //   TCP_NODELAY so our own multi-packet replies are never held back.
 //
+//   The same hook closes new connections while staffeld drains on SIGTERM.
+//
 //   libmilter's accept(2) and writev(2) calls are routed here with the
 //   linker's --wrap option (staffeld links Debian's static libmilter.a);
 //   nothing else in the program is affected.
@@ -22,5 +24,10 @@ namespace staffel::adapters {
 
 // Enables the TCP tuning (call with true when the milter socket is inet).
 void set_milter_socket_is_tcp(bool tcp);
+
+// From now on, connections libmilter accepts are closed at once, so the MTA
+// applies its milter_default_action (tempfail) to new sessions while the
+// messages already under way finish (SIGTERM draining).
+void refuse_new_connections();
 
 }  // namespace staffel::adapters
