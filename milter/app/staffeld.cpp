@@ -377,6 +377,15 @@ int main(int argc, char** argv) {
         return kExitConfig;
     }
     if (opt.check_only) {
+        // Accounts are checked here too: a policy naming a user that does
+        // not exist would pass validation and then fail at start.
+        const auto& m = loaded.policy->milter;
+        if (m.user) {
+            if (auto a = lookup_account(*m.user, m.group); !a) {
+                std::cerr << opt.config << ": error: " << a.error().message << '\n';
+                return kExitConfig;
+            }
+        }
         std::cout << "staffeld: policy " << opt.config << " is valid (policy "
                   << loaded.policy->digest << ")\n";
         return 0;
