@@ -130,7 +130,7 @@ public:
             const int rc = smfi_main();
             SignalPipe::post(rc == MI_SUCCESS ? 'S' : 'F');
         });
-        logger_->info("ready: listening on " + policy->milter.socket.to_string() + ", policy " +
+        logger_->notice("ready: listening on " + policy->milter.socket.to_string() + ", policy " +
                       policy->digest + " from " + policy->path);
         const int status = wait_for_signals();
         if (status == 0) {
@@ -139,7 +139,7 @@ public:
         smfi_stop();
         milter.join();
         cleanup(*policy);
-        logger_->info(status == 0 ? "stopped" : "stopped after an error");
+        logger_->notice(status == 0 ? "stopped" : "stopped after an error");
         return status;
     }
 
@@ -254,7 +254,7 @@ private:
                         break;
                     case 'T':
                     case 'I':
-                        logger_->info(std::string(event == 'T' ? "SIGTERM" : "SIGINT") +
+                        logger_->notice(std::string(event == 'T' ? "SIGTERM" : "SIGINT") +
                                       ": no new connections; letting in-flight messages finish");
                         return 0;
                     case 'S':
@@ -288,7 +288,7 @@ private:
         }
         store_.replace(r.policy);
         apply_log_level(next);
-        logger_->info("policy reloaded from " + opt_.config + ": policy " + next.digest +
+        logger_->notice("policy reloaded from " + opt_.config + ": policy " + next.digest +
                       " (was " + old->digest + ")");
         if (next.redis.address.to_string() != old->redis.address.to_string()) {
             probe_redis(next, *logger_);
