@@ -20,31 +20,30 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+import harness_core  # noqa: E402
 
 
-def start_time(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
+start_time = harness_core.proc_start_time
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--parent", type=int, required=True)
+    ap.add_argument("--parent-start", required=True,
+                    help="the parent's start time as harness_core.proc_start_time gave it")
     ap.add_argument("--max-seconds", type=float, required=True)
     g = ap.add_mutually_exclusive_group(required=True)
     g.add_argument("--pid", type=int)
     g.add_argument("--postfix")
+    ap.add_argument("--pid-start", help="the target's start time (guards against PID reuse)")
     args = ap.parse_args()
 
     # Our own exit must not be mistaken for an exit of the harness.
-    harness.atexit.unregister(harness._stop_all)
+    harness_core.atexit.unregister(harness_core._stop_all)
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
 
-    parent_start = start_time(args.parent)
-    target_start = start_time(args.pid) if args.pid else None
+    parent_start = args.parent_start
+    target_start = args.pid_start if args.pid else None
     deadline = time.monotonic() + args.max_seconds
     reason = None
     while reason is None:

@@ -1,0 +1,31 @@
+#!/bin/bash
+# setup.sh - install what Staffel needs on Debian 12, build it, run the quick start.
+#
+# As root: installs the build dependencies and the demo's servers from
+# Debian's packages (Postfix preseeded as "No configuration", so the system
+# gets no mail setup and nothing is started), configures and builds with
+# CMake into build/, then runs contrib/quickstart/run.sh with the arguments
+# given here (e.g. --keep).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+
+[ "$(id -u)" = 0 ] || { echo "setup.sh: run as root" >&2; exit 1; }
+
+packages=(
+    # build
+    cmake g++ pkg-config libssl-dev libtomlplusplus-dev libcli11-dev catch2
+    libhiredis-dev libmilter-dev libspf2-dev
+    # quick start and tests
+    postfix redis-server swaks python3 python3-pytest python3-dkim
+)
+
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+apt-get update
+DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${packages[@]}"
+
+cmake -S "$repo" -B "$repo/build"
+cmake --build "$repo/build" -j"$(nproc)"
+
+exec "$here/run.sh" "$@"
