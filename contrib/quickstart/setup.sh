@@ -13,17 +13,12 @@ repo=$(cd "$here/../.." && pwd)
 
 [ "$(id -u)" = 0 ] || { echo "setup.sh: run as root" >&2; exit 1; }
 
-packages=(
-    # build
-    cmake g++ pkg-config libssl-dev libtomlplusplus-dev libcli11-dev catch2
-    libhiredis-dev libmilter-dev libspf2-dev
-    # quick start and tests
-    postfix redis-server swaks python3 python3-pytest python3-dkim
-)
+# One list for the quick start, the tests and CI.
+mapfile -t packages < <(grep -v '^#' "$repo/contrib/debian-packages.txt" | grep .)
 
 echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 apt-get update
-DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${packages[@]}"
+DEBIAN_FRONTEND=noninteractive apt-get install -y "${packages[@]}"
 
 cmake -S "$repo" -B "$repo/build"
 cmake --build "$repo/build" -j"$(nproc)"

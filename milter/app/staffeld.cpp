@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -126,17 +127,18 @@ public:
         }
         probe_redis(*policy, *logger_);
         set_thread_stack_size();
-        std::thread milter([] {
+        std::thread milter([this] {
             const int rc = smfi_main();
+            milter_done_.store(true);
             SignalPipe::post(rc == MI_SUCCESS ? 'S' : 'F');
         });
         logger_->notice("ready: listening on " + policy->milter.socket.to_string() + ", policy " +
                       policy->digest + " from " + policy->path);
         const int status = wait_for_signals();
         if (status == 0) {
-            drain(*policy);
+            drain();
         }
-        smfi_stop();
+        stop_milter(policy->milter.socket);
         milter.join();
         cleanup(*policy);
         logger_->notice(status == 0 ? "stopped" : "stopped after an error");
@@ -298,9 +300,8 @@ private:
     // SIGTERM: no new connections; libmilter keeps serving the open ones
     // (and the messages on them) until they close, for at most
     // drain_timeout. The MTA tempfails whatever is cut off after that.
-    void drain(const core::Policy& p) {
+    void drain() {
         adapters::refuse_new_connections();
-        remove_socket(p);
         const auto left = in_flight_.wait_idle(store_.current()->milter.drain_timeout);
         if (left > 0) {
             logger_->warning(std::to_string(left) +
@@ -309,15 +310,25 @@ private:
         }
     }
 
-    void remove_socket(const core::Policy& p) {
-        if (p.milter.socket.kind == core::MilterSocket::Kind::Unix && !socket_removed_) {
-            ::unlink(p.milter.socket.path.c_str());  // may fail after dropping privileges
-            socket_removed_ = true;
+    // smfi_stop() waits for a lock that libmilter's listener holds while it
+    // polls its socket for up to five seconds. So it runs in a helper
+    // thread while this one pokes the listener awake until smfi_main()
+    // has returned.
+    void stop_milter(const core::MilterSocket& s) {
+        adapters::refuse_new_connections();
+        std::thread stopper([] { smfi_stop(); });
+        const auto path = s.kind == core::MilterSocket::Kind::Unix ? s.path : std::string();
+        for (int i = 0; i < 500 && !milter_done_.load(); ++i) {
+            wake_listener(path, s.host, s.port);
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
         }
+        stopper.join();
     }
 
     void cleanup(const core::Policy& p) {
-        remove_socket(p);
+        if (p.milter.socket.kind == core::MilterSocket::Kind::Unix) {
+            ::unlink(p.milter.socket.path.c_str());  // may fail after dropping privileges
+        }
         if (!opt_.pid_file.empty()) {
             ::unlink(opt_.pid_file.c_str());
         }
@@ -327,7 +338,7 @@ private:
     std::unique_ptr<adapters::ThresholdLogger> logger_;
     PolicyStore store_;
     InFlightCounter in_flight_;
-    bool socket_removed_ = false;
+    std::atomic<bool> milter_done_{false};
 };
 
 int parse_command_line(int argc, char** argv, Options& opt) {
