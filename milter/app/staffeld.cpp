@@ -10,8 +10,9 @@
 //   SIGTERM  stop accepting connections, let in-flight messages finish
 //            (at most [milter] drain_timeout), exit 0
 //   SIGINT   as SIGTERM
-// libmilter blocks these signals in its threads; this thread leaves them
-// unblocked, so the kernel delivers them here.
+// libmilter blocks these signals in its threads, and its own signal thread
+// is kept from taking them (adapters/milter/libmilter_signals.cpp); this
+// thread leaves them unblocked, so the kernel delivers them here.
 #include <libmilter/mfapi.h>
 #include <poll.h>
 #include <pthread.h>

@@ -17,7 +17,7 @@ It is a benchmark, not a test: it prints numbers and exits 0 (1 only if
 
 Usage: /usr/bin/python3 tests/bench/throughput.py [--messages 2000]
          [--sessions 10] [--runs 3] [--size 2048] [--warmup 100]
-         [--configs bare,staffeld-unix,staffeld-inet]
+         [--reuse] [--configs bare,staffeld-unix,staffeld-inet]
 Environment: STAFFELD (default <repo>/build/staffeld), STAFFEL_KEEP_TMP.
 """
 import argparse
@@ -104,8 +104,9 @@ class SmtpSink(harness.Server):
 
 # ---------------------------------------------------------------- one run
 
-def smtp_source(port, n, sessions, size, timeout):
+def smtp_source(port, n, sessions, size, timeout, reuse=False):
     argv = ["smtp-source", "-c", "-s", str(sessions), "-m", str(n), "-l", str(size),
+            *(["-d"] if reuse else []),
             "-M", "bench.staffel.test", "-f", "from@example.com", "-t", "to@example.net",
             "%s:%d" % (harness.LOOPBACK, port)]
     return subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -142,14 +143,16 @@ def one_run(args, config, run_dir, sink, redis):
         timeout = max(120.0, args.messages / 10.0)
         if args.warmup:
             base = sink.count()
-            smtp_source(postfix.smtp_port, args.warmup, args.sessions, args.size, timeout)
+            smtp_source(postfix.smtp_port, args.warmup, args.sessions, args.size, timeout,
+                        args.reuse)
             wait_delivered(postfix, sink, base + args.warmup, timeout)
 
         base = sink.count()
         cpu0 = (postfix_cpu(postfix), proc_cpu(staffeld.pid) if staffeld else 0.0,
                 proc_cpu(redis.pid) if staffeld else 0.0)
         t0 = time.monotonic()
-        r = smtp_source(postfix.smtp_port, args.messages, args.sessions, args.size, timeout)
+        r = smtp_source(postfix.smtp_port, args.messages, args.sessions, args.size, timeout,
+                        args.reuse)
         t_submitted = time.monotonic()
         if r.returncode != 0:
             raise RuntimeError("smtp-source exited %d: %s" % (r.returncode, r.stderr.decode()[-500:]))
@@ -188,6 +191,9 @@ def main():
     ap.add_argument("--size", "-l", type=int, default=2048, help="message payload bytes (2048)")
     ap.add_argument("--warmup", type=int, default=100,
                     help="messages sent before each measured run (100; 0 for none)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="send many messages per SMTP session (smtp-source -d), so one milter "
+                         "connection serves many messages; default: one session per message")
     ap.add_argument("--configs", default=",".join(CONFIGS),
                     help="comma-separated subset of %s" % ",".join(CONFIGS))
     args = ap.parse_args()

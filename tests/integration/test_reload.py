@@ -108,3 +108,36 @@ def test_sigterm_lets_in_flight_message_finish(postfix_with_staffeld):
     assert line["action"] == "pass"
     rc = staffeld.proc.wait(15)
     assert rc == 0, "exit %r after draining\n%s" % (rc, staffeld.log())
+
+
+def test_hup_storm_never_stops_the_daemon(postfix_with_staffeld):
+    """libmilter's own signal thread would stop the milter on SIGHUP: it must never get one."""
+    import os
+    import signal
+    postfix, staffeld, sink = postfix_with_staffeld
+    for _ in range(300):
+        os.kill(staffeld.pid, signal.SIGHUP)
+    time.sleep(1.0)
+    assert staffeld.alive(), "staffeld died under SIGHUPs:\n%s" % staffeld.log()
+    log = staffeld.log()
+    assert "libmilter stopped" not in log
+    assert "policy reloaded" in log
+    send_one(postfix, sink, staffeld, 1, "after the storm")
+
+
+def test_signal_bursts_are_all_handled_by_staffeld(staffeld_factory):
+    """SIGHUP, SIGHUP, SIGTERM at once: a reload and a clean drain, never libmilter's own stop.
+
+    Before staffeld kept libmilter's signal thread out of the way, about one
+    burst in fifteen reached that thread and stopped the milter (exit 71).
+    """
+    import os
+    import signal
+    for i in range(20):
+        staffeld = staffeld_factory(subdir="burst%d" % i)
+        os.kill(staffeld.pid, signal.SIGHUP)
+        os.kill(staffeld.pid, signal.SIGHUP)
+        os.kill(staffeld.pid, signal.SIGTERM)
+        rc = staffeld.proc.wait(15)
+        log = staffeld.log()
+        assert rc == 0 and "libmilter stopped" not in log, "burst %d: exit %r\n%s" % (i, rc, log)
