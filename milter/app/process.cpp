@@ -18,7 +18,9 @@
 namespace staffel::app {
 namespace {
 
-std::string errno_text() { return std::strerror(errno); }
+std::string errno_text() {
+    return std::strerror(errno);
+}
 
 int g_pipe[2] = {-1, -1};
 
@@ -57,8 +59,8 @@ core::Result<bool> clear_stale_unix_socket(const std::string& path) {
                                 "; is staffeld running?");
     }
     if (err != ECONNREFUSED) {
-        return core::make_error("cannot check whether " + path + " is in use: " +
-                                std::strerror(err));
+        return core::make_error("cannot check whether " + path +
+                                " is in use: " + std::strerror(err));
     }
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
         return core::make_error("cannot remove stale socket " + path + ": " + errno_text());
@@ -179,7 +181,8 @@ core::Result<bool> daemonise() {
 }
 
 core::Result<bool> write_pid_file(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    const int fd =
+        ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0) {
         return core::make_error("cannot write pid file " + path + ": " + errno_text());
     }
@@ -212,7 +215,9 @@ core::Result<bool> SignalPipe::install() {
     return true;
 }
 
-int SignalPipe::read_fd() { return g_pipe[0]; }
+int SignalPipe::read_fd() {
+    return g_pipe[0];
+}
 
 void SignalPipe::post(char event) {
     [[maybe_unused]] auto n = ::write(g_pipe[1], &event, 1);

@@ -50,7 +50,7 @@ core::Result<bool> write_pid_file(const std::string& path);
 // Signals the main thread waits for. The handlers write one byte each to a
 // pipe: 'H' SIGHUP, 'T' SIGTERM, 'I' SIGINT.
 class SignalPipe {
-public:
+  public:
     static core::Result<bool> install();
     static int read_fd();
     // Lets another thread wake the main thread with its own byte.

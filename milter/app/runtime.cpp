@@ -48,8 +48,8 @@ config::LoadResult load_with_overrides(const std::string& path, const Overrides&
             policy.redis.address = *a;
         }
     }
-    result.policy = result.errors.empty() ? std::make_shared<const core::Policy>(std::move(policy))
-                                          : nullptr;
+    result.policy =
+        result.errors.empty() ? std::make_shared<const core::Policy>(std::move(policy)) : nullptr;
     return result;
 }
 

@@ -27,7 +27,7 @@ namespace staffel::app {
 // shared_ptr issues a futex wake on every load, which the mail path pays
 // twice per message; an uncontended mutex costs no system call.
 class PolicyStore {
-public:
+  public:
     [[nodiscard]] std::shared_ptr<const core::Policy> current() const {
         std::lock_guard lock(mu_);
         return current_;
@@ -37,20 +37,20 @@ public:
         current_.swap(next);
     }  // the old snapshot is freed with `next`, after the lock is released
 
-private:
+  private:
     mutable std::mutex mu_;
     std::shared_ptr<const core::Policy> current_;
 };
 
 class InFlightCounter final : public core::InFlight {
-public:
+  public:
     void begin() override;
     void end() override;
     // Waits until no connection is open or `limit` passes; returns how
     // many are still open.
     std::size_t wait_idle(std::chrono::milliseconds limit);
 
-private:
+  private:
     std::mutex mu_;
     std::condition_variable idle_;
     std::size_t count_ = 0;

@@ -98,7 +98,7 @@ void probe_redis(const core::Policy& policy, core::Logger& log) {
 }
 
 class Daemon {
-public:
+  public:
     Daemon(Options opt, std::shared_ptr<const core::Policy> policy)
         : opt_(std::move(opt)), logger_(make_logger(opt_.foreground)) {
         store_.replace(std::move(policy));
@@ -134,7 +134,7 @@ public:
             SignalPipe::post(rc == MI_SUCCESS ? 'S' : 'F');
         });
         logger_->notice("ready: listening on " + policy->milter.socket.to_string() + ", policy " +
-                      policy->digest + " from " + policy->path);
+                        policy->digest + " from " + policy->path);
         const int status = wait_for_signals();
         if (status == 0) {
             drain();
@@ -146,7 +146,7 @@ public:
         return status;
     }
 
-private:
+  private:
     int fail(int code, const std::string& message) {
         logger_->error(message);
         if (opt_.foreground) {
@@ -258,7 +258,7 @@ private:
                     case 'T':
                     case 'I':
                         logger_->notice(std::string(event == 'T' ? "SIGTERM" : "SIGINT") +
-                                      ": no new connections; letting in-flight messages finish");
+                                        ": no new connections; letting in-flight messages finish");
                         return 0;
                     case 'S':
                         logger_->error("libmilter stopped on its own");
@@ -292,7 +292,7 @@ private:
         store_.replace(r.policy);
         apply_log_level(next);
         logger_->notice("policy reloaded from " + opt_.config + ": policy " + next.digest +
-                      " (was " + old->digest + ")");
+                        " (was " + old->digest + ")");
         if (next.redis.address.to_string() != old->redis.address.to_string()) {
             probe_redis(next, *logger_);
         }

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <sys/stat.h>
+#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,7 +12,6 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
-#include <toml++/toml.h>
 
 #include "config/schema.hpp"
 
@@ -111,7 +111,7 @@ bool read_file(const std::string& path, std::string& out, std::string& why) {
 }
 
 class Loader {
-public:
+  public:
     Loader() : md_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(md_, EVP_sha256(), nullptr); }
     ~Loader() { EVP_MD_CTX_free(md_); }
     Loader(const Loader&) = delete;
@@ -169,7 +169,7 @@ public:
         return result;
     }
 
-private:
+  private:
     void error_at(const std::string& file, const toml::source_region* r, std::string field,
                   std::string message) {
         if (r != nullptr) {
@@ -255,8 +255,8 @@ private:
                     known.push_back(f->key);
                 }
                 error_at(path, &key.source(), name,
-                         "unknown key; " + suggest(key.str(), known) + "known keys in [" +
-                             section + "]: " + join(known));
+                         "unknown key; " + suggest(key.str(), known) + "known keys in [" + section +
+                             "]: " + join(known));
                 continue;
             }
             if (auto seen = set_at_.find(name); seen != set_at_.end()) {

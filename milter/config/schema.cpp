@@ -81,11 +81,11 @@ Setter integer_in(Get get, long long min, long long max) {
 }
 
 core::Result<std::optional<std::string>> account_name(std::string_view text) {
-    const bool ok = !text.empty() && text.size() <= 32 &&
-                    std::all_of(text.begin(), text.end(), [](char c) {
-                        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                               (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
-                    });
+    const bool ok =
+        !text.empty() && text.size() <= 32 && std::all_of(text.begin(), text.end(), [](char c) {
+            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   c == '_' || c == '-' || c == '.';
+        });
     if (!ok) {
         return core::make_error("bad account name \"" + std::string(text) + "\"");
     }
@@ -117,38 +117,45 @@ std::vector<FieldSpec> build_schema() {
     using namespace std::chrono_literals;
     std::vector<FieldSpec> rows;
     // [milter]
-    rows.push_back({"milter", "socket", core::kMilterSocketHint,
-                    "\"unix:/run/staffel/staffeld.sock\"",
-                    string_with([](Policy& p) -> auto& { return p.milter.socket; },
-                                core::parse_milter_socket)});
+    rows.push_back(
+        {"milter", "socket", core::kMilterSocketHint, "\"unix:/run/staffel/staffeld.sock\"",
+         string_with(
+             [](Policy & p) -> auto& { return p.milter.socket; }, core::parse_milter_socket)});
     rows.push_back({"milter", "user", "a user name, e.g. \"staffel\"", "(stay as started)",
-                    string_with([](Policy& p) -> auto& { return p.milter.user; }, account_name)});
+                    string_with(
+                        [](Policy & p) -> auto& { return p.milter.user; }, account_name)});
     rows.push_back({"milter", "group", "a group name, e.g. \"staffel\"", "(the user's group)",
-                    string_with([](Policy& p) -> auto& { return p.milter.group; }, account_name)});
+                    string_with(
+                        [](Policy & p) -> auto& { return p.milter.group; }, account_name)});
     rows.push_back({"milter", "socket_mode", "an octal mode string from \"0600\" to \"0777\"",
                     "\"0660\"",
-                    string_with([](Policy& p) -> auto& { return p.milter.socket_mode; }, file_mode)});
+                    string_with(
+                        [](Policy & p) -> auto& { return p.milter.socket_mode; }, file_mode)});
     rows.push_back({"milter", "timeout", "a duration from \"1s\" to \"1d\", e.g. \"300s\"",
                     "\"300s\"",
-                    duration_in([](Policy& p) -> auto& { return p.milter.timeout; }, 1s, 24h)});
+                    duration_in(
+                        [](Policy & p) -> auto& { return p.milter.timeout; }, 1s, 24h)});
     rows.push_back({"milter", "backlog", "an integer from 1 to 65535", "128",
-                    integer_in([](Policy& p) -> auto& { return p.milter.backlog; }, 1, 65535)});
+                    integer_in(
+                        [](Policy & p) -> auto& { return p.milter.backlog; }, 1, 65535)});
     rows.push_back({"milter", "drain_timeout", "a duration from \"0s\" to \"1h\", e.g. \"30s\"",
                     "\"30s\"",
-                    duration_in([](Policy& p) -> auto& { return p.milter.drain_timeout; },
-                                0ms, 1h)});
+                    duration_in(
+                        [](Policy & p) -> auto& { return p.milter.drain_timeout; }, 0ms, 1h)});
     // [redis]
-    rows.push_back({"redis", "address", core::kRedisAddressHint, "\"127.0.0.1:6379\"",
-                    string_with([](Policy& p) -> auto& { return p.redis.address; },
-                                core::parse_redis_address)});
-    rows.push_back({"redis", "connect_timeout", "a duration from \"1ms\" to \"60s\", e.g. \"250ms\"",
-                    "\"250ms\"",
-                    duration_in([](Policy& p) -> auto& { return p.redis.connect_timeout; }, 1ms,
-                                60s)});
+    rows.push_back(
+        {"redis", "address", core::kRedisAddressHint, "\"127.0.0.1:6379\"",
+         string_with(
+             [](Policy & p) -> auto& { return p.redis.address; }, core::parse_redis_address)});
+    rows.push_back({"redis", "connect_timeout",
+                    "a duration from \"1ms\" to \"60s\", e.g. \"250ms\"", "\"250ms\"",
+                    duration_in(
+                        [](Policy & p) -> auto& { return p.redis.connect_timeout; }, 1ms, 60s)});
     // [log]
-    rows.push_back({"log", "level", "one of \"debug\", \"info\", \"notice\", \"warning\", \"error\"",
-                    "\"info\"",
-                    string_with([](Policy& p) -> auto& { return p.log.level; }, log_level)});
+    rows.push_back({"log", "level",
+                    "one of \"debug\", \"info\", \"notice\", \"warning\", \"error\"", "\"info\"",
+                    string_with(
+                        [](Policy & p) -> auto& { return p.log.level; }, log_level)});
     return rows;
 }
 

@@ -9,11 +9,12 @@
 //   adds file:line:column and the field name.
 #pragma once
 
+#include <toml++/toml.h>
+
 #include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <toml++/toml.h>
 #include <vector>
 
 #include "core/policy.hpp"
@@ -28,9 +29,7 @@ struct FieldSpec {
     // Applies the value to the policy, or returns why it is refused.
     std::function<std::optional<std::string>(const toml::node&, core::Policy&)> set;
 
-    [[nodiscard]] std::string name() const {
-        return std::string(section) + "." + std::string(key);
-    }
+    [[nodiscard]] std::string name() const { return std::string(section) + "." + std::string(key); }
 };
 
 // The sections a policy may have, in documentation order.

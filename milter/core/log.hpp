@@ -16,7 +16,7 @@ enum class LogLevel { Debug, Info, Notice, Warning, Error };
 std::string_view to_string(LogLevel level);
 
 class Logger {
-public:
+  public:
     virtual ~Logger() = default;
     virtual void log(LogLevel level, std::string_view message) = 0;
     [[nodiscard]] virtual bool enabled(LogLevel level) const = 0;

@@ -24,8 +24,8 @@ struct MilterSettings {
     std::optional<std::string> user;   // run as this user after opening the socket
     std::optional<std::string> group;  // default: the user's primary group
     unsigned socket_mode = 0660;       // unix socket permissions
-    std::chrono::milliseconds timeout{std::chrono::seconds(300)};  // I/O timeout with the MTA
-    int backlog = 128;                                             // listen(2) backlog
+    std::chrono::milliseconds timeout{std::chrono::seconds(300)};       // I/O timeout with the MTA
+    int backlog = 128;                                                  // listen(2) backlog
     std::chrono::milliseconds drain_timeout{std::chrono::seconds(30)};  // SIGTERM grace
 };
 

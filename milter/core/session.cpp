@@ -33,7 +33,9 @@ Session::Session(PolicySource policies, Logger& log, InFlight* in_flight)
     }
 }
 
-Session::~Session() { close(); }
+Session::~Session() {
+    close();
+}
 
 void Session::connect(std::string_view hostname, std::string_view address) {
     client_host_ = log_escape(hostname, 128);

@@ -53,14 +53,14 @@ using PolicySource = std::function<std::shared_ptr<const Policy>()>;
 // commands and sends them only with its end, so any open connection may
 // carry a message in flight that the milter has not seen yet.
 class InFlight {
-public:
+  public:
     virtual ~InFlight() = default;
     virtual void begin() = 0;  // a connection opened
     virtual void end() = 0;    // it closed
 };
 
 class Session {
-public:
+  public:
     Session(PolicySource policies, Logger& log, InFlight* in_flight = nullptr);
     ~Session();
     Session(const Session&) = delete;
@@ -78,7 +78,7 @@ public:
     [[nodiscard]] std::size_t recipients() const { return message_ ? message_->recipients : 0; }
     [[nodiscard]] const std::shared_ptr<const Policy>& policy() const { return policy_; }
 
-private:
+  private:
     struct Message {
         SenderInfo sender;
         std::size_t recipients = 0;

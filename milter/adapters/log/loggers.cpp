@@ -38,7 +38,9 @@ SyslogLogger::SyslogLogger(std::string ident) : ident_(std::move(ident)) {
     ::openlog(ident_.c_str(), LOG_PID | LOG_NDELAY, LOG_MAIL);
 }
 
-SyslogLogger::~SyslogLogger() { ::closelog(); }
+SyslogLogger::~SyslogLogger() {
+    ::closelog();
+}
 
 void SyslogLogger::log(core::LogLevel level, std::string_view message) {
     if (!enabled(level)) {

@@ -17,34 +17,34 @@
 namespace staffel::adapters {
 
 class ThresholdLogger : public core::Logger {
-public:
+  public:
     [[nodiscard]] bool enabled(core::LogLevel level) const override {
         return level >= threshold_.load(std::memory_order_relaxed);
     }
     void set_threshold(core::LogLevel level) { threshold_.store(level); }
 
-private:
+  private:
     std::atomic<core::LogLevel> threshold_{core::LogLevel::Info};
 };
 
 class StderrLogger final : public ThresholdLogger {
-public:
+  public:
     explicit StderrLogger(std::string ident);
     void log(core::LogLevel level, std::string_view message) override;
 
-private:
+  private:
     std::string ident_;
 };
 
 class SyslogLogger final : public ThresholdLogger {
-public:
+  public:
     explicit SyslogLogger(std::string ident);  // openlog(ident, LOG_PID, LOG_MAIL)
     ~SyslogLogger() override;
     SyslogLogger(const SyslogLogger&) = delete;
     SyslogLogger& operator=(const SyslogLogger&) = delete;
     void log(core::LogLevel level, std::string_view message) override;
 
-private:
+  private:
     std::string ident_;  // syslog keeps the pointer: it must outlive closelog()
 };
 

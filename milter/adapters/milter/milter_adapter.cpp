@@ -23,8 +23,8 @@ constexpr unsigned long kActions = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGFROM
 // the MTA sends costs libmilter a wake-up of its pool controller and of a
 // worker thread, so even the connect stage is skipped: the client's address
 // and name come as macros with MAIL FROM instead.
-constexpr unsigned long kSkipped = SMFIP_NOCONNECT | SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NOHDRS |
-                                   SMFIP_NOEOH | SMFIP_NOBODY;
+constexpr unsigned long kSkipped = SMFIP_NOCONNECT | SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NODATA |
+                                   SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOBODY;
 constexpr unsigned long kNoReply = SMFIP_NR_CONN | SMFIP_NR_MAIL | SMFIP_NR_RCPT | SMFIP_NR_HELO |
                                    SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY | SMFIP_NR_DATA |
                                    SMFIP_NR_UNKN;

@@ -5,10 +5,10 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
-#include <unistd.h>
 
 namespace {
 std::atomic<bool> g_tcp{false};
@@ -16,8 +16,12 @@ std::atomic<bool> g_refuse{false};
 }  // namespace
 
 namespace staffel::adapters {
-void set_milter_socket_is_tcp(bool tcp) { g_tcp.store(tcp); }
-void refuse_new_connections() { g_refuse.store(true); }
+void set_milter_socket_is_tcp(bool tcp) {
+    g_tcp.store(tcp);
+}
+void refuse_new_connections() {
+    g_refuse.store(true);
+}
 }  // namespace staffel::adapters
 
 extern "C" {

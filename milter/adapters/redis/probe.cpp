@@ -43,12 +43,12 @@ core::Result<std::string> redis_ping(const core::RedisAddress& address,
     std::unique_ptr<redisReply, ReplyDeleter> reply(
         static_cast<redisReply*>(redisCommand(c.get(), "PING")));
     if (!reply) {
-        return core::make_error("Redis at " + address.to_string() + " did not answer PING: " +
-                                c->errstr);
+        return core::make_error("Redis at " + address.to_string() +
+                                " did not answer PING: " + c->errstr);
     }
     if (reply->type == REDIS_REPLY_ERROR) {
-        return core::make_error("Redis at " + address.to_string() + " refused PING: " +
-                                std::string(reply->str, reply->len));
+        return core::make_error("Redis at " + address.to_string() +
+                                " refused PING: " + std::string(reply->str, reply->len));
     }
     if (reply->type != REDIS_REPLY_STATUS || std::string_view(reply->str, reply->len) != "PONG") {
         return core::make_error("Redis at " + address.to_string() + " gave an unexpected reply");

@@ -117,9 +117,11 @@ TEST_CASE("bad policies give one located error naming the field", "[config]") {
         {"[miltr]\nsocket = \"unix:/x\"\n",
          "p.toml:1:2: error: miltr: unknown section; did you mean \"milter\"? known: include, "
          "milter, redis, log"},
-        {"milter = 1\n", "p.toml:1:10: error: milter: expected a table ([milter]), got a plain value"},
+        {"milter = 1\n",
+         "p.toml:1:10: error: milter: expected a table ([milter]), got a plain value"},
         {"[redis]\naddress = \"localhost\"\n",
-         "p.toml:2:11: error: redis.address: bad Redis address \"localhost\"; expected \"HOST:PORT\" "
+         "p.toml:2:11: error: redis.address: bad Redis address \"localhost\"; expected "
+         "\"HOST:PORT\" "
          "(e.g. \"127.0.0.1:6379\", \"[::1]:6379\") or \"unix:/absolute/path\""},
         {"[log]\nlevel = \"loud\"\n",
          "p.toml:2:9: error: log.level: unknown log level \"loud\"; expected one of \"debug\", "
@@ -151,8 +153,7 @@ TEST_CASE("invalid TOML is located", "[config]") {
 TEST_CASE("a key set twice is an error naming both places", "[config]") {
     TempDir dir;
     dir.write("extra.toml", "[milter]\nbacklog = 5\n");
-    const auto main =
-        dir.write("main.toml", "include = [\"extra.toml\"]\n[milter]\nbacklog = 7\n");
+    const auto main = dir.write("main.toml", "include = [\"extra.toml\"]\n[milter]\nbacklog = 7\n");
     auto r = config::load_policy(main);
     REQUIRE(r.errors.size() == 1);
     CHECK(r.errors[0].to_string() == (dir.path / "extra.toml").string() +
@@ -164,7 +165,8 @@ TEST_CASE("includes are merged, relative to the including file", "[config]") {
     TempDir dir;
     std::filesystem::create_directory(dir.path / "conf.d");
     dir.write("conf.d/redis.toml", "[redis]\naddress = \"127.0.0.1:7000\"\n");
-    const auto main = dir.write("main.toml", "include = [\"conf.d/redis.toml\"]\n[log]\nlevel = \"notice\"\n");
+    const auto main =
+        dir.write("main.toml", "include = [\"conf.d/redis.toml\"]\n[log]\nlevel = \"notice\"\n");
     auto r = config::load_policy(main);
     INFO(first_error(r));
     REQUIRE(r.policy);
@@ -179,7 +181,8 @@ TEST_CASE("include cycles, missing includes and missing files are errors", "[con
     dir.write("b.toml", "include = [\"a.toml\"]\n");
     auto cyc = config::load_policy(a);
     REQUIRE(cyc.errors.size() == 1);
-    CHECK(cyc.errors[0].to_string().find("b.toml:1:12: error: include: ") == 0 + (dir.path / "").string().size());
+    CHECK(cyc.errors[0].to_string().find("b.toml:1:12: error: include: ") ==
+          0 + (dir.path / "").string().size());
     CHECK(cyc.errors[0].message.find("would include itself") != std::string::npos);
 
     const auto m = dir.write("m.toml", "include = [\"nope.toml\"]\n");
@@ -191,8 +194,9 @@ TEST_CASE("include cycles, missing includes and missing files are errors", "[con
 
     auto absent = config::load_policy((dir.path / "absent.toml").string());
     REQUIRE(absent.errors.size() == 1);
-    CHECK(absent.errors[0].to_string() == (dir.path / "absent.toml").string() +
-                                              ": error: cannot open policy: No such file or directory");
+    CHECK(absent.errors[0].to_string() ==
+          (dir.path / "absent.toml").string() +
+              ": error: cannot open policy: No such file or directory");
 
     auto directory = config::load_policy(dir.path.string());
     REQUIRE(directory.errors.size() == 1);

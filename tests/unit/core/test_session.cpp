@@ -57,8 +57,7 @@ TEST_CASE("one log line per message with its envelope", "[session]") {
           "from=<app@example.com> rcpts=2 policy=aaaa1111 action=pass");
 }
 
-TEST_CASE("a message keeps the policy it started with; the next takes the new one",
-          "[session]") {
+TEST_CASE("a message keeps the policy it started with; the next takes the new one", "[session]") {
     RecordingLogger log;
     auto current = policy_with_digest("00000001");
     Session s([&] { return current; }, log);

@@ -12,7 +12,7 @@ TEST_CASE("durations parse to exact milliseconds", "[units]") {
         long long want_ms;
     };
     const Case cases[] = {
-        {"250ms", 250},  {"0", 0},          {"30s", 30'000},      {"5m", 300'000},
+        {"250ms", 250},    {"0", 0},           {"30s", 30'000},       {"5m", 300'000},
         {"1h", 3'600'000}, {"1d", 86'400'000}, {"2w", 1'209'600'000}, {"0s", 0},
     };
     for (const auto& c : cases) {
@@ -24,7 +24,8 @@ TEST_CASE("durations parse to exact milliseconds", "[units]") {
 }
 
 TEST_CASE("bad durations are refused with a hint", "[units]") {
-    for (const char* text : {"", "5x", "5", "ms", "-1s", "1.5h", "10 s", "1H", "99999999999999999999s"}) {
+    for (const char* text :
+         {"", "5x", "5", "ms", "-1s", "1.5h", "10 s", "1H", "99999999999999999999s"}) {
         auto got = parse_duration(text);
         INFO("input \"" << text << "\"");
         REQUIRE_FALSE(got.ok());
@@ -39,9 +40,8 @@ TEST_CASE("sizes parse in binary and decimal units", "[units]") {
         std::uint64_t want;
     };
     const Case cases[] = {
-        {"512B", 512},        {"64KiB", 65536},        {"10MiB", 10485760},
-        {"1GiB", 1073741824}, {"2kB", 2000},           {"3MB", 3'000'000},
-        {"1GB", 1'000'000'000}, {"0", 0},
+        {"512B", 512}, {"64KiB", 65536},   {"10MiB", 10485760},    {"1GiB", 1073741824},
+        {"2kB", 2000}, {"3MB", 3'000'000}, {"1GB", 1'000'000'000}, {"0", 0},
     };
     for (const auto& c : cases) {
         auto got = parse_size(c.text);
