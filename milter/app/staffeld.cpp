@@ -24,6 +24,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -382,6 +383,13 @@ int main(int argc, char** argv) {
     Options opt;
     if (const int rc = parse_command_line(argc, argv, opt); rc >= 0) {
         return rc;
+    }
+    // A daemon changes to "/": keep the files it rereads (SIGHUP) or
+    // removes (at exit) reachable by making their paths absolute.
+    std::error_code ec;
+    opt.config = std::filesystem::absolute(opt.config, ec).lexically_normal().string();
+    if (!opt.pid_file.empty()) {
+        opt.pid_file = std::filesystem::absolute(opt.pid_file, ec).lexically_normal().string();
     }
     auto loaded = load_with_overrides(opt.config, opt.overrides);
     if (!loaded.policy) {
