@@ -5,7 +5,6 @@
 #include <libmilter/mfapi.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include <exception>
 #include <memory>
