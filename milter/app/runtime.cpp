@@ -1,6 +1,8 @@
 // runtime.cpp - see runtime.hpp.
 #include "app/runtime.hpp"
 
+#include "adapters/openssl/dkim_keys.hpp"
+
 #include "core/endpoints.hpp"
 
 namespace staffel::app {
@@ -24,7 +26,7 @@ std::size_t InFlightCounter::wait_idle(std::chrono::milliseconds limit) {
 }
 
 config::LoadResult load_with_overrides(const std::string& path, const Overrides& overrides) {
-    auto result = config::load_policy(path);
+    auto result = config::load_policy(path, adapters::load_signing_key);
     if (!result.policy) {
         return result;
     }

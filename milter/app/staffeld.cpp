@@ -32,6 +32,7 @@
 #include "adapters/log/loggers.hpp"
 #include "adapters/milter/milter_adapter.hpp"
 #include "adapters/milter/socket_tuning.hpp"
+#include "adapters/openssl/dkim_keys.hpp"
 #include "adapters/redis/probe.hpp"
 #include "app/process.hpp"
 #include "app/runtime.hpp"
@@ -196,6 +197,7 @@ class Daemon {
         ctx.policies = [this] { return store_.current(); };
         ctx.log = logger_.get();
         ctx.in_flight = &in_flight_;
+        ctx.sha256 = &adapters::sha256_factory();
         if (auto r = adapters::register_milter("staffeld", std::move(ctx)); !r) {
             return r;
         }

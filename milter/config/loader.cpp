@@ -242,11 +242,57 @@ class Loader {
         }
     }
 
+    // A [[section]] array: each element is one entry.
+    void apply_array(const SubsectionSpec& spec, const toml::node& node, const std::string& path) {
+        const std::string name(spec.name);
+        const auto* array = node.as_array();
+        if (array == nullptr || !array->is_array_of_tables()) {
+            error_at(path, &node.source(), name,
+                     "expected tables written as [[" + name + "]], got a plain value");
+            return;
+        }
+        for (const auto& element : *array) {
+            const auto& table = *element.as_table();
+            const auto index = element_regions_[name].size();
+            element_regions_[name].push_back(table.source());
+            spec.begin(policy_, where(table.source()));
+            const auto before = errors_.size();
+            apply_section(name, table, path, name + "#" + std::to_string(index));
+            if (errors_.size() != before) {
+                continue;
+            }
+            for (auto required : spec.required) {
+                if (!table.contains(required)) {
+                    error_at(path, &table.source(), name + "." + std::string(required),
+                             "missing; every [[" + name + "]] needs " + std::string(required));
+                }
+            }
+            if (errors_.size() == before) {
+                const auto dir = std::filesystem::path(path).parent_path().string();
+                if (auto why = spec.finish(policy_, dir)) {
+                    error_at(path, &table.source(), name, *why);
+                }
+            }
+        }
+    }
+
+    // `instance` names the table for duplicate detection ("dkim.keys#0").
     void apply_section(const std::string& section, const toml::table& table,
-                       const std::string& path) {
+                       const std::string& path, const std::string& instance = {}) {
         const auto fields = fields_of(section);
         for (auto&& [key, node] : table) {
             const std::string name = section + "." + std::string(key.str());
+            if (const auto* sub = subsection(name)) {
+                if (sub->array) {
+                    apply_array(*sub, node, path);
+                } else if (const auto* t = node.as_table()) {
+                    apply_section(name, *t, path);
+                } else {
+                    error_at(path, &node.source(), name,
+                             "expected a table ([" + name + "]), got a plain value");
+                }
+                continue;
+            }
             const auto it = std::find_if(fields.begin(), fields.end(),
                                          [&](const FieldSpec* f) { return f->key == key.str(); });
             if (it == fields.end()) {
@@ -254,16 +300,23 @@ class Loader {
                 for (const auto* f : fields) {
                     known.push_back(f->key);
                 }
+                for (const auto& sub : subsections()) {
+                    if (sub.name.starts_with(section + ".") &&
+                        sub.name.find('.', section.size() + 1) == std::string_view::npos) {
+                        known.push_back(sub.name.substr(section.size() + 1));
+                    }
+                }
                 error_at(path, &key.source(), name,
                          "unknown key; " + suggest(key.str(), known) + "known keys in [" + section +
                              "]: " + join(known));
                 continue;
             }
-            if (auto seen = set_at_.find(name); seen != set_at_.end()) {
+            const std::string once = (instance.empty() ? section : instance) + "." + std::string(key.str());
+            if (auto seen = set_at_.find(once); seen != set_at_.end()) {
                 error_at(path, &key.source(), name, "already set at " + seen->second);
                 continue;
             }
-            set_at_[name] = where(key.source());
+            set_at_[once] = where(key.source());
             if (auto why = (*it)->set(node, policy_)) {
                 std::string message = *why;
                 if (message.starts_with("got ")) {
@@ -282,6 +335,10 @@ class Loader {
     std::vector<std::string> files_;
     std::vector<std::string> stack_;
     std::map<std::string, std::string> set_at_;
+
+  public:
+    // Where each [[name]] element began, in policy order.
+    std::map<std::string, std::vector<toml::source_region>> element_regions_;
 };
 
 }  // namespace
@@ -298,10 +355,31 @@ std::string LoadError::to_string() const {
     return out + message;
 }
 
-LoadResult load_policy(const std::string& path) {
+LoadResult load_policy(const std::string& path, const KeyLoader& load_key) {
     Loader loader;
     loader.load_file(path, 0, nullptr);
-    return loader.finish(path);
+    auto regions = loader.element_regions_["dkim.keys"];
+    auto result = loader.finish(path);
+    if (!result.policy || !load_key) {
+        return result;
+    }
+    // Keys are read once the policy is valid, so a broken policy does not
+    // also report every key it names.
+    auto policy = std::make_shared<core::Policy>(*result.policy);
+    for (std::size_t i = 0; i < policy->dkim.keys.size(); ++i) {
+        auto& k = policy->dkim.keys[i];
+        auto key = load_key(k.key_path, k.algorithm);
+        if (!key) {
+            const auto& r = regions.at(i);
+            result.errors.push_back({r.path ? *r.path : path, r.begin.line, r.begin.column,
+                                     "dkim.keys.key", key.error().message});
+            continue;
+        }
+        k.key = std::move(key).value();
+    }
+    result.policy = result.errors.empty() ? std::shared_ptr<const core::Policy>(std::move(policy))
+                                          : nullptr;
+    return result;
 }
 
 LoadResult load_policy_text(const std::string& text, const std::string& name) {

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,7 +41,15 @@ struct LoadResult {
     std::vector<std::string> files;  // the main file and every include, in order
 };
 
-LoadResult load_policy(const std::string& path);
+// Reads and checks one private key file ([[dkim.keys]] key): staffeld and
+// staffelctl pass the OpenSSL adapter's load_signing_key.
+using KeyLoader = std::function<core::Result<std::shared_ptr<const core::SigningKey>>(
+    const std::string& path, core::DkimAlgorithm declared)>;
+
+// Loads the policy; with a key loader also every DKIM key it declares (an
+// unreadable or unfit key is an error at its [[dkim.keys]] entry). Without
+// one, keys stay unloaded (DkimKeySpec::key is null).
+LoadResult load_policy(const std::string& path, const KeyLoader& load_key = {});
 
 // Loads from text instead of a file (unit tests); `name` stands in for the
 // path in locations; includes are resolved against the current directory.

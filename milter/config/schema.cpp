@@ -3,8 +3,12 @@
 
 #include <algorithm>
 #include <charconv>
+#include <filesystem>
 #include <utility>
 
+#include "core/dkim/canon.hpp"
+#include "core/dkim/signer.hpp"
+#include "core/net.hpp"
 #include "core/units.hpp"
 
 namespace staffel::config {
@@ -112,6 +116,151 @@ core::Result<core::LogLevel> log_level(std::string_view text) {
     return core::make_error("unknown log level \"" + std::string(text) + "\"");
 }
 
+Setter boolean_in(std::function<bool&(Policy&)> get) {
+    return [get](const toml::node& n, Policy& p) -> std::optional<std::string> {
+        const auto* b = n.as_boolean();
+        if (b == nullptr) {
+            return "got " + type_name(n);
+        }
+        get(p) = b->get();
+        return std::nullopt;
+    };
+}
+
+// An array of strings, each parsed by `parse`; replaces the default list.
+template <typename T, typename Parse>
+Setter array_of(std::function<std::vector<T>&(Policy&)> get, Parse parse, bool allow_empty) {
+    return [get, parse, allow_empty](const toml::node& n, Policy& p) -> std::optional<std::string> {
+        const auto* a = n.as_array();
+        if (a == nullptr) {
+            return "got " + type_name(n);
+        }
+        if (a->empty() && !allow_empty) {
+            return std::string("the list is empty");
+        }
+        std::vector<T> out;
+        for (const auto& item : *a) {
+            const auto* s = item.as_string();
+            if (s == nullptr) {
+                return "got an array holding " + type_name(item);
+            }
+            auto parsed = parse(std::string_view(s->get()));
+            if (!parsed) {
+                return parsed.error().message;
+            }
+            out.push_back(std::move(parsed).value());
+        }
+        get(p) = std::move(out);
+        return std::nullopt;
+    };
+}
+
+bool ldh_labels(std::string_view text, bool allow_underscore) {
+    if (text.empty() || text.size() > 253 || text.front() == '.' || text.back() == '.' ||
+        text.find("..") != std::string_view::npos) {
+        return false;
+    }
+    std::size_t label = 0;
+    for (char c : text) {
+        if (c == '.') {
+            label = 0;
+            continue;
+        }
+        if (++label > 63) {
+            return false;
+        }
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                        c == '-' || (allow_underscore && c == '_');
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+std::string lower(std::string_view text) {
+    std::string out(text);
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; });
+    return out;
+}
+
+core::Result<std::string> domain_name(std::string_view text) {
+    if (!ldh_labels(text, false)) {
+        return core::make_error("bad domain \"" + std::string(text) +
+                                "\" (letters, digits, '-' and dots; IDNs in A-label form)");
+    }
+    return lower(text);
+}
+
+// "example.com", "*.example.com" or "*".
+core::Result<std::string> domain_pattern(std::string_view text) {
+    if (text == "*") {
+        return std::string(text);
+    }
+    if (text.starts_with("*.")) {
+        auto d = domain_name(text.substr(2));
+        if (!d) {
+            return d;
+        }
+        return "*." + *d;
+    }
+    return domain_name(text);
+}
+
+core::Result<std::string> selector_name(std::string_view text) {
+    if (!ldh_labels(text, true)) {
+        return core::make_error("bad selector \"" + std::string(text) +
+                                "\" (letters, digits, '-', '_' and dots)");
+    }
+    return std::string(text);
+}
+
+core::Result<std::string> header_name(std::string_view text) {
+    const bool ok = !text.empty() && text.size() <= 100 &&
+                    std::all_of(text.begin(), text.end(),
+                                [](char c) { return c > 0x20 && c < 0x7f && c != ':'; });
+    if (!ok) {
+        return core::make_error("bad header field name \"" + std::string(text) + "\"");
+    }
+    return std::string(text);
+}
+
+core::Result<std::string> nonempty(std::string_view text) {
+    if (text.empty()) {
+        return core::make_error("empty string");
+    }
+    return std::string(text);
+}
+
+core::Result<std::string> sasl_pattern(std::string_view text) {
+    if (text.empty() || text.size() > 256 ||
+        std::any_of(text.begin(), text.end(), [](char c) { return c <= 0x20 || c == 0x7f; })) {
+        return core::make_error("bad SASL user pattern \"" + std::string(text) + "\"");
+    }
+    return std::string(text);
+}
+
+core::Result<core::DkimAuthenticated> authenticated_mode(std::string_view text) {
+    if (text == "own-domain") {
+        return core::DkimAuthenticated::OwnDomain;
+    }
+    if (text == "any") {
+        return core::DkimAuthenticated::Any;
+    }
+    if (text == "none") {
+        return core::DkimAuthenticated::None;
+    }
+    return core::make_error("unknown mode \"" + std::string(text) + "\"");
+}
+
+core::DkimKeySpec& last_key(Policy& p) {
+    return p.dkim.keys.back();
+}
+core::DkimSenderRule& last_sender(Policy& p) {
+    return p.dkim.senders.back();
+}
+
 std::vector<FieldSpec> build_schema() {
     using std::chrono::milliseconds;
     using namespace std::chrono_literals;
@@ -142,6 +291,22 @@ std::vector<FieldSpec> build_schema() {
                     "\"30s\"",
                     duration_in(
                         [](Policy & p) -> auto& { return p.milter.drain_timeout; }, 0ms, 1h)});
+    rows.push_back({"milter", "max_header_bytes", "a size from \"1KiB\" to \"64MiB\"", "\"256KiB\"",
+                    string_with([](Policy & p) -> auto& { return p.milter.max_header_bytes; },
+                                [](std::string_view text) -> core::Result<std::size_t> {
+                                    auto v = core::parse_size(text);
+                                    if (v && (*v < 1024 || *v > (64u << 20))) {
+                                        return core::make_error("size \"" + std::string(text) +
+                                                                "\" is out of range");
+                                    }
+                                    if (!v) {
+                                        return v.error();
+                                    }
+                                    return static_cast<std::size_t>(*v);
+                                })});
+    rows.push_back({"milter", "max_headers", "an integer from 10 to 100000", "1000",
+                    integer_in(
+                        [](Policy & p) -> auto& { return p.milter.max_headers; }, 10, 100000)});
     // [redis]
     rows.push_back(
         {"redis", "address", core::kRedisAddressHint, "\"127.0.0.1:6379\"",
@@ -156,14 +321,124 @@ std::vector<FieldSpec> build_schema() {
                     "one of \"debug\", \"info\", \"notice\", \"warning\", \"error\"", "\"info\"",
                     string_with(
                         [](Policy & p) -> auto& { return p.log.level; }, log_level)});
+    // [dkim]
+    rows.push_back({"dkim", "canonicalization", core::kCanonHint, "\"relaxed/relaxed\"",
+                    string_with([](Policy & p) -> auto& { return p.dkim.canonicalization; },
+                                core::parse_canon_pair)});
+    rows.push_back(
+        {"dkim", "expire", "a duration from \"1h\" to \"365d\", e.g. \"7d\"", "(no x= tag)",
+         string_with([](Policy & p) -> auto& { return p.dkim.expire; },
+                     [](std::string_view text) -> core::Result<std::optional<std::chrono::seconds>> {
+                         auto d = core::parse_duration(text);
+                         if (!d) {
+                             return d.error();
+                         }
+                         if (*d < 1h || *d > 24h * 365) {
+                             return core::make_error("duration \"" + std::string(text) +
+                                                     "\" is out of range");
+                         }
+                         return std::optional(std::chrono::duration_cast<std::chrono::seconds>(*d));
+                     })});
+    rows.push_back({"dkim", "trusted_networks", "an array of networks, e.g. [\"127.0.0.0/8\", \"::1\"]",
+                    "[\"127.0.0.0/8\", \"::1/128\"]",
+                    array_of<core::Network>([](Policy& p) -> auto& { return p.dkim.trusted_networks; },
+                                            core::parse_network, true)});
+    rows.push_back({"dkim", "authenticated", "one of \"own-domain\", \"any\", \"none\"",
+                    "\"own-domain\"",
+                    string_with([](Policy & p) -> auto& { return p.dkim.authenticated; },
+                                authenticated_mode)});
+    rows.push_back({"dkim", "sign_headers", "an array of header field names, e.g. [\"From\", \"Subject\"]",
+                    "(RFC 6376 §5.4.1 set, see below)",
+                    array_of<std::string>([](Policy& p) -> auto& { return p.dkim.sign_headers; },
+                                          header_name, false)});
+    rows.push_back({"dkim", "oversign_headers", "an array of header field names", "(see below)",
+                    array_of<std::string>([](Policy& p) -> auto& { return p.dkim.oversign_headers; },
+                                          header_name, true)});
+    // [[dkim.keys]]
+    rows.push_back({"dkim.keys", "domain", "a domain name, e.g. \"example.com\"", "(required)",
+                    string_with([](Policy & p) -> auto& { return last_key(p).domain; }, domain_name)});
+    rows.push_back({"dkim.keys", "selector", "a selector, e.g. \"s2026\"", "(required)",
+                    string_with([](Policy & p) -> auto& { return last_key(p).selector; },
+                                selector_name)});
+    rows.push_back({"dkim.keys", "algorithm", core::kDkimAlgorithmHint, "\"rsa-sha256\"",
+                    string_with([](Policy & p) -> auto& { return last_key(p).algorithm; },
+                                core::parse_dkim_algorithm)});
+    rows.push_back({"dkim.keys", "key", "the path of a PEM private key file", "(required)",
+                    string_with([](Policy & p) -> auto& { return last_key(p).key_path; }, nonempty)});
+    rows.push_back({"dkim.keys", "subdomains", "true or false", "false",
+                    boolean_in([](Policy& p) -> bool& { return last_key(p).subdomains; })});
+    rows.push_back({"dkim.keys", "canonicalization", core::kCanonHint, "([dkim] canonicalization)",
+                    string_with([](Policy & p) -> auto& { return last_key(p).canonicalization; },
+                                [](std::string_view text) -> core::Result<std::optional<core::CanonPair>> {
+                                    auto c = core::parse_canon_pair(text);
+                                    if (!c) {
+                                        return c.error();
+                                    }
+                                    return std::optional(*c);
+                                })});
+    // [[dkim.senders]]
+    rows.push_back({"dkim.senders", "sasl_user",
+                    "a SASL login, \"*@DOMAIN\" for every login of a domain, or \"*\"", "(any)",
+                    string_with([](Policy & p) -> auto& { return last_sender(p).sasl_user; },
+                                sasl_pattern)});
+    rows.push_back({"dkim.senders", "networks", "an array of networks, e.g. [\"10.1.0.0/16\"]",
+                    "(any)",
+                    array_of<core::Network>([](Policy& p) -> auto& { return last_sender(p).networks; },
+                                            core::parse_network, false)});
+    rows.push_back({"dkim.senders", "domains",
+                    "an array of domains: \"example.com\", \"*.example.com\" or \"*\"", "(required)",
+                    array_of<std::string>([](Policy& p) -> auto& { return last_sender(p).domains; },
+                                          domain_pattern, true)});
     return rows;
 }
 
 }  // namespace
 
 const std::vector<std::string_view>& known_sections() {
-    static const std::vector<std::string_view> sections{"milter", "redis", "log"};
+    static const std::vector<std::string_view> sections{"milter", "redis", "log", "dkim"};
     return sections;
+}
+
+const std::vector<SubsectionSpec>& subsections() {
+    static const std::vector<SubsectionSpec> specs{
+        {"dkim.keys", true, {"domain", "selector", "key"},
+         [](Policy& p, const std::string& where) { p.dkim.keys.emplace_back().where = where; },
+         [](Policy& p, const std::string& dir) -> std::optional<std::string> {
+             auto& k = p.dkim.keys.back();
+             std::filesystem::path path(k.key_path);
+             if (path.is_relative()) {
+                 k.key_path = (std::filesystem::path(dir) / path).lexically_normal().string();
+             }
+             for (std::size_t i = 0; i + 1 < p.dkim.keys.size(); ++i) {
+                 const auto& other = p.dkim.keys[i];
+                 if (other.domain == k.domain && other.selector == k.selector) {
+                     return "selector \"" + k.selector + "\" of " + k.domain +
+                            " is declared twice (also at " + other.where +
+                            "); one DNS record cannot hold two keys";
+                 }
+             }
+             return std::nullopt;
+         }},
+        {"dkim.senders", true, {"domains"},
+         [](Policy& p, const std::string&) { p.dkim.senders.emplace_back(); },
+         [](Policy& p, const std::string&) -> std::optional<std::string> {
+             const auto& r = p.dkim.senders.back();
+             if (r.sasl_user.empty() && r.networks.empty()) {
+                 return std::string("a rule needs sasl_user or networks (or both) to say whom it is for");
+             }
+             return std::nullopt;
+         }},
+    };
+    return specs;
+}
+
+const SubsectionSpec* subsection(std::string_view name) {
+    for (const auto& s : subsections()) {
+        if (s.name == name) {
+            return &s;
+        }
+    }
+    return nullptr;
 }
 
 const std::vector<FieldSpec>& schema() {

@@ -32,8 +32,26 @@ struct FieldSpec {
     [[nodiscard]] std::string name() const { return std::string(section) + "." + std::string(key); }
 };
 
-// The sections a policy may have, in documentation order.
+// A table nested in a section ("dkim.keys"). An array section is written
+// [[dkim.keys]]: each element appends one entry to the policy (begin), its
+// fields then set that entry, and `finish` checks the entry as a whole.
+struct SubsectionSpec {
+    std::string_view name;  // "dkim.keys"
+    bool array = false;
+    std::vector<std::string_view> required;  // keys every element must set
+    // Appends the entry; `where` is its FILE:LINE:COL.
+    std::function<void(core::Policy&, const std::string& where)> begin;
+    // `dir` is the directory of the file the element is in (for relative
+    // paths). Returns why the element is refused.
+    std::function<std::optional<std::string>(core::Policy&, const std::string& dir)> finish;
+};
+
+// The top-level sections a policy may have, in documentation order.
 const std::vector<std::string_view>& known_sections();
+
+// Nested sections; null if `name` is not one.
+const SubsectionSpec* subsection(std::string_view name);
+const std::vector<SubsectionSpec>& subsections();
 
 // All fields of every section.
 const std::vector<FieldSpec>& schema();

@@ -1,7 +1,10 @@
 // session.cpp - see session.hpp.
 #include "core/session.hpp"
 
+#include <chrono>
 #include <utility>
+
+#include "core/dkim/table.hpp"
 
 namespace staffel::core {
 
@@ -26,8 +29,21 @@ std::string log_escape(std::string_view text, std::size_t max_bytes) {
     return out;
 }
 
-Session::Session(PolicySource policies, Logger& log, InFlight* in_flight)
-    : policies_(std::move(policies)), log_(log), in_flight_(in_flight), policy_(policies_()) {
+Session::Session(PolicySource policies, Logger& log, InFlight* in_flight, const Sha256Factory* sha,
+                 Clock clock)
+    : policies_(std::move(policies)),
+      log_(log),
+      in_flight_(in_flight),
+      sha_(sha),
+      clock_(std::move(clock)),
+      policy_(policies_()) {
+    if (!clock_) {
+        clock_ = [] {
+            return static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                                 std::chrono::system_clock::now().time_since_epoch())
+                                                 .count());
+        };
+    }
     if (in_flight_ != nullptr) {
         in_flight_->begin();
     }
@@ -40,6 +56,7 @@ Session::~Session() {
 void Session::connect(std::string_view hostname, std::string_view address) {
     client_host_ = log_escape(hostname, 128);
     client_addr_ = log_escape(address, 64);
+    client_addr_raw_ = std::string(address.substr(0, 64));
 }
 
 Verdict Session::mail_from(const SenderInfo& sender) {
@@ -49,7 +66,7 @@ Verdict Session::mail_from(const SenderInfo& sender) {
         abort();
     }
     policy_ = policies_();
-    message_.emplace();
+    message_.emplace(*policy_);
     message_->sender = sender;
     if (log_.enabled(LogLevel::Debug)) {
         log_.debug("MAIL FROM:<" + log_escape(sender.address) + "> client=" + client_host_ + "[" +
@@ -65,9 +82,108 @@ Verdict Session::rcpt_to(std::string_view /*recipient*/) {
     return Verdict::proceed();
 }
 
+bool Session::wants_content() const {
+    return policy_ && !policy_->dkim.keys.empty();
+}
+
+void Session::header(std::string_view name, std::string_view value) {
+    if (message_ && !message_->headers_done) {
+        message_->headers.add(name, value);
+    }
+}
+
+void Session::end_of_headers() {
+    if (message_ && !message_->headers_done) {
+        message_->headers_done = true;
+        plan_signing();
+    }
+}
+
+void Session::body(std::string_view chunk) {
+    if (!message_) {
+        return;
+    }
+    end_of_headers();  // in case the MTA skipped the end-of-header stage
+    if (message_->signer) {
+        message_->signer->body(chunk);
+    }
+}
+
+// Decides at the end of the header which keys sign, so the body is hashed
+// only for them (and not at all for mail that is not signed).
+void Session::plan_signing() {
+    Message& m = *message_;
+    if (policy_->dkim.keys.empty() || m.headers.overflowed()) {
+        return;
+    }
+    SignerIdentity who{m.sender.sasl_user, client_addr_raw_};
+    auto decision = decide_signatures(policy_->dkim, who, author_domain(m.headers.fields()));
+    if (decision.specs.empty()) {
+        m.dkim_result = "none:" + log_escape(decision.reason, 128);
+        return;
+    }
+    if (sha_ == nullptr) {
+        m.dkim_result = "error:no-hash";
+        return;
+    }
+    m.signer.emplace(*sha_, std::move(decision.specs));
+}
+
+Verdict Session::sign(Message& m) {
+    SignOptions options;
+    options.now = clock_();
+    options.expire = policy_->dkim.expire;
+    options.sign_headers = policy_->dkim.sign_headers;
+    options.oversign_headers = policy_->dkim.oversign_headers;
+    auto signed_fields = m.signer->sign(m.headers.fields(), options);
+    if (!signed_fields) {
+        log_.error("DKIM signing failed: " + signed_fields.error().message);
+        m.dkim_result = "error";
+        return Verdict::tempfail("451", "4.3.0", "Staffel: cannot sign the message now, try again later");
+    }
+    Verdict v;
+    std::string result;
+    for (auto& f : *signed_fields) {
+        result += result.empty() ? "" : ",";
+        result += f.domain + "/" + f.selector;
+        v.prepend.push_back({std::move(f.name), std::move(f.value)});
+    }
+    m.dkim_result = log_escape(result, 512);
+    return v;
+}
+
 Verdict Session::end_of_message(std::string_view queue_id) {
-    finish(queue_id, "pass");
-    return Verdict::proceed();
+    if (!message_) {
+        return Verdict::proceed();
+    }
+    Message& m = *message_;
+    Verdict v;
+    if (!policy_->dkim.keys.empty()) {
+        if (!content_negotiated_) {
+            // The connection began under a policy without DKIM keys and the
+            // MTA does not send this connection's headers: never let mail
+            // out unsigned that the current policy would sign.
+            m.dkim_result = "error:reloaded";
+            v = Verdict::tempfail("451", "4.3.0",
+                                  "Staffel: policy reloaded, try again on a new connection");
+        } else if (m.headers.overflowed()) {
+            m.dkim_result = "none:header-too-large";
+            v = Verdict::reject("552", "5.3.4",
+                                "Staffel: message header too large (limit " +
+                                    std::to_string(policy_->milter.max_headers) + " fields, " +
+                                    std::to_string(policy_->milter.max_header_bytes) + " bytes)");
+        } else {
+            end_of_headers();
+            if (m.signer) {
+                v = sign(m);
+            }
+        }
+    }
+    const char* action = v.action == Verdict::Action::Continue  ? "pass"
+                         : v.action == Verdict::Action::Reject ? "reject"
+                                                               : "tempfail";
+    finish(queue_id, action);
+    return v;
 }
 
 void Session::abort() {
@@ -107,6 +223,9 @@ void Session::finish(std::string_view queue_id, std::string_view action) {
         line += " from=<" + log_escape(message_->sender.address) + ">";
         line += " rcpts=" + std::to_string(message_->recipients);
         line += " policy=" + (policy_ ? policy_->digest : std::string("none"));
+        if (!message_->dkim_result.empty()) {
+            line += " dkim=" + message_->dkim_result;
+        }
         line += " action=";
         line += action;
         log_.log(level, line);

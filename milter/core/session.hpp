@@ -16,26 +16,38 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "core/dkim/sign.hpp"
+#include "core/headers.hpp"
 #include "core/log.hpp"
 #include "core/policy.hpp"
 
 namespace staffel::core {
 
-// What to answer the MTA at one stage.
+// What to answer the MTA at one stage, and (end of message only) the
+// header fields to insert on top of the message, topmost first.
 struct Verdict {
     enum class Action { Continue, Tempfail, Reject };
     Action action = Action::Continue;
     std::string rcode;  // "451"
     std::string xcode;  // "4.7.1"
     std::string text;
+    std::vector<HeaderField> prepend;  // values with leading space, CRLF folds
 
     static Verdict proceed() { return {}; }
+    static Verdict tempfail(std::string rcode, std::string xcode, std::string text) {
+        return {Action::Tempfail, std::move(rcode), std::move(xcode), std::move(text), {}};
+    }
+    static Verdict reject(std::string rcode, std::string xcode, std::string text) {
+        return {Action::Reject, std::move(rcode), std::move(xcode), std::move(text), {}};
+    }
     bool operator==(const Verdict&) const = default;
 };
 
@@ -59,9 +71,15 @@ class InFlight {
     virtual void end() = 0;    // it closed
 };
 
+// Seconds since the epoch (DKIM t=); replaceable for tests.
+using Clock = std::function<std::int64_t()>;
+
 class Session {
   public:
-    Session(PolicySource policies, Logger& log, InFlight* in_flight = nullptr);
+    // `sha` is needed once a policy declares DKIM keys (staffeld passes the
+    // OpenSSL factory); without it such messages are tempfailed.
+    Session(PolicySource policies, Logger& log, InFlight* in_flight = nullptr,
+            const Sha256Factory* sha = nullptr, Clock clock = {});
     ~Session();
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
@@ -69,10 +87,21 @@ class Session {
     void connect(std::string_view hostname, std::string_view address);
     Verdict mail_from(const SenderInfo& sender);
     Verdict rcpt_to(std::string_view recipient);
+    // Header fields, the end of the header and body chunks: only when the
+    // MTA was asked for them (wants_content()).
+    void header(std::string_view name, std::string_view value);
+    void end_of_headers();
+    void body(std::string_view chunk);
     // `queue_id` is the MTA's {i} at end of message, if it gave one.
     Verdict end_of_message(std::string_view queue_id);
     void abort();  // the MTA dropped the message (RSET, QUIT, error)
     void close();  // the connection ends
+
+    // Whether the connection's policy needs the header and body (it signs
+    // with DKIM). The adapter negotiates the stages accordingly and says so
+    // with content_negotiated().
+    [[nodiscard]] bool wants_content() const;
+    void content_negotiated(bool yes) { content_negotiated_ = yes; }
 
     [[nodiscard]] bool in_message() const { return message_.has_value(); }
     [[nodiscard]] std::size_t recipients() const { return message_ ? message_->recipients : 0; }
@@ -80,19 +109,31 @@ class Session {
 
   private:
     struct Message {
+        explicit Message(const Policy& p)
+            : headers(p.milter.max_headers, p.milter.max_header_bytes) {}
         SenderInfo sender;
         std::size_t recipients = 0;
+        HeaderCollector headers;
+        bool headers_done = false;
+        std::optional<MessageSigner> signer;
+        std::string dkim_result;  // log token: "d/s,d/s" or "none:REASON"
     };
 
+    void plan_signing();
+    Verdict sign(Message& m);
     void finish(std::string_view queue_id, std::string_view action);
     [[nodiscard]] std::string identity() const;
 
     PolicySource policies_;
     Logger& log_;
     InFlight* in_flight_;
+    const Sha256Factory* sha_;
+    Clock clock_;
+    bool content_negotiated_ = false;
     std::shared_ptr<const Policy> policy_;
     std::string client_host_;
-    std::string client_addr_;
+    std::string client_addr_;      // escaped, for log lines
+    std::string client_addr_raw_;  // as given, for network matching
     std::optional<Message> message_;
     bool open_ = true;
 };

@@ -22,15 +22,18 @@ constexpr unsigned long kActions = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGFROM
 // the MTA sends costs libmilter a wake-up of its pool controller and of a
 // worker thread, so even the connect stage is skipped: the client's address
 // and name come as macros with MAIL FROM instead.
-constexpr unsigned long kSkipped = SMFIP_NOCONNECT | SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NODATA |
-                                   SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOBODY;
+// The header and body stages are skipped too when the policy does not sign.
+constexpr unsigned long kContentStages = SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOBODY;
+constexpr unsigned long kSkipped =
+    SMFIP_NOCONNECT | SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NODATA | kContentStages;
 constexpr unsigned long kNoReply = SMFIP_NR_CONN | SMFIP_NR_MAIL | SMFIP_NR_RCPT | SMFIP_NR_HELO |
                                    SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY | SMFIP_NR_DATA |
                                    SMFIP_NR_UNKN;
 constexpr unsigned long kWanted = kSkipped | kNoReply | SMFIP_HDR_LEADSPC;
 
 struct Connection {
-    explicit Connection(const MilterContext& c) : session(c.policies, *c.log, c.in_flight) {}
+    explicit Connection(const MilterContext& c)
+        : session(c.policies, *c.log, c.in_flight, c.sha256) {}
     core::Session session;
     unsigned long steps = 0;  // negotiated protocol flags
 };
@@ -134,7 +137,12 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
     return guarded(ctx, "negotiate", [&] {
         auto* conn = connection_of(ctx);
         *pf0 = kActions & f0;
-        *pf1 = kWanted & f1;
+        unsigned long wanted = kWanted;
+        if (conn->session.wants_content()) {
+            wanted &= ~kContentStages;
+        }
+        *pf1 = wanted & f1;
+        conn->session.content_negotiated((*pf1 & kContentStages) == 0);
         *pf2 = 0;
         *pf3 = 0;
         conn->steps = *pf1;
@@ -197,29 +205,66 @@ sfsistat on_unknown(SMFICTX* ctx, const char* /*command*/) {
     });
 }
 
-sfsistat on_header(SMFICTX* ctx, char* /*name*/, char* /*value*/) {
+sfsistat on_header(SMFICTX* ctx, char* name, char* value) {
     return guarded(ctx, "header", [&] {
-        return answer(ctx, *connection_of(ctx), SMFIP_NR_HDR, core::Verdict::proceed());
+        auto* conn = connection_of(ctx);
+        conn->session.header(name == nullptr ? "" : name, value == nullptr ? "" : value);
+        return answer(ctx, *conn, SMFIP_NR_HDR, core::Verdict::proceed());
     });
 }
 
 sfsistat on_eoh(SMFICTX* ctx) {
     return guarded(ctx, "eoh", [&] {
-        return answer(ctx, *connection_of(ctx), SMFIP_NR_EOH, core::Verdict::proceed());
+        auto* conn = connection_of(ctx);
+        conn->session.end_of_headers();
+        return answer(ctx, *conn, SMFIP_NR_EOH, core::Verdict::proceed());
     });
 }
 
-sfsistat on_body(SMFICTX* ctx, unsigned char* /*chunk*/, size_t /*len*/) {
+sfsistat on_body(SMFICTX* ctx, unsigned char* chunk, size_t len) {
     return guarded(ctx, "body", [&] {
-        return answer(ctx, *connection_of(ctx), SMFIP_NR_BODY, core::Verdict::proceed());
+        auto* conn = connection_of(ctx);
+        if (chunk != nullptr) {
+            conn->session.body(std::string_view(reinterpret_cast<const char*>(chunk), len));
+        }
+        return answer(ctx, *conn, SMFIP_NR_BODY, core::Verdict::proceed());
     });
+}
+
+// Header values travel to the MTA with bare LF line breaks (the MTA's own
+// line ends; Postfix writes CRLF on the wire).
+std::string to_mta_line_ends(std::string_view value) {
+    std::string out;
+    out.reserve(value.size());
+    for (std::size_t i = 0; i < value.size(); ++i) {
+        if (value[i] == '\r' && i + 1 < value.size() && value[i + 1] == '\n') {
+            continue;
+        }
+        out += value[i];
+    }
+    return out;
 }
 
 sfsistat on_eom(SMFICTX* ctx) {
     return guarded(ctx, "eom", [&] {
         auto* conn = connection_of(ctx);
+        auto verdict = conn->session.end_of_message(macro(ctx, "i"));
+        if (verdict.action == core::Verdict::Action::Continue) {
+            // Inserted bottom-up at index 0, so the first ends on top.
+            for (auto it = verdict.prepend.rbegin(); it != verdict.prepend.rend(); ++it) {
+                auto value = to_mta_line_ends(it->value);
+                if (smfi_insheader(ctx, 0, it->name.data(), value.data()) != MI_SUCCESS) {
+                    g_ctx.log->error("cannot add the " + it->name +
+                                     " header field (smfi_insheader failed); answering tempfail");
+                    return answer(ctx, *conn, 0,
+                                  core::Verdict::tempfail("451", "4.3.0",
+                                                          "Staffel: cannot sign the message now, "
+                                                          "try again later"));
+                }
+            }
+        }
         // End of message always gets a reply: there is no no-reply flag for it.
-        return answer(ctx, *conn, 0, conn->session.end_of_message(macro(ctx, "i")));
+        return answer(ctx, *conn, 0, verdict);
     });
 }
 

@@ -24,6 +24,7 @@ struct MilterContext {
     core::PolicySource policies;
     core::Logger* log = nullptr;
     core::InFlight* in_flight = nullptr;
+    const core::Sha256Factory* sha256 = nullptr;  // for DKIM body and header hashes
 };
 
 // Registers the filter (smfi_register) and keeps `ctx` for the callbacks.

@@ -101,7 +101,7 @@ TEST_CASE("bad policies give one located error naming the field", "[config]") {
     const Case cases[] = {
         {"[milter]\nsockett = \"unix:/x\"\n",
          "p.toml:2:1: error: milter.sockett: unknown key; did you mean \"socket\"? known keys in "
-         "[milter]: socket, user, group, socket_mode, timeout, backlog, drain_timeout"},
+         "[milter]: socket, user, group, socket_mode, timeout, backlog, drain_timeout, max_header_bytes, max_headers"},
         {"[milter]\nsocket = 5\n",
          "p.toml:2:10: error: milter.socket: expected \"unix:/absolute/path\" or "
          "\"inet:PORT@HOST\" (e.g. \"inet:8891@127.0.0.1\"), got an integer"},
@@ -116,7 +116,7 @@ TEST_CASE("bad policies give one located error naming the field", "[config]") {
          "duration from \"1s\" to \"1d\", e.g. \"300s\""},
         {"[miltr]\nsocket = \"unix:/x\"\n",
          "p.toml:1:2: error: miltr: unknown section; did you mean \"milter\"? known: include, "
-         "milter, redis, log"},
+         "milter, redis, log, dkim"},
         {"milter = 1\n",
          "p.toml:1:10: error: milter: expected a table ([milter]), got a plain value"},
         {"[redis]\naddress = \"localhost\"\n",
@@ -129,6 +129,35 @@ TEST_CASE("bad policies give one located error naming the field", "[config]") {
         {"[milter]\nsocket_mode = \"0999\"\n",
          "p.toml:2:15: error: milter.socket_mode: bad mode \"0999\"; expected an octal mode string "
          "from \"0600\" to \"0777\""},
+        {"[[dkim.keys]]\ndomain = \"example.com\"\nselector = \"s1\"\n",
+         "p.toml:1:1: error: dkim.keys.key: missing; every [[dkim.keys]] needs key"},
+        {"[[dkim.keys]]\ndomain = \"exa mple.com\"\nselector = \"s1\"\nkey = \"k.pem\"\n",
+         "p.toml:2:10: error: dkim.keys.domain: bad domain \"exa mple.com\" (letters, digits, '-' "
+         "and dots; IDNs in A-label form); expected a domain name, e.g. \"example.com\""},
+        {"[dkim]\nkeys = 1\n",
+         "p.toml:2:8: error: dkim.keys: expected tables written as [[dkim.keys]], got a plain value"},
+        {"[dkim]\ntrusted_networks = [\"10.0.0.1/8\"]\n",
+         "p.toml:2:20: error: dkim.trusted_networks: bad network \"10.0.0.1/8\": host bits set "
+         "after the prefix; did you mean \"10.0.0.0/8\"?; expected an array of networks, e.g. "
+         "[\"127.0.0.0/8\", \"::1\"]"},
+        {"[[dkim.keys]]\ndomian = \"example.com\"\n",
+         "p.toml:2:1: error: dkim.keys.domian: unknown key; did you mean \"domain\"? known keys in "
+         "[dkim.keys]: domain, selector, algorithm, key, subdomains, canonicalization"},
+        {"[[dkim.keys]]\ndomain = \"example.com\"\nselector = \"s1\"\nkey = \"/a\"\n"
+         "[[dkim.keys]]\ndomain = \"example.com\"\nselector = \"s1\"\nkey = \"/b\"\n",
+         "p.toml:5:1: error: dkim.keys: selector \"s1\" of example.com is declared twice (also at "
+         "p.toml:1:1); one DNS record cannot hold two keys"},
+        {"[[dkim.senders]]\ndomains = [\"example.com\"]\n",
+         "p.toml:1:1: error: dkim.senders: a rule needs sasl_user or networks (or both) to say "
+         "whom it is for"},
+        {"[dkim]\nkys = 1\n",
+         "p.toml:2:1: error: dkim.kys: unknown key; did you mean \"keys\"? known keys in [dkim]: "
+         "canonicalization, expire, trusted_networks, authenticated, sign_headers, "
+         "oversign_headers, keys, senders"},
+        {"[[dkim.keys]]\ndomain = \"example.com\"\nselector = \"s1\"\nkey = \"/a\"\n"
+         "algorithm = \"rsa-sha1\"\n",
+         "p.toml:5:13: error: dkim.keys.algorithm: unknown DKIM algorithm \"rsa-sha1\": expected "
+         "\"rsa-sha256\" or \"ed25519-sha256\""},
         {"[milter]\nuser = \"\"\n",
          "p.toml:2:8: error: milter.user: bad account name \"\"; expected a user name, e.g. "
          "\"staffel\""},
@@ -232,4 +261,105 @@ TEST_CASE("policies/README.md and policies/example.toml cover every key", "[conf
     auto r = config::load_policy(std::string(STAFFEL_SOURCE_DIR) + "/policies/example.toml");
     INFO(first_error(r));
     CHECK(r.policy);
+}
+
+namespace {
+
+struct FakeKey : core::SigningKey {
+    core::DkimAlgorithm alg;
+    explicit FakeKey(core::DkimAlgorithm a) : alg(a) {}
+    [[nodiscard]] core::DkimAlgorithm algorithm() const override { return alg; }
+    [[nodiscard]] core::Result<std::string> sign(std::string_view) const override {
+        return std::string("sig");
+    }
+};
+
+}  // namespace
+
+TEST_CASE("the minimal DKIM form loads, with keys read by the key loader", "[config][dkim]") {
+    TempDir dir;
+    const auto main = dir.write("p.toml",
+                                "[[dkim.keys]]\n"
+                                "domain = \"Example.COM\"\n"
+                                "selector = \"s2026\"\n"
+                                "algorithm = \"rsa-sha256\"\n"
+                                "key = \"keys/example.com.s2026.pem\"\n"
+                                "[[dkim.keys]]\n"
+                                "domain = \"example.com\"\n"
+                                "selector = \"ed2026\"\n"
+                                "algorithm = \"ed25519-sha256\"\n"
+                                "key = \"/etc/staffel/keys/ed.pem\"\n"
+                                "subdomains = true\n");
+    std::vector<std::string> asked;
+    auto r = config::load_policy(main, [&](const std::string& path, core::DkimAlgorithm a)
+                                           -> core::Result<std::shared_ptr<const core::SigningKey>> {
+        asked.push_back(path);
+        return std::shared_ptr<const core::SigningKey>(std::make_shared<FakeKey>(a));
+    });
+    INFO(first_error(r));
+    REQUIRE(r.policy);
+    const auto& keys = r.policy->dkim.keys;
+    REQUIRE(keys.size() == 2);
+    CHECK(keys[0].domain == "example.com");  // lower-cased
+    CHECK(keys[0].key_path == (dir.path / "keys/example.com.s2026.pem").string());
+    CHECK(keys[0].key->algorithm() == core::DkimAlgorithm::RsaSha256);
+    CHECK_FALSE(keys[0].subdomains);
+    CHECK(keys[1].key_path == "/etc/staffel/keys/ed.pem");
+    CHECK(keys[1].subdomains);
+    CHECK(keys[1].key->algorithm() == core::DkimAlgorithm::Ed25519Sha256);
+    CHECK(asked.size() == 2);
+    // Defaults of [dkim].
+    CHECK(r.policy->dkim.canonicalization ==
+          core::CanonPair{core::Canon::Relaxed, core::Canon::Relaxed});
+    CHECK_FALSE(r.policy->dkim.expire);
+    CHECK(r.policy->dkim.trusted_networks.size() == 2);
+    CHECK(r.policy->dkim.authenticated == core::DkimAuthenticated::OwnDomain);
+}
+
+TEST_CASE("a key the key loader refuses is an error at its [[dkim.keys]] entry", "[config][dkim]") {
+    TempDir dir;
+    const auto main = dir.write("p.toml",
+                                "[milter]\nsocket = \"unix:/x\"\n\n"
+                                "[[dkim.keys]]\ndomain = \"example.com\"\nselector = \"s\"\n"
+                                "key = \"/k.pem\"\n");
+    auto r = config::load_policy(main, [](const std::string& path, core::DkimAlgorithm)
+                                           -> core::Result<std::shared_ptr<const core::SigningKey>> {
+        return core::make_error("key file " + path + " is readable by group or others");
+    });
+    CHECK_FALSE(r.policy);
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].to_string() ==
+          main + ":4:1: error: dkim.keys.key: key file /k.pem is readable by group or others");
+}
+
+TEST_CASE("[dkim] settings and sender rules load", "[config][dkim]") {
+    auto r = config::load_policy_text(
+        "[dkim]\n"
+        "canonicalization = \"simple/relaxed\"\n"
+        "expire = \"7d\"\n"
+        "trusted_networks = [\"10.0.0.0/8\", \"2001:db8::/32\"]\n"
+        "authenticated = \"none\"\n"
+        "sign_headers = [\"From\", \"Subject\"]\n"
+        "oversign_headers = []\n"
+        "[[dkim.senders]]\n"
+        "sasl_user = \"*@tenant-a.example\"\n"
+        "domains = [\"tenant-a.example\", \"*.tenant-a.example\"]\n"
+        "[[dkim.senders]]\n"
+        "networks = [\"192.0.2.0/24\"]\n"
+        "domains = [\"*\"]\n",
+        "p.toml");
+    INFO(first_error(r));
+    REQUIRE(r.policy);
+    const auto& d = r.policy->dkim;
+    CHECK(d.canonicalization == core::CanonPair{core::Canon::Simple, core::Canon::Relaxed});
+    CHECK(d.expire == std::chrono::seconds(7 * 86400));
+    CHECK(d.trusted_networks.size() == 2);
+    CHECK(d.trusted_networks[1].contains("2001:db8::1"));
+    CHECK(d.authenticated == core::DkimAuthenticated::None);
+    CHECK(d.sign_headers == std::vector<std::string>{"From", "Subject"});
+    CHECK(d.oversign_headers.empty());
+    REQUIRE(d.senders.size() == 2);
+    CHECK(d.senders[0].sasl_user == "*@tenant-a.example");
+    CHECK(d.senders[0].domains.size() == 2);
+    CHECK(d.senders[1].networks[0].contains("192.0.2.200"));
 }
