@@ -1,23 +1,38 @@
 #!/usr/bin/python3
-"""throughput.py - end-to-end throughput of Postfix with and without staffeld.
+"""throughput.py - end-to-end throughput of Postfix bare, with staffeld, and with OpenDKIM.
 
 Purpose: smtp-source submits N messages (10 parallel sessions, 2 KB, one
-  recipient by default) to a private, loopback-only Postfix, which relays
-  them to Postfix's smtp-sink. A run's figure is messages per second from
-  the first submission to the last delivery (the sink has counted all N and
-  the Postfix queue is empty), plus CPU milliseconds per message of the
-  Postfix processes and of staffeld (+ its Redis), read from /proc.
-Configurations: bare (no milter), staffeld-unix, staffeld-inet; runs are
-  interleaved (bare, unix, inet, bare, ...) and medians are reported, since
-  throughput swings with the host's steal time; CPU ms/message is the
+  recipient by default) from from@bench.example to a private, loopback-only
+  Postfix, which relays them to Postfix's smtp-sink. A run's figure is
+  messages per second from the first submission to the last delivery (the
+  sink has counted all N and the Postfix queue is empty), plus CPU
+  milliseconds per message of the Postfix processes, of the milter and of
+  staffeld's Redis, read from /proc.
+Modes (--modes, comma-separated; default bare,staffeld-unix,staffeld-inet):
+  bare                  no milter
+  staffeld-unix         staffeld, minimal policy (pass-through), unix socket;
+                        "staffeld" is accepted for it
+  staffeld-inet         the same on a loopback TCP socket
+  staffeld-rsa          staffeld signing bench.example with RSA-2048
+  staffeld-rsa-ed25519  staffeld signing bench.example with RSA-2048 and Ed25519
+  opendkim-rsa          Debian's opendkim (-f, own config, unix socket) signing
+                        bench.example with the same RSA-2048 key, relaxed/relaxed
+  Runs are interleaved (bare, unix, ..., bare, ...) and medians are reported,
+  since throughput swings with the host's steal time; CPU ms/message is the
   steadier figure to compare.
+Signature check: after each measured run, --check messages (20) go through
+  the same chain to a capture sink (their recipient domain is routed there
+  by transport_maps); each is verified with python3-dkim against the keys'
+  public halves. A signing mode whose sample is not fully signed and
+  verified counts as a failed run; the table shows signed/verified counts.
 It is a benchmark, not a test: it prints numbers and exits 0 (1 only if
   no run at all could be measured). Every server runs on 127.0.0.1 or a unix
-  socket in a temporary directory and is stopped by PID at the end.
+  socket in a temporary directory and is stopped by PID at the end. Keys are
+  made per bench with `openssl genpkey`, mode 0600.
 
 Usage: /usr/bin/python3 tests/bench/throughput.py [--messages 2000]
-         [--sessions 10] [--runs 3] [--size 2048] [--warmup 100]
-         [--reuse] [--configs bare,staffeld-unix,staffeld-inet]
+         [--sessions 10] [--runs 3] [--size 2048] [--warmup 100] [--check 20]
+         [--reuse] [--modes bare,staffeld-unix,staffeld-inet]
 Environment: STAFFELD (default <repo>/build/staffeld), STAFFEL_KEEP_TMP.
 """
 import argparse
@@ -32,8 +47,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
 import harness  # noqa: E402
+from dkim_verify import public_key_record, verify_python_dkim  # noqa: E402
 
-CONFIGS = ("bare", "staffeld-unix", "staffeld-inet")
+MODES = ("bare", "staffeld-unix", "staffeld-inet", "staffeld-rsa", "staffeld-rsa-ed25519",
+         "opendkim-rsa")
+ALIASES = {"staffeld": "staffeld-unix"}
+DEFAULT_MODES = ("bare", "staffeld-unix", "staffeld-inet")
+# The selectors each mode signs with (the key files are named after them).
+SIGNS = {"staffeld-rsa": ("rsa",), "staffeld-rsa-ed25519": ("rsa", "ed"),
+         "opendkim-rsa": ("rsa",)}
+KEY_ALGORITHMS = {"rsa": ("RSA", "rsa-sha256"), "ed": ("ed25519", "ed25519-sha256")}
+DOMAIN = "bench.example"
+SENDER = "from@" + DOMAIN  # smtp-source writes "From: <-f address>"
+RCPT = "to@example.net"
+CHECK_RCPT = "to@check.bench.test"  # routed to the capture sink
+# Ratios printed when both modes ran (every mode is also compared with bare).
+PAIRS = (("staffeld-inet", "staffeld-unix"), ("staffeld-rsa", "staffeld-unix"),
+         ("staffeld-rsa-ed25519", "staffeld-rsa"), ("staffeld-rsa", "opendkim-rsa"))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -41,6 +71,8 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 def proc_cpu(pid, children=False):
     """utime+stime (and with children=True cutime+cstime) of pid, in seconds."""
+    if pid is None:
+        return 0.0
     try:
         with open("/proc/%d/stat" % pid) as f:
             fields = f.read().rsplit(")", 1)[1].split()
@@ -102,12 +134,65 @@ class SmtpSink(harness.Server):
         self._unregister()
 
 
+# ---------------------------------------------------------------- keys and milters
+
+class Keys:
+    """One RSA-2048 and one Ed25519 key (PEM, mode 0600) and their TXT records."""
+
+    def __init__(self, tmpdir):
+        self.dir = Path(tmpdir) / "keys"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.dir, 0o755)
+        self.paths = {}
+        for selector, (openssl_alg, _a) in KEY_ALGORITHMS.items():
+            path = self.dir / ("%s.pem" % selector)
+            argv = ["openssl", "genpkey", "-algorithm", openssl_alg, "-out", str(path)]
+            if openssl_alg == "RSA":
+                argv += ["-pkeyopt", "rsa_keygen_bits:2048"]
+            subprocess.run(argv, check=True, capture_output=True, timeout=60)
+            os.chmod(path, 0o600)
+            self.paths[selector] = path
+        self.records = {"%s._domainkey.%s" % (s, DOMAIN): public_key_record(p)
+                        for s, p in self.paths.items()}
+
+
+def signing_policy(socket_spec, redis_address, keys, selectors):
+    """A minimal policy plus one [[dkim.keys]] table per selector, all for DOMAIN."""
+    text = harness.minimal_policy(socket_spec, redis_address)
+    for selector in selectors:
+        text += "\n".join(["[[dkim.keys]]", 'domain = "%s"' % DOMAIN,
+                           'selector = "%s"' % selector,
+                           'algorithm = "%s"' % KEY_ALGORITHMS[selector][1],
+                           'key = "%s"' % keys.paths[selector], "", ""])
+    return text
+
+
+def start_milter(mode, run_dir, redis, keys):
+    """Starts the mode's milter; returns (server or None, uses_redis)."""
+    if mode == "bare":
+        return None, False
+    if mode == "opendkim-rsa":
+        return harness.OpenDkim(run_dir, DOMAIN, "rsa", keys.paths["rsa"]).start(), False
+    kind = "inet" if mode == "staffeld-inet" else "unix"
+    policy = None
+    if mode in SIGNS:
+        socket_spec = "unix:%s" % (run_dir / "staffeld.sock")
+        policy = signing_policy(socket_spec, redis.address, keys, SIGNS[mode])
+    staffeld = harness.Staffeld(run_dir, policy=policy, socket=kind, redis=redis)
+    try:
+        staffeld.start()
+    except Exception:
+        staffeld.stop()
+        raise
+    return staffeld, True
+
+
 # ---------------------------------------------------------------- one run
 
-def smtp_source(port, n, sessions, size, timeout, reuse=False):
+def smtp_source(port, n, sessions, size, timeout, reuse=False, rcpt=RCPT):
     argv = ["smtp-source", "-c", "-s", str(sessions), "-m", str(n), "-l", str(size),
             *(["-d"] if reuse else []),
-            "-M", "bench.staffel.test", "-f", "from@example.com", "-t", "to@example.net",
+            "-M", "bench.staffel.test", "-f", SENDER, "-t", rcpt,
             "%s:%d" % (harness.LOOPBACK, port)]
     return subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, timeout=timeout)
@@ -124,21 +209,70 @@ def wait_delivered(postfix, sink, want, timeout):
                        % (sink.count(), want, timeout, postfix.queue_ids_in()[:5]))
 
 
-def one_run(args, config, run_dir, sink, redis):
-    """Returns a dict with msgs_s, cpu figures; raises on failure."""
+def check_signatures(args, mode, postfix, capture, keys, timeout):
+    """Sends args.check messages to the capture sink; returns (signed, verified).
+
+    signed: messages with a DKIM-Signature for DOMAIN. verified: messages
+    whose signatures are exactly the mode's selectors, each verified by
+    python3-dkim (for a mode that does not sign: messages with none).
+    """
+    base = capture.count()
+    r = smtp_source(postfix.smtp_port, args.check, min(args.sessions, args.check), args.size,
+                    timeout, rcpt=CHECK_RCPT)
+    if r.returncode != 0:
+        raise RuntimeError("smtp-source (check) exited %d: %s"
+                           % (r.returncode, r.stderr.decode()[-500:]))
+    messages = capture.wait_for(base + args.check, timeout)[base:]
+    want = sorted(SIGNS.get(mode, ()))
+    signed = verified = 0
+    for message in messages:
+        results = [v for v in verify_python_dkim(message.data, keys.records) if v.d == DOMAIN]
+        signed += bool(results)
+        verified += sorted(v.s for v in results if v.ok) == want and all(v.ok for v in results)
+    return signed, verified
+
+
+def measure(args, postfix, sink, milter, redis, uses_redis, timeout):
+    """Sends args.messages; returns the figures of one run."""
+    def cpu():
+        return (postfix_cpu(postfix), proc_cpu(milter.pid if milter else None),
+                proc_cpu(redis.pid) if uses_redis else 0.0)
+
+    base = sink.count()
+    cpu0 = cpu()
+    t0 = time.monotonic()
+    r = smtp_source(postfix.smtp_port, args.messages, args.sessions, args.size, timeout,
+                    args.reuse)
+    t_submitted = time.monotonic()
+    if r.returncode != 0:
+        raise RuntimeError("smtp-source exited %d: %s" % (r.returncode, r.stderr.decode()[-500:]))
+    t1 = wait_delivered(postfix, sink, base + args.messages, timeout)
+    cpu1 = cpu()
+    n = args.messages
+    return {
+        "msgs_s": n / (t1 - t0),
+        "submit_s": n / (t_submitted - t0),
+        "seconds": t1 - t0,
+        "cpu_postfix": 1000 * (cpu1[0] - cpu0[0]) / n,
+        "cpu_milter": 1000 * (cpu1[1] - cpu0[1]) / n,
+        "cpu_redis": 1000 * (cpu1[2] - cpu0[2]) / n,
+    }
+
+
+def one_run(args, mode, run_dir, sink, capture, redis, keys):
+    """Returns a dict with msgs_s, cpu figures and the signature check; raises on failure."""
     run_dir.mkdir(parents=True)
     os.chmod(run_dir, 0o755)
-    staffeld = None
+    milter = None
     postfix = None
     try:
-        milter = None
-        if config != "bare":
-            kind = "unix" if config.endswith("unix") else "inet"
-            staffeld = harness.Staffeld(run_dir, socket=kind, redis=redis)
-            staffeld.start()
-            milter = staffeld.socket_spec
-        postfix = harness.Postfix(run_dir, sink.port, milter=milter,
-                                  extra_main_cf={"in_flow_delay": "0"})
+        milter, uses_redis = start_milter(mode, run_dir, redis, keys)
+        postfix = harness.Postfix(run_dir, sink.port, milter=milter.socket_spec if milter else None,
+                                  extra_main_cf={
+                                      "in_flow_delay": "0",
+                                      "transport_maps": "inline:{ %s=smtp:[%s]:%d }" % (
+                                          CHECK_RCPT.split("@")[1], harness.LOOPBACK,
+                                          capture.port)})
         postfix.start()
         timeout = max(120.0, args.messages / 10.0)
         if args.warmup:
@@ -147,127 +281,161 @@ def one_run(args, config, run_dir, sink, redis):
                         args.reuse)
             wait_delivered(postfix, sink, base + args.warmup, timeout)
 
-        base = sink.count()
-        cpu0 = (postfix_cpu(postfix), proc_cpu(staffeld.pid) if staffeld else 0.0,
-                proc_cpu(redis.pid) if staffeld else 0.0)
-        t0 = time.monotonic()
-        r = smtp_source(postfix.smtp_port, args.messages, args.sessions, args.size, timeout,
-                        args.reuse)
-        t_submitted = time.monotonic()
-        if r.returncode != 0:
-            raise RuntimeError("smtp-source exited %d: %s" % (r.returncode, r.stderr.decode()[-500:]))
-        t1 = wait_delivered(postfix, sink, base + args.messages, timeout)
-        cpu1 = (postfix_cpu(postfix), proc_cpu(staffeld.pid) if staffeld else 0.0,
-                proc_cpu(redis.pid) if staffeld else 0.0)
-        n = args.messages
-        if staffeld:
-            lines = len(staffeld.message_lines())
-            if lines < n:
-                raise RuntimeError("staffeld logged %d message lines for %d messages" % (lines, n))
-        return {
-            "msgs_s": n / (t1 - t0),
-            "submit_s": n / (t_submitted - t0),
-            "seconds": t1 - t0,
-            "cpu_postfix": 1000 * (cpu1[0] - cpu0[0]) / n,
-            "cpu_staffeld": 1000 * (cpu1[1] - cpu0[1]) / n,
-            "cpu_redis": 1000 * (cpu1[2] - cpu0[2]) / n,
-        }
+        result = measure(args, postfix, sink, milter, redis, uses_redis, timeout)
+        result["signed"], result["verified"] = (
+            check_signatures(args, mode, postfix, capture, keys, timeout) if args.check
+            else (None, None))
+        if isinstance(milter, harness.Staffeld):
+            lines = len(milter.message_lines())
+            if lines < args.messages:
+                raise RuntimeError("staffeld logged %d message lines for %d messages"
+                                   % (lines, args.messages))
+        if args.check and mode in SIGNS and result["verified"] < args.check:
+            raise RuntimeError("only %d of %d sample messages signed, %d verified (want %s)"
+                               % (result["signed"], args.check, result["verified"],
+                                  "+".join(SIGNS[mode])))
+        return result
     finally:
         if postfix:
             postfix.stop()
-        if staffeld:
-            staffeld.stop()
+        if milter:
+            milter.stop()
 
 
 # ---------------------------------------------------------------- main
 
-def main():
+def parse_args():
     ap = argparse.ArgumentParser(
-        description="End-to-end throughput through a private Postfix, with and without staffeld.",
+        description="End-to-end throughput through a private Postfix: bare, with staffeld, "
+                    "with OpenDKIM.",
         epilog="Prints a table; exits 0. Set STAFFELD to pick the binary.")
     ap.add_argument("--messages", "-m", type=int, default=2000, help="messages per run (2000)")
     ap.add_argument("--sessions", "-s", type=int, default=10, help="parallel SMTP sessions (10)")
-    ap.add_argument("--runs", "-r", type=int, default=3, help="runs per configuration (3)")
+    ap.add_argument("--runs", "-r", type=int, default=3, help="runs per mode (3)")
     ap.add_argument("--size", "-l", type=int, default=2048, help="message payload bytes (2048)")
     ap.add_argument("--warmup", type=int, default=100,
                     help="messages sent before each measured run (100; 0 for none)")
+    ap.add_argument("--check", type=int, default=20,
+                    help="messages captured and DKIM-verified after each run (20; 0 for none)")
     ap.add_argument("--reuse", action="store_true",
                     help="send many messages per SMTP session (smtp-source -d), so one milter "
                          "connection serves many messages; default: one session per message")
-    ap.add_argument("--configs", default=",".join(CONFIGS),
-                    help="comma-separated subset of %s" % ",".join(CONFIGS))
+    ap.add_argument("--modes", "--configs", dest="modes", default=",".join(DEFAULT_MODES),
+                    help="comma-separated subset of %s (default %s)"
+                         % (",".join(MODES), ",".join(DEFAULT_MODES)))
     args = ap.parse_args()
-    configs = [c.strip() for c in args.configs.split(",") if c.strip()]
-    bad = [c for c in configs if c not in CONFIGS]
-    if bad or args.messages < 1 or args.sessions < 1 or args.runs < 1 or args.size < 0:
-        ap.error("bad arguments: %s" % (bad or "counts must be positive"))
+    modes = [ALIASES.get(m.strip(), m.strip()) for m in args.modes.split(",") if m.strip()]
+    args.modes = list(dict.fromkeys(modes))
+    bad = [m for m in args.modes if m not in MODES]
+    if (bad or not args.modes or args.messages < 1 or args.sessions < 1 or args.runs < 1
+            or args.size < 0 or args.check < 0):
+        ap.error("bad arguments: %s" % (("unknown mode(s) %s" % ",".join(bad)) if bad
+                                        else "counts must be positive"))
     if os.geteuid() != 0:
         ap.error("run as root (a private Postfix instance needs it)")
-    if any(c != "bare" for c in configs) and not os.access(harness.STAFFELD, os.X_OK):
-        print("note: no staffeld at %s; measuring bare only" % harness.STAFFELD)
-        configs = ["bare"]
+    return args
+
+
+def available_modes(modes):
+    """Drops (with a note) the modes whose daemon is not installed or built."""
+    keep = []
+    for m in modes:
+        if m.startswith("staffeld") and not os.access(harness.STAFFELD, os.X_OK):
+            print("note: no staffeld at %s; skipping %s" % (harness.STAFFELD, m))
+        elif m.startswith("opendkim") and not os.access(harness.OPENDKIM_BIN, os.X_OK):
+            print("note: no opendkim at %s; skipping %s" % (harness.OPENDKIM_BIN, m))
+        else:
+            keep.append(m)
+    return keep
+
+
+def run_all(args, modes, work):
+    """The interleaved runs; returns ({mode: [result]}, [failure text])."""
+    results = {m: [] for m in modes}
+    failures = []
+    keys = Keys(work)
+    with SmtpSink(work) as sink, harness.Sink(work) as capture, harness.Redis(work) as redis:
+        print()
+        print("CPU columns: milliseconds of CPU per message, from /proc (utime+stime)")
+        if args.check:
+            print("signed, verified: of %d sample messages after each run, how many carry a "
+                  "DKIM-Signature for %s, and how many verify (signing modes)"
+                  % (args.check, DOMAIN))
+        print("%-21s %4s %9s %9s %8s %9s %9s %9s %7s %9s" % (
+            "mode", "run", "msgs/s", "submit/s", "seconds", "postfix", "milter", "redis",
+            "signed", "verified"))
+        for i in range(args.runs):
+            for m in modes:
+                run_dir = work / ("run%d-%s" % (i + 1, m))
+                try:
+                    r = one_run(args, m, run_dir, sink, capture, redis, keys)
+                except Exception as e:  # noqa: BLE001 - report and go on
+                    failures.append("%s run %d: %s" % (m, i + 1, e))
+                    print("%-21s %4d  FAILED: %s" % (m, i + 1, str(e).splitlines()[0]))
+                    continue
+                finally:
+                    if not harness.keep_tmp():
+                        shutil.rmtree(run_dir, ignore_errors=True)
+                results[m].append(r)
+                signed = "-" if r["signed"] is None else str(r["signed"])
+                verified = "-" if r["signed"] is None or m not in SIGNS else str(r["verified"])
+                print("%-21s %4d %9.0f %9.0f %8.2f %9.2f %9.2f %9.2f %7s %9s" % (
+                    m, i + 1, r["msgs_s"], r["submit_s"], r["seconds"], r["cpu_postfix"],
+                    r["cpu_milter"], r["cpu_redis"], signed, verified), flush=True)
+    return results, failures
+
+
+def report(modes, results, failures):
+    """Prints medians and ratios; returns {mode: medians}."""
+    med = {}
+    print()
+    print("%-21s %5s %9s %9s %9s %9s %10s" % ("median", "runs", "msgs/s", "postfix", "milter",
+                                               "redis", "cpu total"))
+    for m in modes:
+        rs = results[m]
+        if not rs:
+            print("%-21s %5d %9s" % (m, 0, "-"))
+            continue
+        for r in rs:
+            r["cpu_total"] = r["cpu_postfix"] + r["cpu_milter"] + r["cpu_redis"]
+        med[m] = {k: statistics.median(r[k] for r in rs)
+                  for k in ("msgs_s", "cpu_postfix", "cpu_milter", "cpu_redis", "cpu_total")}
+        print("%-21s %5d %9.0f %9.2f %9.2f %9.2f %10.2f" % (
+            m, len(rs), med[m]["msgs_s"], med[m]["cpu_postfix"], med[m]["cpu_milter"],
+            med[m]["cpu_redis"], med[m]["cpu_total"]))
+
+    print()
+    pairs = [(m, "bare") for m in modes if m != "bare"] + list(PAIRS)
+    for a, b in pairs:
+        if a in med and b in med:
+            print("%-44s throughput %5.2f   extra CPU %+.2f ms/msg" % (
+                "%s / %s" % (a, b), med[a]["msgs_s"] / med[b]["msgs_s"],
+                med[a]["cpu_total"] - med[b]["cpu_total"]))
+    if failures:
+        print("\nfailed runs:")
+        for f in failures:
+            print("  " + f.replace("\n", "\n    "))
+    return med
+
+
+def main():
+    args = parse_args()
+    modes = available_modes(args.modes)
+    if not modes:
+        print("nothing to measure")
+        return 1
     harness.install_signal_cleanup()
 
     work = harness.make_workdir("staffel-bench-")
     print("Staffel throughput: %d messages x %d B, %d sessions, 1 recipient, %d run(s) each"
           % (args.messages, args.size, args.sessions, args.runs))
     print("staffeld: %s   work dir: %s   CPUs: %d" % (harness.STAFFELD, work, os.cpu_count()))
-    results = {c: [] for c in configs}
-    failures = []
+    print("modes: %s   signed domain: %s (From: %s)" % (",".join(modes), DOMAIN, SENDER))
     try:
-        with SmtpSink(work) as sink, harness.Redis(work) as redis:
-            print()
-            print("CPU columns: milliseconds of CPU per message, from /proc (utime+stime)")
-            print("%-14s %4s %9s %9s %8s %10s %10s %10s" % (
-                "config", "run", "msgs/s", "submit/s", "seconds", "postfix", "staffeld", "redis"))
-            for i in range(args.runs):
-                for c in configs:
-                    try:
-                        r = one_run(args, c, work / ("run%d-%s" % (i + 1, c)), sink, redis)
-                    except Exception as e:  # noqa: BLE001 - report and go on
-                        failures.append("%s run %d: %s" % (c, i + 1, e))
-                        print("%-14s %4d  FAILED: %s" % (c, i + 1, str(e).splitlines()[0]))
-                        continue
-                    results[c].append(r)
-                    print("%-14s %4d %9.0f %9.0f %8.2f %10.2f %10.2f %10.2f" % (
-                        c, i + 1, r["msgs_s"], r["submit_s"], r["seconds"], r["cpu_postfix"],
-                        r["cpu_staffeld"], r["cpu_redis"]), flush=True)
-                    if not harness.keep_tmp():
-                        shutil.rmtree(work / ("run%d-%s" % (i + 1, c)), ignore_errors=True)
+        results, failures = run_all(args, modes, work)
     finally:
         harness.remove_workdir(work)
-
-    med = {}
-    print()
-    print("%-14s %5s %9s %10s %10s %10s %10s" % ("median", "runs", "msgs/s", "postfix",
-                                                 "staffeld", "redis", "cpu total"))
-    for c in configs:
-        rs = results[c]
-        if not rs:
-            print("%-14s %5d %12s" % (c, 0, "-"))
-            continue
-        for r in rs:
-            r["cpu_total"] = r["cpu_postfix"] + r["cpu_staffeld"] + r["cpu_redis"]
-        m = {k: statistics.median(r[k] for r in rs)
-             for k in ("msgs_s", "cpu_postfix", "cpu_staffeld", "cpu_redis", "cpu_total")}
-        med[c] = m
-        print("%-14s %5d %9.0f %10.2f %10.2f %10.2f %10.2f" % (
-            c, len(rs), m["msgs_s"], m["cpu_postfix"], m["cpu_staffeld"], m["cpu_redis"],
-            m["cpu_total"]))
-
-    print()
-    for a, b in (("staffeld-unix", "bare"), ("staffeld-inet", "bare"),
-                 ("staffeld-inet", "staffeld-unix")):
-        if a in med and b in med:
-            extra = med[a]["cpu_total"] - med[b]["cpu_total"]
-            print("%-28s throughput %5.2f   extra CPU %+.2f ms/msg" % (
-                "%s / %s" % (a.replace("staffeld-", ""), b.replace("staffeld-", "")),
-                med[a]["msgs_s"] / med[b]["msgs_s"], extra))
-    if failures:
-        print("\nfailed runs:")
-        for f in failures:
-            print("  " + f.replace("\n", "\n    "))
-    return 0 if med else 1
+    return 0 if report(modes, results, failures) else 1
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ Fixtures:
 Run one file with: /usr/bin/python3 -m pytest -q tests/integration/test_foo.py
 """
 import os
+import re
 import sys
 
 import pytest
@@ -49,8 +50,8 @@ def _failed(request) -> bool:
 
 @pytest.fixture
 def workdir(request):
-    d = harness.make_workdir("staffel-%s-" % request.node.name[:40].replace("/", "_")
-                             .replace("[", "_").replace("]", ""))
+    # Only [A-Za-z0-9_-]: Postfix's scripts cannot cope with spaces in paths.
+    d = harness.make_workdir("staffel-%s-" % re.sub(r"[^A-Za-z0-9_-]", "_", request.node.name[:40]))
     servers = []
     request.node.staffel_servers = servers
     yield d

@@ -2,7 +2,8 @@
 
 Purpose: start and stop, on loopback only, the pieces a message meets on its
   way out: a Redis (`Redis`), a capture SMTP sink (`Sink`), a private
-  Postfix 3.7 instance (`Postfix`) and the daemon under test (`Staffeld`).
+  Postfix 3.7 instance (`Postfix`) and the daemon under test (`Staffeld`);
+  and Debian's OpenDKIM as a signing milter to compare with (`OpenDkim`).
   Also an SMTP client that reports every step's reply (`smtp_send`) and a
   `staffeld -n` wrapper (`check_config`).
 Who calls it: tests/integration/conftest.py (pytest fixtures),
@@ -20,9 +21,10 @@ Errors: a server that fails to come up raises `StartError` carrying the
   tail of its log; every wait is bounded by a timeout.
 Standard library only; meant for Debian's /usr/bin/python3.
 """
-# The implementation lives in three files of one purpose each; this module
+# The implementation lives in four files of one purpose each; this module
 # is the one name to import.
 from harness_core import *  # noqa: F401,F403
 from harness_core import _live, _stop_all  # noqa: F401 (for watchdog.py and tests)
+from harness_opendkim import *  # noqa: F401,F403
 from harness_postfix import *  # noqa: F401,F403
 from harness_staffeld import *  # noqa: F401,F403
