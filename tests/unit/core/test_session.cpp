@@ -138,3 +138,113 @@ TEST_CASE("outside text is escaped and bounded in log lines", "[session]") {
     REQUIRE(log.lines.size() == 1);
     CHECK(log.lines[0].second.find('\n') == std::string::npos);
 }
+
+namespace {
+
+struct FixedKey : SigningKey {
+    [[nodiscard]] DkimAlgorithm algorithm() const override { return DkimAlgorithm::Ed25519Sha256; }
+    [[nodiscard]] Result<std::string> sign(std::string_view) const override {
+        return std::string(64, '\x01');
+    }
+};
+
+// A SHA-256 stand-in: the digest is the input length, enough to see that
+// body bytes arrived.
+struct LengthSha : Sha256 {
+    std::size_t n = 0;
+    void update(std::string_view d) override { n += d.size(); }
+    Result<Sha256Digest> finish() override {
+        Sha256Digest out{};
+        out[0] = static_cast<std::uint8_t>(n);
+        n = 0;
+        return out;
+    }
+};
+struct LengthShaFactory : Sha256Factory {
+    [[nodiscard]] std::unique_ptr<Sha256> make() const override {
+        return std::make_unique<LengthSha>();
+    }
+};
+
+std::shared_ptr<const Policy> signing_policy() {
+    auto p = std::make_shared<Policy>();
+    p->digest = "d1";
+    DkimKeySpec k;
+    k.domain = "example.com";
+    k.selector = "s1";
+    k.key = std::make_shared<FixedKey>();
+    p->dkim.keys.push_back(k);
+    p->milter.max_headers = 10;
+    return p;
+}
+
+}  // namespace
+
+TEST_CASE("a signing policy signs at end of message and logs d/s", "[session][dkim]") {
+    RecordingLogger log;
+    LengthShaFactory sha;
+    auto policy = signing_policy();
+    Session s([&] { return policy; }, log, nullptr, &sha, [] { return std::int64_t{1000}; });
+    CHECK(s.wants_content());
+    s.content_negotiated(true);
+    s.connect("h", "127.0.0.1");
+    s.mail_from({"a@example.com", "", ""});
+    s.rcpt_to("b@example.net");
+    s.header("From", " a@example.com");
+    s.header("Subject", " hi");
+    s.end_of_headers();
+    s.body("hello\r\n");
+    auto v = s.end_of_message("Q1");
+    CHECK(v.action == Verdict::Action::Continue);
+    REQUIRE(v.prepend.size() == 1);
+    CHECK(v.prepend[0].name == "DKIM-Signature");
+    CHECK(v.prepend[0].value.find("t=1000;") != std::string::npos);
+    CHECK(v.prepend[0].value.find("d=example.com; s=s1;") != std::string::npos);
+    REQUIRE(log.lines.size() == 1);
+    CHECK(log.lines[0].second.find(" dkim=example.com/s1 action=pass") != std::string::npos);
+}
+
+TEST_CASE("too many header fields: 552 5.3.4 at end of message, nothing signed", "[session][dkim]") {
+    RecordingLogger log;
+    LengthShaFactory sha;
+    auto policy = signing_policy();
+    Session s([&] { return policy; }, log, nullptr, &sha);
+    s.content_negotiated(true);
+    s.connect("h", "127.0.0.1");
+    s.mail_from({"a@example.com", "", ""});
+    s.header("From", " a@example.com");
+    for (int i = 0; i < 20; ++i) {
+        s.header("X-Filler", " x");
+    }
+    s.end_of_headers();
+    s.body("hello\r\n");
+    auto v = s.end_of_message("Q2");
+    CHECK(v.action == Verdict::Action::Reject);
+    CHECK(v.rcode == "552");
+    CHECK(v.xcode == "5.3.4");
+    CHECK(v.prepend.empty());
+    REQUIRE(log.lines.size() == 1);
+    CHECK(log.lines[0].second.find("dkim=none:header-too-large action=reject") != std::string::npos);
+    // The next message on the connection starts afresh.
+    s.mail_from({"a@example.com", "", ""});
+    s.header("From", " a@example.com");
+    s.end_of_headers();
+    CHECK(s.end_of_message("Q3").prepend.size() == 1);
+}
+
+TEST_CASE("a connection negotiated without content is tempfailed once keys appear",
+          "[session][dkim]") {
+    RecordingLogger log;
+    LengthShaFactory sha;
+    auto policy = policy_with_digest("p0");  // no keys when the connection opened
+    Session s([&] { return policy; }, log, nullptr, &sha);
+    CHECK_FALSE(s.wants_content());
+    s.content_negotiated(false);
+    s.mail_from({"a@example.com", "", ""});
+    CHECK(s.end_of_message("Q1").action == Verdict::Action::Continue);
+    policy = signing_policy();  // reload adds keys
+    s.mail_from({"a@example.com", "", ""});
+    auto v = s.end_of_message("Q2");
+    CHECK(v.action == Verdict::Action::Tempfail);
+    CHECK(v.rcode == "451");
+}
