@@ -13,7 +13,10 @@ Reuses tests/integration/harness.py for every server; all of them listen on
   127.0.0.1 or on unix sockets in one directory under /tmp.
 Policy: policies/example.toml when it exists (else the minimal policy), with
   socket_mode "0666" so the postfix user can connect, `user` dropped when no
-  such account exists; socket and Redis are given with --socket / --redis.
+  such account exists, and a fresh private key (openssl genpkey, mode 0600)
+  in the demo directory for each [[dkim.keys]] entry; socket and Redis are
+  given with --socket / --redis. The DKIM signatures of the message that
+  arrives are verified with python3-dkim against those keys.
 """
 import argparse
 import os
@@ -36,6 +39,36 @@ def say(text=""):
 def heading(text):
     say()
     say("== " + text)
+
+
+def demo_keys(text: str, keydir: Path):
+    """Gives every [[dkim.keys]] entry a fresh key in keydir; returns (text, records, notes)."""
+    from dkim_verify import public_key_record
+    records, notes = {}, []
+    blocks = re.split(r"(?m)^(?=\[)", text)
+    for i, block in enumerate(blocks):
+        if not block.startswith("[[dkim.keys]]"):
+            continue
+        domain = re.search(r'(?m)^domain\s*=\s*"([^"]+)"', block)
+        selector = re.search(r'(?m)^selector\s*=\s*"([^"]+)"', block)
+        algorithm = re.search(r'(?m)^algorithm\s*=\s*"([^"]+)"', block)
+        if not (domain and selector):
+            continue
+        ed = algorithm is not None and algorithm.group(1) == "ed25519-sha256"
+        keydir.mkdir(mode=0o700, exist_ok=True)
+        path = keydir / ("%s.%s.pem" % (domain.group(1), selector.group(1)))
+        args = ["-algorithm", "ed25519"] if ed else ["-algorithm", "RSA", "-pkeyopt",
+                                                     "rsa_keygen_bits:2048"]
+        subprocess.run(["openssl", "genpkey", *args, "-out", str(path)], check=True,
+                       capture_output=True)
+        os.chmod(path, 0o600)
+        blocks[i] = re.sub(r'(?m)^key\s*=.*$', 'key = "%s"   # quick start: a fresh key' % path,
+                           block)
+        records["%s._domainkey.%s" % (selector.group(1), domain.group(1))] = \
+            public_key_record(path)
+        notes.append("a fresh %s key for %s, selector %s: %s" % (
+            "Ed25519" if ed else "RSA-2048", domain.group(1), selector.group(1), path))
+    return "".join(blocks), records, notes
 
 
 def demo_policy(example: Path, socket_spec: str, redis_address: str):
@@ -143,6 +176,8 @@ def main():
                                                                        sink.msgdir))
         socket_spec = "unix:%s" % (work / "staffeld.sock")
         text, notes = demo_policy(args.policy, socket_spec, redis.address)
+        text, records, key_notes = demo_keys(text, work / "keys")
+        notes += key_notes
         policy_path = work / "staffel.toml"
         policy_path.write_text(text)
         say("policy         %s (from %s)" % (policy_path, args.policy))
@@ -180,6 +215,14 @@ def main():
         say("-" * 72)
         say(got.data.decode("utf-8", errors="replace").replace("\r\n", "\n").rstrip("\n"))
         say("-" * 72)
+        if records:
+            from dkim_verify import verify_python_dkim
+            heading("Verifying its DKIM signatures with python3-dkim (keys from the files)")
+            results = verify_python_dkim(got.data, records)
+            for r in results:
+                say("d=%s s=%s a=%s: %s" % (r.d, r.s, r.a, "pass" if r.ok else "FAIL " + r.detail))
+            if not results or not all(r.ok for r in results):
+                raise RuntimeError("the message did not arrive with valid DKIM signatures")
         ok = True
 
         if args.keep:
