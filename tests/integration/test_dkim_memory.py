@@ -21,6 +21,12 @@ def proc_status(pid, field):
     raise KeyError(field)
 
 
+def sanitized(pid):
+    """AddressSanitizer keeps freed memory in quarantine: RSS then says nothing."""
+    with open("/proc/%d/maps" % pid) as f:
+        return "libasan" in f.read()
+
+
 def big_body(megabytes):
     line = b"The quick brown fox jumps over the lazy dog 0123456789 " * 1 + b"\t  \r\n"
     reps = megabytes * 1024 * 1024 // len(line) + 1
@@ -53,6 +59,9 @@ def test_50mb_message_signed_in_constant_memory(workdir, staffeld_factory, postf
     assert len(signature_fields(got)) == 2
     results = verify_python_dkim(got.data, records_for(keys))
     assert results and all(r.ok for r in results), results
+    if sanitized(staffeld.pid):
+        print("AddressSanitizer build: its quarantine holds freed memory, budget not checked")
+        return
     assert growth_kb < 4 * 1024, "staffeld grew by %d kB signing a %d MB message" % (
         growth_kb, BODY_MB)
     assert os.path.exists("/proc/%d" % staffeld.pid)
