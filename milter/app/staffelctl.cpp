@@ -1,0 +1,542 @@
+// staffelctl.cpp - the Staffel admin tool: command line and subcommands.
+//
+// Commands (CLI11 subcommands; the global -c/--config POLICY may come
+// before or after them):
+//   dkim keygen   a new private key file (0600, never over an existing
+//                 file) and, on stdout, its DNS TXT record in zone-file
+//                 syntax, split into character-strings of <= 255 bytes
+//   dkim check    does DNS (or a zone-style file) publish the public half
+//                 of every [[dkim.keys]] key of the policy?
+// The record formats and comparisons are the core's (core/dkim/
+// dns_record.hpp); DNS goes through app/dns_txt.hpp, keys through the
+// OpenSSL adapter, the policy through config/loader.hpp.
+// Output: results on stdout, one line per key; notes and errors on stderr.
+//   Key material never reaches either, only the public p= value.
+// Exit status (sysexits(3)): 0 success; 1 a key is not published as it
+//   should be; 64 usage; 65 unreadable record file contents; 66 record file
+//   missing; 69 no DNS answer for any key; 70 key generation failed; 73
+//   the key file cannot be created; 78 the policy is invalid.
+#include <CLI/CLI.hpp>
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "adapters/openssl/dkim_keys.hpp"
+#include "app/dns_txt.hpp"
+#include "config/loader.hpp"
+#include "core/dkim/dns_record.hpp"
+
+namespace staffel::app {
+namespace {
+
+constexpr int kExitMismatch = 1;
+constexpr int kExitUsage = 64;        // EX_USAGE
+constexpr int kExitDataErr = 65;      // EX_DATAERR
+constexpr int kExitNoInput = 66;      // EX_NOINPUT
+constexpr int kExitUnavailable = 69;  // EX_UNAVAILABLE
+constexpr int kExitSoftware = 70;     // EX_SOFTWARE
+constexpr int kExitCantCreat = 73;    // EX_CANTCREAT
+constexpr int kExitConfig = 78;       // EX_CONFIG
+constexpr std::size_t kMaxRecordFileBytes = std::size_t{4} * 1024 * 1024;
+
+struct Options {
+    std::string config = "/etc/staffel/staffel.toml";
+    // dkim keygen
+    std::string domain;
+    std::string selector;
+    std::string algorithm = "rsa-sha256";
+    int bits = 2048;
+    std::string out_dir;
+    // dkim check
+    std::string record_file;
+    std::string nameserver;
+};
+
+// ---------------------------------------------------------------- help
+
+// Help as a manual page: NAME, SYNOPSIS, DESCRIPTION, OPTIONS, COMMANDS,
+// then the app's footer (EXIT STATUS, FILES, EXAMPLES).
+class ManFormatter : public CLI::Formatter {
+  public:
+    ManFormatter(std::string synopsis, std::string description)
+        : synopsis_(std::move(synopsis)), description_(std::move(description)) {
+        column_width(36);
+    }
+
+    std::string make_help(const CLI::App* app, std::string name,
+                          CLI::AppFormatMode mode) const override {
+        if (mode == CLI::AppFormatMode::Sub) {
+            return make_expanded(app);
+        }
+        (void)name;
+        std::ostringstream out;
+        out << "NAME\n  " << full_name(app) << " - " << app->get_description() << "\n\n";
+        out << "SYNOPSIS\n" << indent(synopsis_) << '\n';
+        if (!description_.empty()) {
+            out << "DESCRIPTION\n" << indent(description_) << '\n';
+        }
+        out << "OPTIONS\n";
+        for (const CLI::Option* opt :
+             app->get_options([](const CLI::Option* o) { return o->nonpositional(); })) {
+            out << make_option(opt, false);
+        }
+        const auto subs =
+            app->get_subcommands([](const CLI::App* s) { return !s->get_name().empty(); });
+        if (!subs.empty()) {
+            out << "\nCOMMANDS\n";
+            for (const CLI::App* sub : subs) {
+                out << make_subcommand(sub);
+            }
+        }
+        out << '\n' << make_footer(app);
+        return out.str();
+    }
+
+  private:
+    static std::string full_name(const CLI::App* app) {
+        std::string out;
+        for (const CLI::App* a = app; a != nullptr; a = a->get_parent()) {
+            out.insert(0, out.empty() ? a->get_name() : a->get_name() + ' ');
+        }
+        return out;
+    }
+
+    static std::string indent(const std::string& text) {
+        std::string out;
+        std::istringstream in(text);
+        for (std::string line; std::getline(in, line);) {
+            out += line.empty() ? "\n" : "  " + line + "\n";
+        }
+        return out;
+    }
+
+    std::string synopsis_;
+    std::string description_;
+};
+
+void man_page(CLI::App* app, std::string synopsis, std::string description, std::string footer) {
+    app->formatter(std::make_shared<ManFormatter>(std::move(synopsis), std::move(description)));
+    app->footer(std::move(footer));
+}
+
+constexpr const char* kMainDescription =
+    R"(staffelctl administers what staffeld works with. Every command reads the
+policy given with -c (before or after the command's name) where it needs one.
+Results go to standard output, notes and errors to standard error.
+"staffelctl COMMAND --help" describes each command.)";
+
+constexpr const char* kMainFooter = R"(EXIT STATUS
+  0   success
+  1   a check found something wrong (see the command)
+  64  bad command line
+  78  the policy is invalid (each error as FILE:LINE:COLUMN: ...)
+  Each command lists its other codes.
+
+FILES
+  /etc/staffel/staffel.toml  default policy; see policies/README.md
+
+EXAMPLES
+  staffelctl dkim keygen -d example.com -s s2026 -o /etc/staffel/keys
+  staffelctl -c /etc/staffel/staffel.toml dkim check
+)";
+
+constexpr const char* kDkimDescription =
+    R"(Creates DKIM key pairs with their DNS records, and checks that DNS publishes
+the public half of each key the policy signs with ([[dkim.keys]]).)";
+
+constexpr const char* kDkimFooter = R"(EXAMPLES
+  staffelctl dkim keygen --domain example.com --selector s2026 --out /etc/staffel/keys
+  staffelctl dkim check
+)";
+
+constexpr const char* kKeygenDescription =
+    R"(Generates a private key for d=DOMAIN, s=SELECTOR and writes it, unencrypted
+PKCS#8 PEM with mode 0600, to DIR/DOMAIN.SELECTOR.pem. An existing file is
+never replaced: pick a new selector for a new key, so the old key keeps
+verifying the mail already sent while both records are published.
+
+Standard output gets the public key's TXT record, ready to paste into the
+zone of DOMAIN:
+  SELECTOR._domainkey.DOMAIN. IN TXT ( "v=DKIM1; k=rsa; "
+      "p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA..." )
+Long keys are split into quoted strings of at most 255 bytes, as DNS
+requires; resolvers give them back concatenated. Standard error says where
+the key was written and gives the [[dkim.keys]] entry to add to the policy.
+
+DOMAIN and SELECTOR are host names: letters, digits and '-' in labels of
+1..63 bytes (IDNs in A-label form, xn--...); a selector may also hold '_'.
+The policy (-c) is not read.)";
+
+constexpr const char* kKeygenFooter = R"(EXIT STATUS
+  0   the key was written and its record printed
+  64  bad command line (domain, selector, algorithm, bits)
+  70  the key could not be generated
+  73  the key file could not be created (it exists, or DIR is not writable)
+
+EXAMPLES
+  staffelctl dkim keygen -d example.com -s s2026 -o /etc/staffel/keys
+  staffelctl dkim keygen -d example.com -s e2026 -a ed25519-sha256 -o /etc/staffel/keys
+  staffelctl dkim keygen -d example.com -s s2026 -b 3072 -o . > s2026.zone
+)";
+
+constexpr const char* kCheckDescription =
+    R"(Loads the policy given with -c/--config POLICY (default
+/etc/staffel/staffel.toml; before or after "dkim check") with every key it
+declares, as staffeld would. Then, for each [[dkim.keys]] entry, looks up
+the TXT record at SELECTOR._domainkey.DOMAIN and says whether it publishes
+that key's public half: its p= must be the key's (spaces inside p= do not
+matter), its k= the key's type (rsa when absent), and h= and s=, when
+present, must allow sha256 and email. Other tags are ignored.
+
+The records come from DNS (the resolvers of /etc/resolv.conf, or the server
+given with --nameserver), or, with --record, from a file in zone-file syntax
+such as "dkim keygen" prints: NAME [TTL] [IN] TXT "string" ..., strings in
+parentheses may span lines, ';' starts a comment, $ORIGIN and $TTL are
+understood, records of other types are skipped. The file may hold many
+records.
+
+One line per key:
+  example.com s2026 rsa-sha256: match
+  example.com s2026 rsa-sha256: MISMATCH: the published p= is another key
+  example.com s2026 rsa-sha256: no record found (NXDOMAIN)
+  example.com s2026 rsa-sha256: revoked (empty p=)
+  example.com s2026 rsa-sha256: record invalid: no p= tag
+  example.com s2026 rsa-sha256: lookup failed: no answer from the nameserver ...
+When several TXT records share the name, one that matches is enough.)";
+
+constexpr const char* kCheckFooter = R"(EXIT STATUS
+  0   every key is published as it should be (or the policy declares none)
+  1   some key is not: mismatch, revoked, invalid, missing, or its lookup failed
+  64  bad command line
+  65  the record file is not valid zone-file text (the error names the line)
+  66  the record file cannot be read
+  69  DNS gave no answer for any key (no key could be checked)
+  78  the policy is invalid, or a key file cannot be loaded
+
+EXAMPLES
+  staffelctl -c /etc/staffel/staffel.toml dkim check
+  staffelctl dkim check --nameserver 192.0.2.53      ask the zone's own server
+  staffelctl dkim check --record s2026.zone          before publishing
+)";
+
+// ---------------------------------------------------------------- keygen
+
+std::string toml_string(const std::string& text) {
+    std::string out = "\"";
+    for (char c : text) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+        }
+        out += c;
+    }
+    return out + "\"";
+}
+
+int fail(int code, const std::string& message) {
+    std::cerr << "staffelctl: " << message << '\n';
+    return code;
+}
+
+int run_keygen(const Options& opt, bool bits_given) {
+    auto domain = core::check_dkim_domain(opt.domain);
+    if (!domain) {
+        return fail(kExitUsage, "--domain: " + domain.error().message);
+    }
+    auto selector = core::check_dkim_selector(opt.selector);
+    if (!selector) {
+        return fail(kExitUsage, "--selector: " + selector.error().message);
+    }
+    const auto algorithm = core::parse_dkim_algorithm(opt.algorithm);
+    if (!algorithm) {
+        return fail(kExitUsage, "--algorithm: " + algorithm.error().message);
+    }
+    if (*algorithm == core::DkimAlgorithm::Ed25519Sha256 && bits_given) {
+        return fail(kExitUsage, "--bits applies to rsa-sha256 keys only");
+    }
+    const auto name = core::dkim_record_name(*selector, *domain);
+    if (name.size() > 253) {
+        return fail(kExitUsage, name + " is longer than 253 bytes");
+    }
+    namespace fs = std::filesystem;
+    const fs::path path = fs::path(opt.out_dir) / (*domain + "." + *selector + ".pem");
+    std::error_code ec;
+    if (!fs::is_directory(opt.out_dir, ec)) {
+        return fail(kExitCantCreat,
+                    "cannot write " + path.string() + ": " + opt.out_dir + " is not a directory");
+    }
+    if (fs::exists(fs::symlink_status(path, ec))) {
+        return fail(kExitCantCreat, "refusing to overwrite " + path.string() + ": it exists");
+    }
+    auto key = adapters::generate_key(*algorithm, opt.bits);
+    if (!key) {
+        return fail(kExitSoftware, key.error().message);
+    }
+    const auto p = adapters::public_key_dns_base64(**key);
+    if (p.empty()) {
+        return fail(kExitSoftware, "cannot encode the public key");
+    }
+    if (auto w = adapters::write_private_key_file(**key, path.string()); !w) {
+        return fail(kExitCantCreat, w.error().message);
+    }
+    std::cout << core::format_zone_txt(name, core::dkim_key_record_strings(*algorithm, p))
+              << std::flush;
+    const bool rsa = *algorithm == core::DkimAlgorithm::RsaSha256;
+    const auto absolute = fs::absolute(path, ec).lexically_normal().string();
+    std::cerr << "staffelctl: wrote the " << opt.algorithm << " private key"
+              << (rsa ? " (" + std::to_string(opt.bits) + " bits)" : std::string()) << " to "
+              << path.string() << " (mode 0600).\n"
+              << "Publish the TXT record above at " << name << ", add this entry to the policy,\n"
+              << "then run \"staffelctl dkim check\" and reload staffeld:\n\n"
+              << "[[dkim.keys]]\n"
+              << "domain = " << toml_string(*domain) << '\n'
+              << "selector = " << toml_string(*selector) << '\n'
+              << "algorithm = " << toml_string(opt.algorithm) << '\n'
+              << "key = " << toml_string(absolute.empty() ? path.string() : absolute) << '\n';
+    return 0;
+}
+
+// ---------------------------------------------------------------- check
+
+// Where `dkim check` finds the TXT records of a name.
+class RecordSource {
+  public:
+    virtual ~RecordSource() = default;
+    virtual TxtAnswer find(const std::string& name) = 0;
+};
+
+class FileRecords : public RecordSource {
+  public:
+    FileRecords(std::string file, std::vector<core::ZoneTxtRecord> records)
+        : file_(std::move(file)), records_(std::move(records)) {}
+
+    TxtAnswer find(const std::string& name) override {
+        TxtAnswer answer;
+        for (const auto& r : records_) {
+            if (r.name == name) {
+                answer.records.push_back(r.text);
+            }
+        }
+        answer.status =
+            answer.records.empty() ? TxtAnswer::Status::NotFound : TxtAnswer::Status::Found;
+        if (answer.records.empty()) {
+            answer.error = "not in " + file_;
+        }
+        return answer;
+    }
+
+  private:
+    std::string file_;
+    std::vector<core::ZoneTxtRecord> records_;
+};
+
+class DnsRecords : public RecordSource {
+  public:
+    explicit DnsRecords(std::unique_ptr<TxtResolver> resolver) : resolver_(std::move(resolver)) {}
+    TxtAnswer find(const std::string& name) override { return resolver_->lookup(name); }
+
+  private:
+    std::unique_ptr<TxtResolver> resolver_;
+};
+
+// The record file's text; "-" is standard input. Exit code 0, or why not.
+int read_record_file(const std::string& file, std::string& text) {
+    std::ifstream f;
+    std::istream* in = &std::cin;
+    if (file != "-") {
+        f.open(file, std::ios::binary);
+        if (!f) {
+            return fail(kExitNoInput,
+                        "cannot read " + file + ": " + std::generic_category().message(errno));
+        }
+        in = &f;
+    }
+    text.assign(std::istreambuf_iterator<char>(*in), std::istreambuf_iterator<char>());
+    if (in->bad()) {
+        return fail(kExitNoInput, "cannot read " + file);
+    }
+    if (text.size() > kMaxRecordFileBytes) {
+        return fail(kExitDataErr, file + " is larger than 4 MiB; that is no record file");
+    }
+    return 0;
+}
+
+int open_source(const Options& opt, std::unique_ptr<RecordSource>& source) {
+    if (!opt.record_file.empty()) {
+        std::string text;
+        if (const int rc = read_record_file(opt.record_file, text); rc != 0) {
+            return rc;
+        }
+        auto records = core::parse_zone_txt(text);
+        if (!records) {
+            std::cerr << opt.record_file << ": error: " << records.error().message << '\n';
+            return kExitDataErr;
+        }
+        source = std::make_unique<FileRecords>(opt.record_file, std::move(records).value());
+        return 0;
+    }
+    auto resolver = TxtResolver::open(opt.nameserver);
+    if (!resolver) {
+        return fail(kExitUnavailable, resolver.error().message);
+    }
+    source = std::make_unique<DnsRecords>(std::move(resolver).value());
+    return 0;
+}
+
+int run_check(const Options& opt) {
+    auto loaded = config::load_policy(opt.config, adapters::load_signing_key);
+    if (!loaded.policy) {
+        for (const auto& e : loaded.errors) {
+            std::cerr << e.to_string() << '\n';
+        }
+        return kExitConfig;
+    }
+    const auto& keys = loaded.policy->dkim.keys;
+    if (keys.empty()) {
+        std::cerr << "staffelctl: " << opt.config
+                  << " declares no [[dkim.keys]]; nothing to check\n";
+        return 0;
+    }
+    std::unique_ptr<RecordSource> source;
+    if (const int rc = open_source(opt, source); rc != 0) {
+        return rc;
+    }
+    std::size_t matched = 0;
+    std::size_t failed_lookups = 0;
+    for (const auto& k : keys) {
+        const auto name = core::dkim_record_name(k.selector, k.domain);
+        std::cout << k.domain << ' ' << k.selector << ' ' << core::to_string(k.algorithm) << ": ";
+        const auto answer = source->find(name);
+        if (answer.status == TxtAnswer::Status::Failed) {
+            ++failed_lookups;
+            std::cout << "lookup failed: " << answer.error << '\n';
+            continue;
+        }
+        if (answer.status == TxtAnswer::Status::NotFound) {
+            std::cout << "no record found (" << answer.error << ")\n";
+            continue;
+        }
+        const auto expected = k.key ? adapters::public_key_dns_base64(*k.key) : std::string();
+        const auto verdict = core::check_dkim_key_records(answer.records, k.algorithm, expected);
+        if (verdict.match == core::KeyRecordMatch::Match) {
+            ++matched;
+        }
+        std::cout << verdict.to_string() << '\n';
+    }
+    std::cout << std::flush;
+    if (matched == keys.size()) {
+        return 0;
+    }
+    return failed_lookups == keys.size() ? kExitUnavailable : kExitMismatch;
+}
+
+// ---------------------------------------------------------------- command line
+
+struct Commands {
+    CLI::App* keygen = nullptr;
+    CLI::App* check = nullptr;
+};
+
+Commands add_dkim(CLI::App& app, Options& opt) {
+    auto* dkim = app.add_subcommand("dkim", "DKIM keys: generate them, check their DNS records");
+    dkim->require_subcommand(1);
+    man_page(dkim, "staffelctl [-c POLICY] dkim COMMAND [OPTIONS]", kDkimDescription, kDkimFooter);
+
+    Commands c;
+    c.keygen = dkim->add_subcommand("keygen", "generate a DKIM key and print its DNS TXT record");
+    man_page(c.keygen,
+             "staffelctl dkim keygen --domain DOMAIN --selector SELECTOR\n"
+             "                       [--algorithm ALGORITHM] [--bits N] --out DIR",
+             kKeygenDescription, kKeygenFooter);
+    c.keygen->add_option("-d,--domain", opt.domain, "The d= domain, e.g. example.com")
+        ->required()
+        ->type_name("DOMAIN");
+    c.keygen->add_option("-s,--selector", opt.selector, "The s= selector, e.g. s2026")
+        ->required()
+        ->type_name("SELECTOR");
+    c.keygen
+        ->add_option("-a,--algorithm", opt.algorithm,
+                     "rsa-sha256 or ed25519-sha256 (RFC 8463; not every\n"
+                     "verifier knows it yet: sign with both)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"rsa-sha256", "ed25519-sha256"}).description(""))
+        ->type_name("ALGORITHM");
+    c.keygen->add_option("-b,--bits", opt.bits, "RSA modulus size, 1024..4096 (rsa-sha256 only)")
+        ->capture_default_str()
+        ->check(CLI::Range(1024, 4096).description(""))
+        ->type_name("N");
+    c.keygen
+        ->add_option("-o,--out", opt.out_dir,
+                     "Directory for the key file DOMAIN.SELECTOR.pem\n(must exist)")
+        ->required()
+        ->type_name("DIR");
+
+    c.check = dkim->add_subcommand("check", "check the published DNS record of every policy key");
+    man_page(c.check, "staffelctl [-c POLICY] dkim check [--record FILE | --nameserver ADDRESS]",
+             kCheckDescription, kCheckFooter);
+    auto* record = c.check
+                       ->add_option("--record", opt.record_file,
+                                    "Read the records from this zone-file text instead of\n"
+                                    "DNS (\"-\": standard input)")
+                       ->type_name("FILE");
+    c.check
+        ->add_option("--nameserver", opt.nameserver,
+                     "Ask this server (IPV4 or IPV4:PORT) instead of the\n"
+                     "resolvers of /etc/resolv.conf")
+        ->type_name("ADDRESS")
+        ->check(CLI::Validator(
+            [](std::string& spec) {
+                return valid_nameserver(spec) ? std::string()
+                                              : "expected IPV4 or IPV4:PORT, got \"" + spec + "\"";
+            },
+            "", "nameserver"))
+        ->excludes(record);
+    return c;
+}
+
+int parse_and_run(int argc, char** argv) {
+    Options opt;
+    CLI::App app{"the Staffel admin tool", "staffelctl"};
+    app.fallthrough();
+    app.require_subcommand(1);
+    man_page(&app, "staffelctl [-c POLICY] COMMAND [OPTIONS]\nstaffelctl --help | --version",
+             kMainDescription, kMainFooter);
+    app.set_version_flag("--version", std::string("staffelctl ") + STAFFEL_VERSION);
+    app.add_option("-c,--config", opt.config,
+                   "Policy file (TOML), default /etc/staffel/staffel.toml;\n"
+                   "may also follow the command")
+        ->type_name("POLICY");
+    const auto commands = add_dkim(app, opt);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        const int rc = app.exit(e);
+        return rc == 0 ? 0 : kExitUsage;
+    }
+    if (commands.keygen->parsed()) {
+        return run_keygen(opt, commands.keygen->count("--bits") > 0);
+    }
+    if (commands.check->parsed()) {
+        return run_check(opt);
+    }
+    return fail(kExitUsage, "no command given; see staffelctl --help");
+}
+
+}  // namespace
+}  // namespace staffel::app
+
+int main(int argc, char** argv) {
+    try {
+        return staffel::app::parse_and_run(argc, argv);
+    } catch (const std::exception& e) {
+        std::cerr << "staffelctl: fatal: " << e.what() << '\n';
+        return staffel::app::kExitSoftware;
+    }
+}
