@@ -8,6 +8,7 @@
 
 #include "core/dkim/canon.hpp"
 #include "core/dkim/signer.hpp"
+#include "core/headers.hpp"
 #include "core/net.hpp"
 #include "core/units.hpp"
 
@@ -169,8 +170,8 @@ bool ldh_labels(std::string_view text, bool allow_underscore) {
         if (++label > 63) {
             return false;
         }
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                        c == '-' || (allow_underscore && c == '_');
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '-' || (allow_underscore && c == '_');
         if (!ok) {
             return false;
         }
@@ -178,19 +179,12 @@ bool ldh_labels(std::string_view text, bool allow_underscore) {
     return true;
 }
 
-std::string lower(std::string_view text) {
-    std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; });
-    return out;
-}
-
 core::Result<std::string> domain_name(std::string_view text) {
     if (!ldh_labels(text, false)) {
         return core::make_error("bad domain \"" + std::string(text) +
                                 "\" (letters, digits, '-' and dots; IDNs in A-label form)");
     }
-    return lower(text);
+    return core::ascii_lower(text);
 }
 
 // "example.com", "*.example.com" or "*".
@@ -292,18 +286,19 @@ std::vector<FieldSpec> build_schema() {
                     duration_in(
                         [](Policy & p) -> auto& { return p.milter.drain_timeout; }, 0ms, 1h)});
     rows.push_back({"milter", "max_header_bytes", "a size from \"1KiB\" to \"64MiB\"", "\"256KiB\"",
-                    string_with([](Policy & p) -> auto& { return p.milter.max_header_bytes; },
-                                [](std::string_view text) -> core::Result<std::size_t> {
-                                    auto v = core::parse_size(text);
-                                    if (v && (*v < 1024 || *v > (64u << 20))) {
-                                        return core::make_error("size \"" + std::string(text) +
-                                                                "\" is out of range");
-                                    }
-                                    if (!v) {
-                                        return v.error();
-                                    }
-                                    return static_cast<std::size_t>(*v);
-                                })});
+                    string_with(
+                        [](Policy & p) -> auto& { return p.milter.max_header_bytes; },
+                        [](std::string_view text) -> core::Result<std::size_t> {
+                            auto v = core::parse_size(text);
+                            if (v && (*v < 1024 || *v > (64u << 20))) {
+                                return core::make_error("size \"" + std::string(text) +
+                                                        "\" is out of range");
+                            }
+                            if (!v) {
+                                return v.error();
+                            }
+                            return static_cast<std::size_t>(*v);
+                        })});
     rows.push_back({"milter", "max_headers", "an integer from 10 to 100000", "1000",
                     integer_in(
                         [](Policy & p) -> auto& { return p.milter.max_headers; }, 10, 100000)});
@@ -322,73 +317,86 @@ std::vector<FieldSpec> build_schema() {
                     string_with(
                         [](Policy & p) -> auto& { return p.log.level; }, log_level)});
     // [dkim]
-    rows.push_back({"dkim", "canonicalization", core::kCanonHint, "\"relaxed/relaxed\"",
-                    string_with([](Policy & p) -> auto& { return p.dkim.canonicalization; },
-                                core::parse_canon_pair)});
+    rows.push_back(
+        {"dkim", "canonicalization", core::kCanonHint, "\"relaxed/relaxed\"",
+         string_with(
+             [](Policy & p) -> auto& { return p.dkim.canonicalization; }, core::parse_canon_pair)});
     rows.push_back(
         {"dkim", "expire", "a duration from \"1h\" to \"365d\", e.g. \"7d\"", "(no x= tag)",
-         string_with([](Policy & p) -> auto& { return p.dkim.expire; },
-                     [](std::string_view text) -> core::Result<std::optional<std::chrono::seconds>> {
-                         auto d = core::parse_duration(text);
-                         if (!d) {
-                             return d.error();
-                         }
-                         if (*d < 1h || *d > 24h * 365) {
-                             return core::make_error("duration \"" + std::string(text) +
-                                                     "\" is out of range");
-                         }
-                         return std::optional(std::chrono::duration_cast<std::chrono::seconds>(*d));
-                     })});
-    rows.push_back({"dkim", "trusted_networks", "an array of networks, e.g. [\"127.0.0.0/8\", \"::1\"]",
+         string_with(
+             [](Policy & p) -> auto& { return p.dkim.expire; },
+             [](std::string_view text) -> core::Result<std::optional<std::chrono::seconds>> {
+                 auto d = core::parse_duration(text);
+                 if (!d) {
+                     return d.error();
+                 }
+                 if (*d < 1h || *d > 24h * 365) {
+                     return core::make_error("duration \"" + std::string(text) +
+                                             "\" is out of range");
+                 }
+                 return std::optional(std::chrono::duration_cast<std::chrono::seconds>(*d));
+             })});
+    rows.push_back({"dkim", "trusted_networks",
+                    "an array of networks, e.g. [\"127.0.0.0/8\", \"::1\"]",
                     "[\"127.0.0.0/8\", \"::1/128\"]",
-                    array_of<core::Network>([](Policy& p) -> auto& { return p.dkim.trusted_networks; },
-                                            core::parse_network, true)});
-    rows.push_back({"dkim", "authenticated", "one of \"own-domain\", \"any\", \"none\"",
-                    "\"own-domain\"",
-                    string_with([](Policy & p) -> auto& { return p.dkim.authenticated; },
-                                authenticated_mode)});
-    rows.push_back({"dkim", "sign_headers", "an array of header field names, e.g. [\"From\", \"Subject\"]",
-                    "(RFC 6376 §5.4.1 set, see below)",
-                    array_of<std::string>([](Policy& p) -> auto& { return p.dkim.sign_headers; },
-                                          header_name, false)});
-    rows.push_back({"dkim", "oversign_headers", "an array of header field names", "(see below)",
-                    array_of<std::string>([](Policy& p) -> auto& { return p.dkim.oversign_headers; },
-                                          header_name, true)});
+                    array_of<core::Network>(
+                        [](Policy & p) -> auto& { return p.dkim.trusted_networks; },
+                        core::parse_network, true)});
+    rows.push_back(
+        {"dkim", "authenticated", "one of \"own-domain\", \"any\", \"none\"", "\"own-domain\"",
+         string_with(
+             [](Policy & p) -> auto& { return p.dkim.authenticated; }, authenticated_mode)});
+    rows.push_back(
+        {"dkim", "sign_headers", "an array of header field names, e.g. [\"From\", \"Subject\"]",
+         "(RFC 6376 §5.4.1 set, see below)",
+         array_of<std::string>(
+             [](Policy & p) -> auto& { return p.dkim.sign_headers; }, header_name, false)});
+    rows.push_back(
+        {"dkim", "oversign_headers", "an array of header field names", "(see below)",
+         array_of<std::string>(
+             [](Policy & p) -> auto& { return p.dkim.oversign_headers; }, header_name, true)});
     // [[dkim.keys]]
     rows.push_back({"dkim.keys", "domain", "a domain name, e.g. \"example.com\"", "(required)",
-                    string_with([](Policy & p) -> auto& { return last_key(p).domain; }, domain_name)});
+                    string_with(
+                        [](Policy & p) -> auto& { return last_key(p).domain; }, domain_name)});
     rows.push_back({"dkim.keys", "selector", "a selector, e.g. \"s2026\"", "(required)",
-                    string_with([](Policy & p) -> auto& { return last_key(p).selector; },
-                                selector_name)});
+                    string_with(
+                        [](Policy & p) -> auto& { return last_key(p).selector; }, selector_name)});
     rows.push_back({"dkim.keys", "algorithm", core::kDkimAlgorithmHint, "\"rsa-sha256\"",
-                    string_with([](Policy & p) -> auto& { return last_key(p).algorithm; },
-                                core::parse_dkim_algorithm)});
+                    string_with(
+                        [](Policy & p) -> auto& { return last_key(p).algorithm; },
+                        core::parse_dkim_algorithm)});
     rows.push_back({"dkim.keys", "key", "the path of a PEM private key file", "(required)",
-                    string_with([](Policy & p) -> auto& { return last_key(p).key_path; }, nonempty)});
+                    string_with(
+                        [](Policy & p) -> auto& { return last_key(p).key_path; }, nonempty)});
     rows.push_back({"dkim.keys", "subdomains", "true or false", "false",
                     boolean_in([](Policy& p) -> bool& { return last_key(p).subdomains; })});
     rows.push_back({"dkim.keys", "canonicalization", core::kCanonHint, "([dkim] canonicalization)",
-                    string_with([](Policy & p) -> auto& { return last_key(p).canonicalization; },
-                                [](std::string_view text) -> core::Result<std::optional<core::CanonPair>> {
-                                    auto c = core::parse_canon_pair(text);
-                                    if (!c) {
-                                        return c.error();
-                                    }
-                                    return std::optional(*c);
-                                })});
+                    string_with(
+                        [](Policy & p) -> auto& { return last_key(p).canonicalization; },
+                        [](std::string_view text) -> core::Result<std::optional<core::CanonPair>> {
+                            auto c = core::parse_canon_pair(text);
+                            if (!c) {
+                                return c.error();
+                            }
+                            return std::optional(*c);
+                        })});
     // [[dkim.senders]]
-    rows.push_back({"dkim.senders", "sasl_user",
-                    "a SASL login, \"*@DOMAIN\" for every login of a domain, or \"*\"", "(any)",
-                    string_with([](Policy & p) -> auto& { return last_sender(p).sasl_user; },
-                                sasl_pattern)});
+    rows.push_back(
+        {"dkim.senders", "sasl_user",
+         "a SASL login, \"*@DOMAIN\" for every login of a domain, or \"*\"", "(any)",
+         string_with(
+             [](Policy & p) -> auto& { return last_sender(p).sasl_user; }, sasl_pattern)});
     rows.push_back({"dkim.senders", "networks", "an array of networks, e.g. [\"10.1.0.0/16\"]",
                     "(any)",
-                    array_of<core::Network>([](Policy& p) -> auto& { return last_sender(p).networks; },
-                                            core::parse_network, false)});
-    rows.push_back({"dkim.senders", "domains",
-                    "an array of domains: \"example.com\", \"*.example.com\" or \"*\"", "(required)",
-                    array_of<std::string>([](Policy& p) -> auto& { return last_sender(p).domains; },
-                                          domain_pattern, true)});
+                    array_of<core::Network>(
+                        [](Policy & p) -> auto& { return last_sender(p).networks; },
+                        core::parse_network, false)});
+    rows.push_back(
+        {"dkim.senders", "domains",
+         "an array of domains: \"example.com\", \"*.example.com\" or \"*\"", "(required)",
+         array_of<std::string>(
+             [](Policy & p) -> auto& { return last_sender(p).domains; }, domain_pattern, true)});
     return rows;
 }
 
@@ -401,7 +409,9 @@ const std::vector<std::string_view>& known_sections() {
 
 const std::vector<SubsectionSpec>& subsections() {
     static const std::vector<SubsectionSpec> specs{
-        {"dkim.keys", true, {"domain", "selector", "key"},
+        {"dkim.keys",
+         true,
+         {"domain", "selector", "key"},
          [](Policy& p, const std::string& where) { p.dkim.keys.emplace_back().where = where; },
          [](Policy& p, const std::string& dir) -> std::optional<std::string> {
              auto& k = p.dkim.keys.back();
@@ -419,12 +429,15 @@ const std::vector<SubsectionSpec>& subsections() {
              }
              return std::nullopt;
          }},
-        {"dkim.senders", true, {"domains"},
+        {"dkim.senders",
+         true,
+         {"domains"},
          [](Policy& p, const std::string&) { p.dkim.senders.emplace_back(); },
          [](Policy& p, const std::string&) -> std::optional<std::string> {
              const auto& r = p.dkim.senders.back();
              if (r.sasl_user.empty() && r.networks.empty()) {
-                 return std::string("a rule needs sasl_user or networks (or both) to say whom it is for");
+                 return std::string(
+                     "a rule needs sasl_user or networks (or both) to say whom it is for");
              }
              return std::nullopt;
          }},

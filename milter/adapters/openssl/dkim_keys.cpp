@@ -18,6 +18,8 @@
 #include <optional>
 #include <vector>
 
+#include "core/dkim/sign.hpp"
+
 namespace staffel::adapters {
 namespace {
 
@@ -217,7 +219,7 @@ std::string dns_public_value(EVP_PKEY* pkey, DkimAlgorithm algorithm) {
             ERR_clear_error();
             return {};
         }
-        return base64_encode(std::string_view(reinterpret_cast<const char*>(raw), length));
+        return core::base64(std::string_view(reinterpret_cast<const char*>(raw), length));
     }
     const int length = i2d_PUBKEY(pkey, nullptr);
     if (length <= 0) {
@@ -230,7 +232,7 @@ std::string dns_public_value(EVP_PKEY* pkey, DkimAlgorithm algorithm) {
         ERR_clear_error();
         return {};
     }
-    return base64_encode(der);
+    return core::base64(der);
 }
 
 // Refuses a key of the wrong kind or size, or one that is inconsistent.
@@ -521,25 +523,6 @@ class OpenSslSha256Factory final : public core::Sha256Factory {
 const core::Sha256Factory& sha256_factory() {
     static const OpenSslSha256Factory factory;
     return factory;
-}
-
-std::string base64_encode(std::string_view bytes) {
-    static constexpr char kAlphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const auto at = [&bytes](std::size_t i) -> std::uint32_t {
-        return i < bytes.size() ? static_cast<unsigned char>(bytes[i]) : 0U;
-    };
-    std::string out;
-    out.reserve((bytes.size() + 2) / 3 * 4);
-    for (std::size_t i = 0; i < bytes.size(); i += 3) {
-        const std::uint32_t v = at(i) << 16 | at(i + 1) << 8 | at(i + 2);
-        const std::size_t present = bytes.size() - i;  // 1, 2, or 3 and more
-        out += kAlphabet[v >> 18 & 0x3f];
-        out += kAlphabet[v >> 12 & 0x3f];
-        out += present > 1 ? kAlphabet[v >> 6 & 0x3f] : '=';
-        out += present > 2 ? kAlphabet[v & 0x3f] : '=';
-    }
-    return out;
 }
 
 }  // namespace staffel::adapters

@@ -60,7 +60,4 @@ core::Result<bool> write_private_key_file(const core::SigningKey& key, const std
 // SHA-256 on a prefetched EVP_MD; one shared factory for the process.
 const core::Sha256Factory& sha256_factory();
 
-// Standard base64 (RFC 4648 §4) with padding, no line breaks.
-std::string base64_encode(std::string_view bytes);
-
 }  // namespace staffel::adapters

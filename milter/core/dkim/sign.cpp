@@ -62,10 +62,10 @@ class Folder {
 }  // namespace
 
 std::vector<std::string> select_signed_headers(const std::vector<HeaderField>& fields,
-                                               const std::vector<std::string>& sign_headers,
-                                               const std::vector<std::string>& oversign_headers) {
+                                               std::span<const std::string> sign_headers,
+                                               std::span<const std::string> oversign_headers) {
     std::vector<std::string> names;
-    const auto listed = [](const std::vector<std::string>& list, std::string_view name) {
+    const auto listed = [](std::span<const std::string> list, std::string_view name) {
         return std::any_of(list.begin(), list.end(),
                            [&](const std::string& n) { return iequals(n, name); });
     };
@@ -196,8 +196,8 @@ Result<std::vector<SignedField>> MessageSigner::sign(const std::vector<HeaderFie
         if (!digest) {
             return make_error("body hash: " + digest.error().message);
         }
-        b.digest_b64 = base64(std::string_view(reinterpret_cast<const char*>(digest->data()),
-                                               digest->size()));
+        b.digest_b64 =
+            base64(std::string_view(reinterpret_cast<const char*>(digest->data()), digest->size()));
     }
     const auto h = select_signed_headers(fields, options.sign_headers, options.oversign_headers);
     std::string h_value;

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,8 +43,9 @@ struct SignatureSpec {
 struct SignOptions {
     std::int64_t now = 0;                        // t=, seconds since the epoch
     std::optional<std::chrono::seconds> expire;  // x= = t= + expire
-    std::vector<std::string> sign_headers;       // names to sign when present
-    std::vector<std::string> oversign_headers;   // names signed once more than present
+    // Views of the policy's lists (no copy per message); they must outlive sign().
+    std::span<const std::string> sign_headers;      // names to sign when present
+    std::span<const std::string> oversign_headers;  // names signed once more than present
 };
 
 struct SignedField {
@@ -62,8 +64,8 @@ struct SignedField {
 // for the extra entry, so any field of that name added later breaks the
 // signature). A name listed only in `oversign_headers` counts as signed.
 std::vector<std::string> select_signed_headers(const std::vector<HeaderField>& fields,
-                                               const std::vector<std::string>& sign_headers,
-                                               const std::vector<std::string>& oversign_headers);
+                                               std::span<const std::string> sign_headers,
+                                               std::span<const std::string> oversign_headers);
 
 // The header hash input (RFC 6376 §5.4.2): for each h= entry the next
 // instance of that name from the bottom, canonicalised; entries with no

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "adapters/openssl/dkim_keys.hpp"
+#include "core/dkim/sign.hpp"
 #include "core/dkim/signer.hpp"
 
 using namespace staffel;
@@ -246,7 +247,7 @@ std::string rfc_ed25519_pem() {
     const std::string der =
         std::string("\x30\x2e\x02\x01\x00\x30\x05\x06\x03\x2b\x65\x70\x04\x22\x04\x20", 16) +
         base64_decode(kRfcEd25519Seed);
-    return "-----BEGIN PRIVATE KEY-----\n" + adapters::base64_encode(der) +
+    return "-----BEGIN PRIVATE KEY-----\n" + core::base64(der) +
            "\n-----END PRIVATE KEY-----\n";
 }
 
@@ -318,7 +319,7 @@ TEST_CASE("base64 follows RFC 4648", "[dkim][keys]") {
         {std::string("\x00\xff\xfe\x80", 4), "AP/+gA=="},
     };
     for (const auto& c : cases) {
-        const std::string got = adapters::base64_encode(c.in);
+        const std::string got = core::base64(c.in);
         INFO("input \"" << c.in << "\": got " << got << ", want " << c.want);
         CHECK(got == c.want);
     }
@@ -354,7 +355,7 @@ TEST_CASE("SHA-256 matches FIPS 180 and the RFC 8463 body hash", "[dkim][keys]")
     hash->update(kRfcRelaxedBody);
     auto body = hash->finish();
     REQUIRE(body.ok());
-    const std::string got = adapters::base64_encode(
+    const std::string got = core::base64(
         std::string_view(reinterpret_cast<const char*>(body->data()), body->size()));
     CHECK(got == kRfcBodyHash);
 }
@@ -392,7 +393,7 @@ TEST_CASE("RFC 8463 Appendix A: both published signatures, byte for byte",
         const std::string data = std::string(kRfcSignedFields) + c.signature_field;
         auto signature = (*key)->sign(data);
         REQUIRE(signature.ok());
-        const std::string got_b = adapters::base64_encode(*signature);
+        const std::string got_b = core::base64(*signature);
         INFO("b=: got " << got_b << ", want " << c.want_b);
         CHECK(got_b == c.want_b);
 
@@ -427,7 +428,7 @@ TEST_CASE("RSA keys load from PKCS#1 and PKCS#8 and sign the same", "[dkim][keys
         REQUIRE(key.ok());
         auto signature = (*key)->sign(data);
         REQUIRE(signature.ok());
-        CHECK(adapters::base64_encode(*signature) == kRfcRsaB);  // PKCS#1 v1.5 is deterministic
+        CHECK(core::base64(*signature) == kRfcRsaB);  // PKCS#1 v1.5 is deterministic
     }
 }
 
@@ -467,7 +468,7 @@ TEST_CASE("an Ed25519 key's p= is its raw public key and its signatures verify",
     std::size_t raw_length = sizeof raw;
     REQUIRE(EVP_PKEY_get_raw_public_key(pkey.get(), raw, &raw_length) == 1);
     const std::string want_p =
-        adapters::base64_encode(std::string(reinterpret_cast<const char*>(raw), raw_length));
+        core::base64(std::string(reinterpret_cast<const char*>(raw), raw_length));
     CHECK(adapters::public_key_dns_base64(**key) == want_p);
     CHECK(want_p.size() == 44);
 

@@ -55,8 +55,9 @@ std::vector<std::string> lines_of(const std::string& text) {
 TEST_CASE("h= lists present headers, repeats, and over-signs", "[dkim][sign]") {
     const auto fields = sample_headers();
     SECTION("defaults: over-signed names appear once more than present, absent ones once") {
-        const auto h = select_signed_headers(fields, DkimSettings::default_sign_headers(),
-                                             DkimSettings::default_oversign_headers());
+        const auto sign = DkimSettings::default_sign_headers();
+        const auto oversign = DkimSettings::default_oversign_headers();
+        const auto h = select_signed_headers(fields, sign, oversign);
         std::string joined;
         for (const auto& n : h) {
             joined += n + ":";
@@ -66,11 +67,14 @@ TEST_CASE("h= lists present headers, repeats, and over-signs", "[dkim][sign]") {
               "message-id:mime-version:content-type:list-unsubscribe-post:");
     }
     SECTION("no over-signing: only what is present, as often as present") {
-        const auto h = select_signed_headers(fields, {"From", "Subject", "Cc", "X-Mailer"}, {});
+        const std::vector<std::string> sign{"From", "Subject", "Cc", "X-Mailer"};
+        const auto h = select_signed_headers(fields, sign, {});
         CHECK(h == std::vector<std::string>{"from", "subject", "subject", "x-mailer"});
     }
     SECTION("a name only in the over-sign list is signed too") {
-        const auto h = select_signed_headers(fields, {"From"}, {"To"});
+        const std::vector<std::string> sign{"From"};
+        const std::vector<std::string> oversign{"To"};
+        const auto h = select_signed_headers(fields, sign, oversign);
         CHECK(h == std::vector<std::string>{"from", "to", "to"});
     }
 }
@@ -175,8 +179,10 @@ TEST_CASE("the key signs the selected headers and the signature field with empty
     SignOptions o;
     o.now = 1795428000;
     o.expire = std::chrono::seconds(86400);
-    o.sign_headers = {"From", "Subject"};
-    o.oversign_headers = {"From"};
+    const std::vector<std::string> sign{"From", "Subject"};
+    const std::vector<std::string> oversign{"From"};
+    o.sign_headers = sign;
+    o.oversign_headers = oversign;
     auto fields = signer.sign(sample_headers(), o);
     REQUIRE(fields.ok());
     REQUIRE(fields->size() == 1);
@@ -207,7 +213,8 @@ TEST_CASE("one body hash serves every signature sharing a canonicalisation", "[d
                           {"example.com", "simple", simple, {Canon::Simple, Canon::Simple}}});
     signer.body("a  b\r\n");
     SignOptions o;
-    o.sign_headers = {"From"};
+    const std::vector<std::string> sign{"From"};
+    o.sign_headers = sign;
     auto fields = signer.sign(sample_headers(), o);
     REQUIRE(fields.ok());
     REQUIRE(fields->size() == 3);

@@ -248,3 +248,32 @@ TEST_CASE("a connection negotiated without content is tempfailed once keys appea
     CHECK(v.action == Verdict::Action::Tempfail);
     CHECK(v.rcode == "451");
 }
+
+TEST_CASE("a key that fails to sign tempfails the message, never passes it unsigned",
+          "[session][dkim]") {
+    struct BrokenKey : SigningKey {
+        [[nodiscard]] DkimAlgorithm algorithm() const override { return DkimAlgorithm::RsaSha256; }
+        [[nodiscard]] Result<std::string> sign(std::string_view) const override {
+            return make_error("provider failure");
+        }
+    };
+    RecordingLogger log;
+    LengthShaFactory sha;
+    auto p = std::make_shared<Policy>(*signing_policy());
+    p->dkim.keys[0].key = std::make_shared<BrokenKey>();
+    std::shared_ptr<const Policy> policy = p;
+    Session s([&] { return policy; }, log, nullptr, &sha);
+    s.content_negotiated(true);
+    s.connect("h", "127.0.0.1");
+    s.mail_from({"a@example.com", "", ""});
+    s.header("From", " a@example.com");
+    s.end_of_headers();
+    auto v = s.end_of_message("Q1");
+    CHECK(v.action == Verdict::Action::Tempfail);
+    CHECK(v.rcode == "451");
+    CHECK(v.xcode == "4.3.0");
+    CHECK(v.prepend.empty());
+    REQUIRE(log.lines.size() == 2);
+    CHECK(log.lines[0].second.find("provider failure") != std::string::npos);
+    CHECK(log.lines[1].second.find("dkim=error action=tempfail") != std::string::npos);
+}
