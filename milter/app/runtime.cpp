@@ -2,6 +2,7 @@
 #include "app/runtime.hpp"
 
 #include "adapters/openssl/dkim_keys.hpp"
+#include "adapters/redis/counter_store.hpp"
 
 #include "core/endpoints.hpp"
 
@@ -23,6 +24,64 @@ std::size_t InFlightCounter::wait_idle(std::chrono::milliseconds limit) {
     std::unique_lock lock(mu_);
     idle_.wait_for(lock, limit, [this] { return count_ == 0; });
     return count_;
+}
+
+std::unique_ptr<core::CounterStore> make_counter_store(const core::RedisSettings& redis) {
+    adapters::RedisOptions o;
+    o.address = redis.address;
+    o.connect_timeout = redis.connect_timeout;
+    o.command_timeout = redis.command_timeout;
+    o.username = redis.username;
+    o.password = redis.password;
+    o.pool_size = redis.pool_size;
+    return std::make_unique<adapters::RedisCounterStore>(std::move(o));
+}
+
+void SwitchableStore::configure(const core::RedisSettings& redis) {
+    std::lock_guard lock(mu_);
+    if (settings_ && *settings_ == redis) {
+        return;
+    }
+    store_ = make_counter_store(redis);
+    settings_ = redis;
+}
+
+std::shared_ptr<core::CounterStore> SwitchableStore::current() const {
+    std::lock_guard lock(mu_);
+    return store_;
+}
+
+core::Result<core::ChargeOutcome> SwitchableStore::charge(std::span<const core::CounterCharge> c) {
+    auto s = current();
+    if (!s) {
+        return core::make_error("no counter store is configured");
+    }
+    return s->charge(c);
+}
+
+core::Result<bool> SwitchableStore::refund(std::span<const core::CounterCharge> c) {
+    auto s = current();
+    if (!s) {
+        return core::make_error("no counter store is configured");
+    }
+    return s->refund(c);
+}
+
+core::Result<std::vector<core::CounterState>> SwitchableStore::read(
+    std::span<const core::CounterCharge> c) {
+    auto s = current();
+    if (!s) {
+        return core::make_error("no counter store is configured");
+    }
+    return s->read(c);
+}
+
+core::Result<std::size_t> SwitchableStore::reset(std::span<const std::string> keys) {
+    auto s = current();
+    if (!s) {
+        return core::make_error("no counter store is configured");
+    }
+    return s->reset(keys);
 }
 
 config::LoadResult load_with_overrides(const std::string& path, const Overrides& overrides) {

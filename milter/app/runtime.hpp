@@ -19,6 +19,7 @@
 
 #include "config/loader.hpp"
 #include "core/policy.hpp"
+#include "core/quota/store.hpp"
 #include "core/session.hpp"
 
 namespace staffel::app {
@@ -55,6 +56,32 @@ class InFlightCounter final : public core::InFlight {
     std::condition_variable idle_;
     std::size_t count_ = 0;
 };
+
+// The counter store of the current policy's [redis] settings. A reload that
+// changes them swaps in a new connection pool; messages already using the
+// old one finish with it.
+class SwitchableStore final : public core::CounterStore {
+  public:
+    // Builds a pool for `redis` unless the current one already has these
+    // settings. Connections are made on first use.
+    void configure(const core::RedisSettings& redis);
+
+    core::Result<core::ChargeOutcome> charge(std::span<const core::CounterCharge> c) override;
+    core::Result<bool> refund(std::span<const core::CounterCharge> c) override;
+    core::Result<std::vector<core::CounterState>> read(
+        std::span<const core::CounterCharge> c) override;
+    core::Result<std::size_t> reset(std::span<const std::string> keys) override;
+
+  private:
+    std::shared_ptr<core::CounterStore> current() const;
+
+    mutable std::mutex mu_;
+    std::optional<core::RedisSettings> settings_;
+    std::shared_ptr<core::CounterStore> store_;
+};
+
+// A Redis counter store for one policy's [redis] settings (staffelctl).
+std::unique_ptr<core::CounterStore> make_counter_store(const core::RedisSettings& redis);
 
 struct Overrides {
     std::optional<std::string> socket;  // --socket

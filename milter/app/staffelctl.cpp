@@ -7,6 +7,8 @@
 //                 syntax, split into character-strings of <= 255 bytes
 //   dkim check    does DNS (or a zone-style file) publish the public half
 //                 of every [[dkim.keys]] key of the policy?
+//   quota show    the counters of one key for every [[quota]] limit
+//   quota reset   clear them (app/quota_cmd.hpp)
 // The record formats and comparisons are the core's (core/dkim/
 // dns_record.hpp); DNS goes through app/dns_txt.hpp, keys through the
 // OpenSSL adapter, the policy through config/loader.hpp.
@@ -18,6 +20,7 @@
 //   the key file cannot be created; 78 the policy is invalid.
 #include <CLI/CLI.hpp>
 #include <cerrno>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -31,6 +34,8 @@
 
 #include "adapters/openssl/dkim_keys.hpp"
 #include "app/dns_txt.hpp"
+#include "app/quota_cmd.hpp"
+#include "app/runtime.hpp"
 #include "config/loader.hpp"
 #include "core/dkim/dns_record.hpp"
 
@@ -58,6 +63,8 @@ struct Options {
     // dkim check
     std::string record_file;
     std::string nameserver;
+    // quota show / reset
+    std::string quota_key;
 };
 
 // ---------------------------------------------------------------- help
@@ -146,6 +153,40 @@ FILES
 EXAMPLES
   staffelctl dkim keygen -d example.com -s s2026 -o /etc/staffel/keys
   staffelctl -c /etc/staffel/staffel.toml dkim check
+  staffelctl -c /etc/staffel/staffel.toml quota show alice@example.com
+)";
+
+constexpr const char* kQuotaDescription =
+    R"(Shows or clears the counters behind the policy's [[quota]] limits for one
+KEY, in Redis (the [redis] section of the policy given with -c), as every
+staffeld sharing that Redis sees them.
+
+KEY is what a limit is keyed on: a sender address (limits with key =
+"sender", and "sasl_user" for logins that look like addresses), a domain
+("sender_domain", "sasl_user", "stream"), a SASL login, or a client IP
+address ("client_ip"). A limit narrowed with domains, sasl_users, networks or
+streams is listed only when KEY can match it.
+
+"quota show" prints one line per limit: its name, what it is keyed on, the
+units used in the current window, the limit (after any warm-up ramp; for a
+rolling rate, its burst), and when the window resets (calendar quotas:
+local midnight, Monday or the first of the month in [general] time_zone;
+rolling rates: when everything used has drained).
+
+"quota reset" deletes the counters of the current windows: the key may send
+its full limit again at once.)";
+
+constexpr const char* kQuotaFooter = R"(EXIT STATUS
+  0   done
+  1   no [[quota]] limit of the policy applies to KEY
+  64  bad command line
+  69  Redis cannot be reached (the message says why)
+  78  the policy is invalid
+
+EXAMPLES
+  staffelctl -c /etc/staffel/staffel.toml quota show alice@example.com
+  staffelctl quota show example.com
+  staffelctl quota reset 192.0.2.7
 )";
 
 constexpr const char* kDkimDescription =
@@ -437,12 +478,52 @@ int run_check(const Options& opt) {
     return failed_lookups == keys.size() ? kExitUnavailable : kExitMismatch;
 }
 
+// ---------------------------------------------------------------- quota
+
+int run_quota(const Options& opt, bool reset) {
+    // Keys are not loaded: the quota commands need none, and an admin
+    // account that may not read them can still look at counters.
+    auto loaded = config::load_policy(opt.config, {});
+    if (!loaded.policy) {
+        for (const auto& e : loaded.errors) {
+            std::cerr << e.to_string() << '\n';
+        }
+        return kExitConfig;
+    }
+    const auto& policy = *loaded.policy;
+    auto store = make_counter_store(policy.redis);
+    const auto now = static_cast<std::int64_t>(::time(nullptr));
+    return reset ? quota_reset(policy, *store, opt.quota_key, now, std::cout, std::cerr)
+                 : quota_show(policy, *store, opt.quota_key, now, std::cout, std::cerr);
+}
+
 // ---------------------------------------------------------------- command line
 
 struct Commands {
     CLI::App* keygen = nullptr;
     CLI::App* check = nullptr;
+    CLI::App* quota_show = nullptr;
+    CLI::App* quota_reset = nullptr;
 };
+
+void add_quota(CLI::App& app, Options& opt, Commands& c) {
+    auto* quota = app.add_subcommand("quota", "show or reset the quota counters of one key");
+    quota->require_subcommand(1);
+    man_page(quota, "staffelctl [-c POLICY] quota show|reset KEY", kQuotaDescription,
+             kQuotaFooter);
+    c.quota_show = quota->add_subcommand("show", "print used, limit and reset time per limit");
+    man_page(c.quota_show, "staffelctl [-c POLICY] quota show KEY", kQuotaDescription,
+             kQuotaFooter);
+    c.quota_reset = quota->add_subcommand("reset", "clear the counters of the current windows");
+    man_page(c.quota_reset, "staffelctl [-c POLICY] quota reset KEY", kQuotaDescription,
+             kQuotaFooter);
+    for (auto* sub : {c.quota_show, c.quota_reset}) {
+        sub->add_option("KEY", opt.quota_key,
+                        "A sender address, domain, SASL login, client IP or stream")
+            ->required()
+            ->type_name("KEY");
+    }
+}
 
 Commands add_dkim(CLI::App& app, Options& opt) {
     auto* dkim = app.add_subcommand("dkim", "DKIM keys: generate them, check their DNS records");
@@ -513,7 +594,8 @@ int parse_and_run(int argc, char** argv) {
                    "Policy file (TOML), default /etc/staffel/staffel.toml;\n"
                    "may also follow the command")
         ->type_name("POLICY");
-    const auto commands = add_dkim(app, opt);
+    auto commands = add_dkim(app, opt);
+    add_quota(app, opt, commands);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -525,6 +607,9 @@ int parse_and_run(int argc, char** argv) {
     }
     if (commands.check->parsed()) {
         return run_check(opt);
+    }
+    if (commands.quota_show->parsed() || commands.quota_reset->parsed()) {
+        return run_quota(opt, commands.quota_reset->parsed());
     }
     return fail(kExitUsage, "no command given; see staffelctl --help");
 }

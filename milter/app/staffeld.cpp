@@ -144,7 +144,11 @@ class Daemon {
         stop_milter(policy->milter.socket);
         milter.join();
         cleanup(*policy);
-        logger_->notice(status == 0 ? "stopped" : "stopped after an error");
+        logger_->notice(std::string(status == 0 ? "stopped" : "stopped after an error") +
+                        "; quota store errors: " +
+                        std::to_string(quota_stats_.store_errors_tempfailed.load()) +
+                        " tempfailed, " + std::to_string(quota_stats_.store_errors_accepted.load()) +
+                        " accepted");
         return status;
     }
 
@@ -198,6 +202,8 @@ class Daemon {
         ctx.log = logger_.get();
         ctx.in_flight = &in_flight_;
         ctx.sha256 = &adapters::sha256_factory();
+        counters_.configure(p.redis);
+        ctx.quota = {&counters_, &quota_stats_};
         if (auto r = adapters::register_milter("staffeld", std::move(ctx)); !r) {
             return r;
         }
@@ -292,6 +298,7 @@ class Daemon {
             logger_->warning(
                 "milter.socket, milter.user and milter.group take effect only at restart");
         }
+        counters_.configure(next.redis);
         store_.replace(r.policy);
         apply_log_level(next);
         logger_->notice("policy reloaded from " + opt_.config + ": policy " + next.digest +
@@ -342,6 +349,8 @@ class Daemon {
     std::unique_ptr<adapters::ThresholdLogger> logger_;
     PolicyStore store_;
     InFlightCounter in_flight_;
+    SwitchableStore counters_;
+    core::QuotaStats quota_stats_;
     std::atomic<bool> milter_done_{false};
 };
 

@@ -196,6 +196,10 @@ class Loader {
                          "unknown section; " + suggest(name, known) + "known: " + join(known));
                 continue;
             }
+            if (const auto* array_spec = subsection(name); array_spec && array_spec->array) {
+                apply_array(*array_spec, node, path);  // [[quota]]
+                continue;
+            }
             const auto* table = node.as_table();
             if (table == nullptr) {
                 error_at(path, &node.source(), name,

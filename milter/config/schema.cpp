@@ -1,8 +1,15 @@
 // schema.cpp - see schema.hpp. Rows are grouped by section.
 #include "config/schema.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <utility>
 
@@ -11,6 +18,7 @@
 #include "core/headers.hpp"
 #include "core/net.hpp"
 #include "core/units.hpp"
+#include "config/zone.hpp"
 
 namespace staffel::config {
 namespace {
@@ -248,6 +256,190 @@ core::Result<core::DkimAuthenticated> authenticated_mode(std::string_view text) 
     return core::make_error("unknown mode \"" + std::string(text) + "\"");
 }
 
+core::Result<core::StoreErrorMode> store_error_mode(std::string_view text) {
+    if (text == "tempfail") {
+        return core::StoreErrorMode::Tempfail;
+    }
+    if (text == "accept") {
+        return core::StoreErrorMode::Accept;
+    }
+    return core::make_error("unknown mode \"" + std::string(text) + "\"");
+}
+
+core::Result<std::string> key_prefix(std::string_view text) {
+    const bool ok = text.size() <= 64 && std::all_of(text.begin(), text.end(), [](char c) {
+                        return c > 0x20 && c < 0x7f && c != '{' && c != '}';
+                    });
+    if (!ok) {
+        return core::make_error("bad key prefix \"" + std::string(text) + "\"");
+    }
+    return std::string(text);
+}
+
+// A secret in a file of its own: absolute path, owner-only, one line.
+std::optional<std::string> read_secret(const std::string& path, std::string& out) {
+    if (path.empty() || path.front() != '/') {
+        return "\"" + path + "\" is not an absolute path";
+    }
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        return "cannot open password file " + path + ": " + std::strerror(errno);
+    }
+    struct stat st {};
+    std::optional<std::string> why;
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        why = "password file " + path + " is not a regular file";
+    } else if ((st.st_mode & 077) != 0) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+        why = "password file " + path + " has mode " + mode +
+              "; group and others must not have access (chmod 0600)";
+    } else if (st.st_size > 4096) {
+        why = "password file " + path + " is larger than 4 KiB";
+    } else {
+        char buf[4097];
+        const ssize_t n = ::read(fd, buf, sizeof buf - 1);
+        if (n < 0) {
+            why = "cannot read password file " + path + ": " + std::strerror(errno);
+        } else {
+            std::string text(buf, static_cast<std::size_t>(n));
+            while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
+                text.pop_back();
+            }
+            if (text.empty() || text.find_first_of("\r\n") != std::string::npos) {
+                why = "password file " + path + " must hold exactly one non-empty line";
+            } else {
+                out = std::move(text);
+            }
+        }
+    }
+    ::close(fd);
+    return why;
+}
+
+core::Result<std::string> quota_name(std::string_view text) {
+    const bool ok = !text.empty() && text.size() <= 64 &&
+                    std::all_of(text.begin(), text.end(), [](char c) {
+                        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                               (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
+                    });
+    if (!ok) {
+        return core::make_error("bad limit name \"" + std::string(text) +
+                                "\" (letters, digits, '-', '_', '.'; at most 64)");
+    }
+    return std::string(text);
+}
+
+core::Result<core::QuotaKey> quota_key(std::string_view text) {
+    for (auto k : {core::QuotaKey::Sender, core::QuotaKey::SenderDomain, core::QuotaKey::SaslUser,
+                   core::QuotaKey::ClientIp, core::QuotaKey::Stream}) {
+        if (core::to_string(k) == text) {
+            return k;
+        }
+    }
+    return core::make_error("unknown key \"" + std::string(text) + "\"");
+}
+
+core::Result<core::QuotaAction> quota_action(std::string_view text) {
+    for (auto a : {core::QuotaAction::Tempfail, core::QuotaAction::Reject, core::QuotaAction::Hold,
+                   core::QuotaAction::Log}) {
+        if (core::to_string(a) == text) {
+            return a;
+        }
+    }
+    return core::make_error("unknown action \"" + std::string(text) + "\"");
+}
+
+core::Result<core::QuotaCounts> quota_counts(std::string_view text) {
+    if (text == "recipients") {
+        return core::QuotaCounts::Recipients;
+    }
+    if (text == "messages") {
+        return core::QuotaCounts::Messages;
+    }
+    return core::make_error("unknown count \"" + std::string(text) + "\"");
+}
+
+core::Result<std::optional<bool>> quota_window(std::string_view text) {
+    if (text == "rolling") {
+        return std::optional<bool>(true);
+    }
+    if (text == "calendar") {
+        return std::optional<bool>(false);
+    }
+    return core::make_error("unknown window \"" + std::string(text) + "\"");
+}
+
+// "500/1d", "500/day", "2000/1w", "2000/week", "9000/month", "300/1m".
+struct QuotaRate {
+    core::Rate rate;
+    core::QuotaWindow window = core::QuotaWindow::Rolling;
+};
+
+core::Result<QuotaRate> quota_rate(std::string_view text) {
+    using namespace std::chrono_literals;
+    const auto slash = text.find('/');
+    if (slash != std::string_view::npos) {
+        const auto unit = text.substr(slash + 1);
+        const auto count = text.substr(0, slash);
+        const std::pair<std::string_view, std::string_view> words[] = {
+            {"day", "1d"}, {"week", "1w"}, {"month", "30d"}, {"1mo", "30d"}};
+        for (const auto& [word, as] : words) {
+            if (unit == word) {
+                auto r = core::parse_rate(std::string(count) + "/" + std::string(as));
+                if (!r) {
+                    return r.error();
+                }
+                QuotaRate q{*r, word == "day"    ? core::QuotaWindow::Day
+                                : word == "week" ? core::QuotaWindow::Week
+                                                 : core::QuotaWindow::Month};
+                return q;
+            }
+        }
+    }
+    auto r = core::parse_rate(text);
+    if (!r) {
+        return r.error();
+    }
+    if (r->count == 0 || r->count > 1000000000 || r->per.count() <= 0) {
+        return core::make_error("rate \"" + std::string(text) + "\" is out of range");
+    }
+    QuotaRate q{*r, core::QuotaWindow::Rolling};
+    if (r->per == std::chrono::milliseconds(24h)) {
+        q.window = core::QuotaWindow::Day;
+    } else if (r->per == std::chrono::milliseconds(24h * 7)) {
+        q.window = core::QuotaWindow::Week;
+    }
+    return q;
+}
+
+core::Result<std::int64_t> local_date(const toml::node& n) {
+    if (const auto* d = n.as_date()) {
+        const auto& v = d->get();
+        return core::days_from_civil(v.year, v.month, v.day);
+    }
+    if (const auto* s = n.as_string()) {
+        int y = 0;
+        unsigned m = 0;
+        unsigned d = 0;
+        char tail = 0;
+        if (std::sscanf(s->get().c_str(), "%4d-%2u-%2u%c", &y, &m, &d, &tail) == 3 && m >= 1 &&
+            m <= 12 && d >= 1 && d <= 31) {
+            const auto days = core::days_from_civil(y, static_cast<int>(m), static_cast<int>(d));
+            const auto back = core::civil_from_days(days);
+            if (back.month == static_cast<int>(m) && back.day == static_cast<int>(d)) {
+                return days;
+            }
+        }
+        return core::make_error("bad date \"" + s->get() + "\"");
+    }
+    return core::make_error("got " + type_name(n));
+}
+
+core::QuotaLimit& last_quota(Policy& p) {
+    return p.quotas.back();
+}
+
 core::DkimKeySpec& last_key(Policy& p) {
     return p.dkim.keys.back();
 }
@@ -311,6 +503,48 @@ std::vector<FieldSpec> build_schema() {
                     "a duration from \"1ms\" to \"60s\", e.g. \"250ms\"", "\"250ms\"",
                     duration_in(
                         [](Policy & p) -> auto& { return p.redis.connect_timeout; }, 1ms, 60s)});
+    rows.push_back({"redis", "command_timeout",
+                    "a duration from \"1ms\" to \"60s\", e.g. \"500ms\"", "\"500ms\"",
+                    duration_in(
+                        [](Policy & p) -> auto& { return p.redis.command_timeout; }, 1ms, 60s)});
+    rows.push_back({"redis", "prefix", "up to 64 printable characters without braces",
+                    "\"staffel:\"",
+                    string_with(
+                        [](Policy & p) -> auto& { return p.redis.prefix; }, key_prefix)});
+    rows.push_back({"redis", "username", "a Redis ACL user name", "(the default user)",
+                    string_with(
+                        [](Policy & p) -> auto& { return p.redis.username; }, nonempty)});
+    rows.push_back({"redis", "password_file",
+                    "the absolute path of a file (mode 0600 or stricter) holding the password",
+                    "(no AUTH)",
+                    [](const toml::node& n, Policy& p) -> std::optional<std::string> {
+                        const auto* s = n.as_string();
+                        if (s == nullptr) {
+                            return "got " + type_name(n);
+                        }
+                        p.redis.password_file = s->get();
+                        return read_secret(p.redis.password_file, p.redis.password);
+                    }});
+    rows.push_back({"redis", "pool_size", "an integer from 1 to 1024", "16",
+                    integer_in(
+                        [](Policy & p) -> auto& { return p.redis.pool_size; }, 1, 1024)});
+    rows.push_back({"redis", "on_store_error", "one of \"tempfail\", \"accept\"", "\"tempfail\"",
+                    string_with(
+                        [](Policy & p) -> auto& { return p.redis.on_store_error; },
+                        store_error_mode)});
+    // [general]
+    rows.push_back({"general", "time_zone",
+                    "an IANA time zone name, e.g. \"Europe/Berlin\" or \"UTC\"", "\"UTC\"",
+                    string_with(
+                        [](Policy & p) -> auto& { return p.general.time_zone; },
+                        [](std::string_view text)
+                            -> core::Result<std::shared_ptr<const core::ZoneRules>> {
+                            auto z = load_zone(text);
+                            if (!z) {
+                                return z.error();
+                            }
+                            return std::make_shared<const core::ZoneRules>(std::move(z).value());
+                        })});
     // [log]
     rows.push_back({"log", "level",
                     "one of \"debug\", \"info\", \"notice\", \"warning\", \"error\"", "\"info\"",
@@ -397,13 +631,198 @@ std::vector<FieldSpec> build_schema() {
          "an array of domains: \"example.com\", \"*.example.com\" or \"*\"", "(required)",
          array_of<std::string>(
              [](Policy & p) -> auto& { return last_sender(p).domains; }, domain_pattern, true)});
+    // [[quota]]
+    rows.push_back({"quota", "name", "a name of letters, digits, '-', '_' and '.'", "(required)",
+                    string_with(
+                        [](Policy & p) -> auto& { return last_quota(p).name; }, quota_name)});
+    rows.push_back(
+        {"quota", "key",
+         "one of \"sender\", \"sender_domain\", \"sasl_user\", \"client_ip\", \"stream\"",
+         "\"sender\"",
+         string_with(
+             [](Policy & p) -> auto& { return last_quota(p).key; }, quota_key)});
+    rows.push_back(
+        {"quota", "limit",
+         "COUNT/PERIOD: \"500/1d\" (or \"/day\"), \"2000/1w\" (\"/week\"), \"9000/month\", "
+         "or a rate such as \"300/1m\"",
+         "(required)",
+         [](const toml::node& n, Policy& p) -> std::optional<std::string> {
+             const auto* s = n.as_string();
+             if (s == nullptr) {
+                 return "got " + type_name(n);
+             }
+             auto q = quota_rate(s->get());
+             if (!q) {
+                 return q.error().message;
+             }
+             last_quota(p).limit = q->rate;
+             last_quota(p).window = q->window;
+             return std::nullopt;
+         }});
+    rows.push_back({"quota", "window", "one of \"calendar\", \"rolling\"",
+                    "(calendar for /1d, /1w and /month; else rolling)",
+                    string_with(
+                        [](Policy & p) -> auto& { return last_quota(p).rolling_requested; },
+                        quota_window)});
+    rows.push_back({"quota", "burst", "an integer from 1 to 1000000000", "(the limit's count)",
+                    integer_in(
+                        [](Policy & p) -> auto& { return last_quota(p).burst; }, 1, 1000000000)});
+    rows.push_back({"quota", "counts", "one of \"recipients\", \"messages\"", "\"recipients\"",
+                    string_with(
+                        [](Policy & p) -> auto& { return last_quota(p).counts; }, quota_counts)});
+    rows.push_back({"quota", "action", "one of \"tempfail\", \"reject\", \"hold\", \"log\"",
+                    "\"tempfail\"",
+                    string_with(
+                        [](Policy & p) -> auto& { return last_quota(p).action; }, quota_action)});
+    rows.push_back(
+        {"quota", "domains", "an array of sender domains: \"example.com\", \"*.example.com\"",
+         "(any)",
+         array_of<std::string>(
+             [](Policy & p) -> auto& { return last_quota(p).domains; }, domain_pattern, false)});
+    rows.push_back({"quota", "sasl_users", "an array of SASL logins or \"*@DOMAIN\"", "(any)",
+                    array_of<std::string>(
+                        [](Policy & p) -> auto& { return last_quota(p).sasl_users; },
+                        sasl_pattern, false)});
+    rows.push_back({"quota", "networks", "an array of networks, e.g. [\"10.1.0.0/16\"]", "(any)",
+                    array_of<core::Network>(
+                        [](Policy & p) -> auto& { return last_quota(p).networks; },
+                        core::parse_network, false)});
+    rows.push_back({"quota", "streams", "an array of stream names, e.g. [\"bulk\"]", "(any)",
+                    array_of<std::string>(
+                        [](Policy & p) -> auto& { return last_quota(p).streams; }, quota_name,
+                        false)});
+    rows.push_back({"quota", "warmup_start", "a date, e.g. 2026-12-01 or \"2026-12-01\"",
+                    "(no warm-up)",
+                    [](const toml::node& n, Policy& p) -> std::optional<std::string> {
+                        auto d = local_date(n);
+                        if (!d) {
+                            return d.error().message;
+                        }
+                        auto& q = last_quota(p);
+                        if (!q.warmup) {
+                            q.warmup.emplace();
+                        }
+                        q.warmup->start_day = *d;
+                        return std::nullopt;
+                    }});
+    rows.push_back({"quota", "warmup_initial", "an integer from 1 to 1000000000",
+                    "(with warmup_factor)",
+                    [](const toml::node& n, Policy& p) -> std::optional<std::string> {
+                        const auto* i = n.as_integer();
+                        if (i == nullptr) {
+                            return "got " + type_name(n);
+                        }
+                        if (i->get() < 1 || i->get() > 1000000000) {
+                            return "value " + std::to_string(i->get()) + " is out of range";
+                        }
+                        auto& q = last_quota(p);
+                        if (!q.warmup) {
+                            q.warmup.emplace();
+                        }
+                        q.warmup->initial = i->get();
+                        return std::nullopt;
+                    }});
+    rows.push_back({"quota", "warmup_factor", "a number from 1.01 to 10, e.g. 1.5", "(none)",
+                    [](const toml::node& n, Policy& p) -> std::optional<std::string> {
+                        double v = 0;
+                        if (const auto* f = n.as_floating_point()) {
+                            v = f->get();
+                        } else if (const auto* i = n.as_integer()) {
+                            v = static_cast<double>(i->get());
+                        } else {
+                            return "got " + type_name(n);
+                        }
+                        if (!(v >= 1.01 && v <= 10.0)) {
+                            return "value " + std::to_string(v) + " is out of range";
+                        }
+                        auto& q = last_quota(p);
+                        if (!q.warmup) {
+                            q.warmup.emplace();
+                        }
+                        q.warmup->factor = v;
+                        return std::nullopt;
+                    }});
+    rows.push_back({"quota", "warmup_schedule",
+                    "an array of daily limits for day 0, 1, 2, ... e.g. [50, 100, 250]", "(none)",
+                    [](const toml::node& n, Policy& p) -> std::optional<std::string> {
+                        const auto* a = n.as_array();
+                        if (a == nullptr) {
+                            return "got " + type_name(n);
+                        }
+                        if (a->empty() || a->size() > 366) {
+                            return std::string("the schedule must have 1 to 366 days");
+                        }
+                        auto& q = last_quota(p);
+                        if (!q.warmup) {
+                            q.warmup.emplace();
+                        }
+                        q.warmup->schedule.clear();
+                        for (const auto& item : *a) {
+                            const auto* i = item.as_integer();
+                            if (i == nullptr || i->get() < 1 || i->get() > 1000000000) {
+                                return std::string("every day's limit must be an integer from 1 "
+                                                   "to 1000000000");
+                            }
+                            q.warmup->schedule.push_back(i->get());
+                        }
+                        return std::nullopt;
+                    }});
     return rows;
+}
+
+// Checks one [[quota]] element as a whole.
+std::optional<std::string> finish_quota(Policy& p) {
+    using namespace std::chrono_literals;
+    auto& q = p.quotas.back();
+    for (std::size_t i = 0; i + 1 < p.quotas.size(); ++i) {
+        if (p.quotas[i].name == q.name) {
+            return "a limit named \"" + q.name + "\" is already declared (at " +
+                   p.quotas[i].where + "); names must be unique, they name the counters";
+        }
+    }
+    if (q.rolling_requested) {
+        if (*q.rolling_requested) {
+            q.window = core::QuotaWindow::Rolling;
+        } else if (q.window == core::QuotaWindow::Rolling) {
+            return std::string("window = \"calendar\" needs a period of 1d, 1w or month");
+        }
+    }
+    if (q.window == core::QuotaWindow::Rolling) {
+        const auto per_us = static_cast<std::int64_t>(q.limit.per.count()) * 1000;
+        if (per_us / static_cast<std::int64_t>(q.limit.count) < 1) {
+            return std::string("the rate is finer than one per microsecond");
+        }
+    } else if (q.burst != 0) {
+        return std::string(
+            "burst applies to rolling rates only (a calendar quota admits its whole limit)");
+    }
+    if (q.warmup) {
+        const auto& w = *q.warmup;
+        if (q.window != core::QuotaWindow::Day) {
+            return std::string("a warm-up ramp needs a daily quota (limit = \"N/1d\")");
+        }
+        if (!w.start_day) {
+            return std::string("a warm-up ramp needs warmup_start");
+        }
+        const bool by_factor = w.initial != 0 || w.factor != 1.0;
+        if (by_factor == !w.schedule.empty()) {
+            return std::string(
+                "a warm-up ramp needs either warmup_initial and warmup_factor, or "
+                "warmup_schedule");
+        }
+        if (by_factor && (w.initial == 0 || w.factor == 1.0)) {
+            return std::string("a warm-up ramp by factor needs both warmup_initial and "
+                               "warmup_factor");
+        }
+    }
+    return std::nullopt;
 }
 
 }  // namespace
 
 const std::vector<std::string_view>& known_sections() {
-    static const std::vector<std::string_view> sections{"milter", "redis", "log", "dkim"};
+    static const std::vector<std::string_view> sections{"general", "milter", "redis",
+                                                        "log",     "dkim",   "quota"};
     return sections;
 }
 
@@ -441,6 +860,11 @@ const std::vector<SubsectionSpec>& subsections() {
              }
              return std::nullopt;
          }},
+        {"quota",
+         true,
+         {"name", "limit"},
+         [](Policy& p, const std::string& where) { p.quotas.emplace_back().where = where; },
+         [](Policy& p, const std::string&) { return finish_quota(p); }},
     };
     return specs;
 }

@@ -37,6 +37,7 @@ struct RedisAddress {
     std::string path;  // Unix
 
     [[nodiscard]] std::string to_string() const;
+    bool operator==(const RedisAddress&) const = default;
 };
 
 Result<MilterSocket> parse_milter_socket(std::string_view text);

@@ -22,6 +22,8 @@
 #include "core/endpoints.hpp"
 #include "core/log.hpp"
 #include "core/net.hpp"
+#include "core/quota/quota.hpp"
+#include "core/tz.hpp"
 
 namespace staffel::core {
 
@@ -37,9 +39,26 @@ struct MilterSettings {
     std::size_t max_headers = 1000;             // header fields of one message
 };
 
+// What a message gets when the counter store cannot answer in time.
+enum class StoreErrorMode { Tempfail, Accept };
+
 struct RedisSettings {
     RedisAddress address{RedisAddress::Kind::Tcp, "127.0.0.1", 6379, {}};
     std::chrono::milliseconds connect_timeout{250};
+    std::chrono::milliseconds command_timeout{500};
+    std::string prefix = "staffel:";  // of every key Staffel writes
+    std::string username;             // ACL user for AUTH; "" = default user
+    std::string password_file;        // "" = no AUTH
+    std::string password;             // read from password_file at load; never logged
+    std::size_t pool_size = 16;       // connections per staffeld
+    StoreErrorMode on_store_error = StoreErrorMode::Tempfail;
+
+    bool operator==(const RedisSettings&) const = default;
+};
+
+struct GeneralSettings {
+    // Calendar quotas reset at midnight here.
+    std::shared_ptr<const ZoneRules> time_zone = std::make_shared<const ZoneRules>(ZoneRules::utc());
 };
 
 struct LogSettings {
@@ -88,10 +107,12 @@ struct DkimSettings {
 struct Policy {
     std::string path;    // the main policy file, as given
     std::string digest;  // first 8 hex digits of SHA-256 of the main file's bytes
+    GeneralSettings general;
     MilterSettings milter;
     RedisSettings redis;
     LogSettings log;
     DkimSettings dkim;
+    std::vector<QuotaLimit> quotas;  // [[quota]], in policy order
 };
 
 }  // namespace staffel::core

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "core/dkim/table.hpp"
+#include "core/quota/quota.hpp"
 
 namespace staffel::core {
 
@@ -30,12 +31,13 @@ std::string log_escape(std::string_view text, std::size_t max_bytes) {
 }
 
 Session::Session(PolicySource policies, Logger& log, InFlight* in_flight, const Sha256Factory* sha,
-                 Clock clock)
+                 Clock clock, QuotaServices quota)
     : policies_(std::move(policies)),
       log_(log),
       in_flight_(in_flight),
       sha_(sha),
       clock_(std::move(clock)),
+      quota_(quota),
       policy_(policies_()) {
     if (!clock_) {
         clock_ = [] {
@@ -83,7 +85,7 @@ Verdict Session::rcpt_to(std::string_view /*recipient*/) {
 }
 
 bool Session::wants_content() const {
-    return policy_ && !policy_->dkim.keys.empty();
+    return policy_ && (!policy_->dkim.keys.empty() || quotas_need_stream(policy_->quotas));
 }
 
 void Session::header(std::string_view name, std::string_view value) {
@@ -95,6 +97,9 @@ void Session::header(std::string_view name, std::string_view value) {
 void Session::end_of_headers() {
     if (message_ && !message_->headers_done) {
         message_->headers_done = true;
+        if (content_negotiated_) {
+            message_->stream = std::string(classify_stream(message_->headers.fields()));
+        }
         plan_signing();
     }
 }
@@ -152,38 +157,139 @@ Verdict Session::sign(Message& m) {
     return v;
 }
 
-Verdict Session::end_of_message(std::string_view queue_id) {
+Verdict Session::end_of_message(std::string_view queue_id, MessageEdits* edits) {
     if (!message_) {
         return Verdict::proceed();
     }
     Message& m = *message_;
     Verdict v;
-    if (!policy_->dkim.keys.empty()) {
-        if (!content_negotiated_) {
-            // The connection began under a policy without DKIM keys and the
-            // MTA does not send this connection's headers: never let mail
-            // out unsigned that the current policy would sign.
-            m.dkim_result = "error:reloaded";
-            v = Verdict::tempfail("451", "4.3.0",
-                                  "Staffel: policy reloaded, try again on a new connection");
-        } else if (m.headers.overflowed()) {
-            m.dkim_result = "none:header-too-large";
-            v = Verdict::reject("552", "5.3.4",
-                                "Staffel: message header too large (limit " +
-                                    std::to_string(policy_->milter.max_headers) + " fields, " +
-                                    std::to_string(policy_->milter.max_header_bytes) + " bytes)");
-        } else {
-            end_of_headers();
-            if (m.signer) {
-                v = sign(m);
-            }
+    if (wants_content() && !content_negotiated_) {
+        // The connection began under a policy that needed no headers and
+        // the MTA does not send this connection's: never let mail out
+        // unsigned or unchecked that the current policy would sign or count.
+        m.dkim_result = "error:reloaded";
+        v = Verdict::tempfail("451", "4.3.0",
+                              "Staffel: policy reloaded, try again on a new connection");
+    } else if (content_negotiated_ && m.headers.overflowed()) {
+        m.dkim_result = "none:header-too-large";
+        v = Verdict::reject("552", "5.3.4",
+                            "Staffel: message header too large (limit " +
+                                std::to_string(policy_->milter.max_headers) + " fields, " +
+                                std::to_string(policy_->milter.max_header_bytes) + " bytes)");
+    } else {
+        end_of_headers();
+        v = check_quotas(m);
+        if (v.action == Verdict::Action::Continue && m.signer) {
+            auto quarantine = std::move(v.quarantine);
+            v = sign(m);
+            v.quarantine = std::move(quarantine);
+        }
+        if (v.action != Verdict::Action::Continue) {
+            refund(m);
+        } else if (edits != nullptr) {
+            v = apply_edits(m, std::move(v), *edits);
         }
     }
-    const char* action = v.action == Verdict::Action::Continue  ? "pass"
+    const char* action = v.action == Verdict::Action::Tempfail ? "tempfail"
                          : v.action == Verdict::Action::Reject ? "reject"
-                                                               : "tempfail";
+                         : !v.quarantine.empty()               ? "hold"
+                                                               : "pass";
     finish(queue_id, action);
     return v;
+}
+
+Verdict Session::apply_edits(Message& m, Verdict v, MessageEdits& edits) {
+    // Inserted bottom-up at the top, so the first ends on top.
+    for (auto it = v.prepend.rbegin(); it != v.prepend.rend(); ++it) {
+        if (!edits.insert_header(it->name, it->value)) {
+            log_.error("the MTA refused to add the " + it->name + " header field; answering tempfail");
+            refund(m);
+            return Verdict::tempfail("451", "4.3.0",
+                                     "Staffel: cannot sign the message now, try again later");
+        }
+    }
+    if (!v.quarantine.empty() && !edits.quarantine(v.quarantine)) {
+        log_.error("the MTA refused to hold the message; answering tempfail");
+        refund(m);
+        return Verdict::tempfail("451", "4.3.0", "Staffel: cannot hold the message now, try again later");
+    }
+    return v;
+}
+
+Verdict Session::check_quotas(Message& m) {
+    if (policy_->quotas.empty() || m.recipients == 0) {
+        return Verdict::proceed();
+    }
+    const QuotaSubject subject{m.sender.address, m.sender.sasl_user, client_addr_raw_, m.stream};
+    const auto& zone = *policy_->general.time_zone;
+    auto planned = plan_charges(policy_->quotas, zone, policy_->redis.prefix, subject,
+                                static_cast<std::int64_t>(m.recipients), clock_());
+    if (planned.empty()) {
+        return Verdict::proceed();
+    }
+    std::vector<CounterCharge> charges;
+    charges.reserve(planned.size());
+    for (const auto& p : planned) {
+        charges.push_back(p.charge);
+    }
+    auto outcome = quota_.store != nullptr
+                       ? quota_.store->charge(charges)
+                       : Result<ChargeOutcome>(make_error("no counter store is configured"));
+    if (!outcome) {
+        const bool accept = policy_->redis.on_store_error == StoreErrorMode::Accept;
+        std::uint64_t count = 0;
+        if (quota_.stats != nullptr) {
+            auto& counter = accept ? quota_.stats->store_errors_accepted
+                                   : quota_.stats->store_errors_tempfailed;
+            count = counter.fetch_add(1, std::memory_order_relaxed) + 1;
+        }
+        m.quota_result = accept ? "store-error:accepted" : "store-error:tempfail";
+        log_.warning("quota store error: " + log_escape(outcome.error().message, 512) + "; " +
+                     (accept ? "ACCEPTING the message unchecked (on_store_error = accept)"
+                             : "answering tempfail (on_store_error = tempfail)") +
+                     "; " + std::to_string(count) + " such decisions since start");
+        if (accept) {
+            return Verdict::proceed();
+        }
+        return Verdict::tempfail("451", "4.3.0",
+                                 "Staffel: sending limits cannot be checked now, try again later");
+    }
+    auto decision = decide(planned, *outcome, zone);
+    m.quota_result = log_escape(decision.log, 128);
+    if (outcome->admitted) {
+        m.charged = std::move(charges);
+    }
+    switch (decision.kind) {
+        case QuotaDecision::Kind::Admit:
+            return Verdict::proceed();
+        case QuotaDecision::Kind::Tempfail:
+            return Verdict::tempfail(decision.rcode, decision.xcode, decision.text);
+        case QuotaDecision::Kind::Reject:
+            return Verdict::reject(decision.rcode, decision.xcode, decision.text);
+        case QuotaDecision::Kind::Hold: {
+            Verdict v;
+            v.quarantine = decision.hold_reason;
+            return v;
+        }
+    }
+    return Verdict::proceed();
+}
+
+void Session::refund(Message& m) {
+    if (m.charged.empty()) {
+        return;
+    }
+    auto charged = std::move(m.charged);
+    m.charged.clear();
+    auto done = quota_.store != nullptr ? quota_.store->refund(charged)
+                                        : Result<bool>(make_error("no counter store"));
+    if (!done) {
+        log_.warning("quota refund failed: " + log_escape(done.error().message, 512) +
+                     "; the message stays counted");
+        m.quota_result += ",refund-failed";
+    } else {
+        m.quota_result += ",refunded";
+    }
 }
 
 void Session::abort() {
@@ -223,6 +329,12 @@ void Session::finish(std::string_view queue_id, std::string_view action) {
         line += " from=<" + log_escape(message_->sender.address) + ">";
         line += " rcpts=" + std::to_string(message_->recipients);
         line += " policy=" + (policy_ ? policy_->digest : std::string("none"));
+        if (!message_->stream.empty()) {
+            line += " stream=" + message_->stream;
+        }
+        if (!message_->quota_result.empty()) {
+            line += " quota=" + message_->quota_result;
+        }
         if (!message_->dkim_result.empty()) {
             line += " dkim=" + message_->dkim_result;
         }

@@ -15,6 +15,7 @@
 //   adapter turns into a tempfail.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -28,6 +29,7 @@
 #include "core/headers.hpp"
 #include "core/log.hpp"
 #include "core/policy.hpp"
+#include "core/quota/store.hpp"
 
 namespace staffel::core {
 
@@ -40,13 +42,14 @@ struct Verdict {
     std::string xcode;  // "4.7.1"
     std::string text;
     std::vector<HeaderField> prepend;  // values with leading space, CRLF folds
+    std::string quarantine;            // non-empty: hold the message, with this reason
 
     static Verdict proceed() { return {}; }
     static Verdict tempfail(std::string rcode, std::string xcode, std::string text) {
-        return {Action::Tempfail, std::move(rcode), std::move(xcode), std::move(text), {}};
+        return {Action::Tempfail, std::move(rcode), std::move(xcode), std::move(text), {}, {}};
     }
     static Verdict reject(std::string rcode, std::string xcode, std::string text) {
-        return {Action::Reject, std::move(rcode), std::move(xcode), std::move(text), {}};
+        return {Action::Reject, std::move(rcode), std::move(xcode), std::move(text), {}, {}};
     }
     bool operator==(const Verdict&) const = default;
 };
@@ -71,15 +74,37 @@ class InFlight {
     virtual void end() = 0;    // it closed
 };
 
-// Seconds since the epoch (DKIM t=); replaceable for tests.
+// Seconds since the epoch (DKIM t=, calendar quotas); replaceable for tests.
 using Clock = std::function<std::int64_t()>;
+
+// The edits of an accepted message, applied by the MTA adapter at end of
+// message (smfi_insheader, smfi_quarantine). false: the MTA refused it.
+class MessageEdits {
+  public:
+    virtual ~MessageEdits() = default;
+    // Inserts a header field above every other one.
+    virtual bool insert_header(std::string_view name, std::string_view value) = 0;
+    virtual bool quarantine(std::string_view reason) = 0;
+};
+
+// Decisions taken because the counter store could not answer, per
+// on_store_error; shared by every connection (metrics, log lines).
+struct QuotaStats {
+    std::atomic<std::uint64_t> store_errors_tempfailed{0};
+    std::atomic<std::uint64_t> store_errors_accepted{0};
+};
+
+struct QuotaServices {
+    CounterStore* store = nullptr;  // null: every quota check is a store error
+    QuotaStats* stats = nullptr;
+};
 
 class Session {
   public:
     // `sha` is needed once a policy declares DKIM keys (staffeld passes the
     // OpenSSL factory); without it such messages are tempfailed.
     Session(PolicySource policies, Logger& log, InFlight* in_flight = nullptr,
-            const Sha256Factory* sha = nullptr, Clock clock = {});
+            const Sha256Factory* sha = nullptr, Clock clock = {}, QuotaServices quota = {});
     ~Session();
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
@@ -92,13 +117,16 @@ class Session {
     void header(std::string_view name, std::string_view value);
     void end_of_headers();
     void body(std::string_view chunk);
-    // `queue_id` is the MTA's {i} at end of message, if it gave one.
-    Verdict end_of_message(std::string_view queue_id);
+    // `queue_id` is the MTA's {i} at end of message, if it gave one. With
+    // `edits`, an accepted message's header fields and quarantine are
+    // applied through it (and a refused edit turns into a tempfail, its
+    // quota charge refunded); without, they are only returned.
+    Verdict end_of_message(std::string_view queue_id, MessageEdits* edits = nullptr);
     void abort();  // the MTA dropped the message (RSET, QUIT, error)
     void close();  // the connection ends
 
     // Whether the connection's policy needs the header and body (it signs
-    // with DKIM). The adapter negotiates the stages accordingly and says so
+    // with DKIM, or a quota is keyed on the stream). The adapter negotiates the stages accordingly and says so
     // with content_negotiated().
     [[nodiscard]] bool wants_content() const;
     void content_negotiated(bool yes) { content_negotiated_ = yes; }
@@ -117,10 +145,16 @@ class Session {
         bool headers_done = false;
         std::optional<MessageSigner> signer;
         std::string dkim_result;  // log token: "d/s,d/s" or "none:REASON"
+        std::string stream;       // "bulk" or "transactional"; "" without headers
+        std::vector<CounterCharge> charged;  // admitted quota charges, for a refund
+        std::string quota_result;            // log token: "ok", "over:NAME", ...
     };
 
     void plan_signing();
     Verdict sign(Message& m);
+    Verdict check_quotas(Message& m);
+    void refund(Message& m);
+    Verdict apply_edits(Message& m, Verdict v, MessageEdits& edits);
     void finish(std::string_view queue_id, std::string_view action);
     [[nodiscard]] std::string identity() const;
 
@@ -129,6 +163,7 @@ class Session {
     InFlight* in_flight_;
     const Sha256Factory* sha_;
     Clock clock_;
+    QuotaServices quota_;
     bool content_negotiated_ = false;
     std::shared_ptr<const Policy> policy_;
     std::string client_host_;

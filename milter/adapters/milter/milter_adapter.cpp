@@ -33,7 +33,7 @@ constexpr unsigned long kWanted = kSkipped | kNoReply | SMFIP_HDR_LEADSPC;
 
 struct Connection {
     explicit Connection(const MilterContext& c)
-        : session(c.policies, *c.log, c.in_flight, c.sha256) {}
+        : session(c.policies, *c.log, c.in_flight, c.sha256, {}, c.quota) {}
     core::Session session;
     unsigned long steps = 0;  // negotiated protocol flags
 };
@@ -245,24 +245,29 @@ std::string to_mta_line_ends(std::string_view value) {
     return out;
 }
 
+// The session's edits of one message, as smfi_* calls.
+class SmfiEdits final : public core::MessageEdits {
+  public:
+    explicit SmfiEdits(SMFICTX* ctx) : ctx_(ctx) {}
+    bool insert_header(std::string_view name, std::string_view value) override {
+        std::string n(name);
+        auto v = to_mta_line_ends(value);
+        return smfi_insheader(ctx_, 0, n.data(), v.data()) == MI_SUCCESS;
+    }
+    bool quarantine(std::string_view reason) override {
+        std::string r(reason.substr(0, 900));
+        return smfi_quarantine(ctx_, r.data()) == MI_SUCCESS;
+    }
+
+  private:
+    SMFICTX* ctx_;
+};
+
 sfsistat on_eom(SMFICTX* ctx) {
     return guarded(ctx, "eom", [&] {
         auto* conn = connection_of(ctx);
-        auto verdict = conn->session.end_of_message(macro(ctx, "i"));
-        if (verdict.action == core::Verdict::Action::Continue) {
-            // Inserted bottom-up at index 0, so the first ends on top.
-            for (auto it = verdict.prepend.rbegin(); it != verdict.prepend.rend(); ++it) {
-                auto value = to_mta_line_ends(it->value);
-                if (smfi_insheader(ctx, 0, it->name.data(), value.data()) != MI_SUCCESS) {
-                    g_ctx.log->error("cannot add the " + it->name +
-                                     " header field (smfi_insheader failed); answering tempfail");
-                    return answer(ctx, *conn, 0,
-                                  core::Verdict::tempfail("451", "4.3.0",
-                                                          "Staffel: cannot sign the message now, "
-                                                          "try again later"));
-                }
-            }
-        }
+        SmfiEdits edits(ctx);
+        auto verdict = conn->session.end_of_message(macro(ctx, "i"), &edits);
         // End of message always gets a reply: there is no no-reply flag for it.
         return answer(ctx, *conn, 0, verdict);
     });

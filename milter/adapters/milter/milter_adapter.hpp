@@ -25,6 +25,7 @@ struct MilterContext {
     core::Logger* log = nullptr;
     core::InFlight* in_flight = nullptr;
     const core::Sha256Factory* sha256 = nullptr;  // for DKIM body and header hashes
+    core::QuotaServices quota;                    // counter store for [[quota]] limits
 };
 
 // Registers the filter (smfi_register) and keeps `ctx` for the callbacks.

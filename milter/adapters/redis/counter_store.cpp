@@ -1,0 +1,220 @@
+// counter_store.cpp - see counter_store.hpp.
+#include "adapters/redis/counter_store.hpp"
+
+#include <hiredis/hiredis.h>
+#include <openssl/evp.h>
+
+#include <stdexcept>
+#include <string_view>
+#include <utility>
+
+#include "redis_scripts.hpp"  // generated from scripts/*.lua by milter/CMakeLists.txt
+
+namespace staffel::adapters {
+namespace {
+
+using core::CounterCharge;
+
+// Each counter is 5 ARGV fields; see scripts/quota_charge.lua.
+constexpr std::size_t kFieldsPerCounter = 5;
+
+std::string sha1_hex(std::string_view text) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (EVP_Digest(text.data(), text.size(), md, &len, EVP_sha1(), nullptr) != 1) {
+        throw std::runtime_error("cannot compute the SHA1 of a Redis script");
+    }
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(2 * len);
+    for (unsigned int i = 0; i < len; ++i) {
+        out.push_back(kHex[md[i] >> 4]);
+        out.push_back(kHex[md[i] & 0x0f]);
+    }
+    return out;
+}
+
+RedisCounterStore::Script embedded(std::string_view name) {
+    for (const auto& s : redis_scripts::kEmbeddedLua) {
+        if (s.name == name) {
+            return {std::string(s.name), std::string(s.source), sha1_hex(s.source)};
+        }
+    }
+    throw std::runtime_error("Redis script " + std::string(name) + " is not compiled in");
+}
+
+std::string_view reply_text(const redisReply& r) {
+    return r.str != nullptr ? std::string_view(r.str, r.len) : std::string_view();
+}
+
+// An array of `count` integers.
+bool is_integer_array(const redisReply& r, std::size_t count) {
+    if (r.type != REDIS_REPLY_ARRAY || r.elements != count) {
+        return false;
+    }
+    for (std::size_t i = 0; i < count; ++i) {
+        if (r.element[i] == nullptr || r.element[i]->type != REDIS_REPLY_INTEGER) {
+            return false;
+        }
+    }
+    return true;
+}
+
+std::int64_t integer_at(const redisReply& r, std::size_t i) {
+    return static_cast<std::int64_t>(r.element[i]->integer);
+}
+
+// ARGV for one counter: kind, amount, enforce, then limit, expire_at_ms
+// (window) or interval_us, burst (gcra).
+void append_fields(std::vector<std::string>& argv, const CounterCharge& c, bool with_amount) {
+    const bool window = c.kind == CounterCharge::Kind::Window;
+    argv.emplace_back(window ? "window" : "gcra");
+    argv.push_back(with_amount ? std::to_string(c.amount) : "0");
+    argv.emplace_back(c.enforce ? "1" : "0");
+    argv.push_back(std::to_string(window ? c.limit : c.interval_us));
+    argv.push_back(std::to_string(window ? c.expire_at_ms : c.burst));
+}
+
+}  // namespace
+
+RedisCounterStore::RedisCounterStore(RedisOptions options)
+    : pool_(std::move(options)),
+      scripts_{embedded("quota_charge.lua"), embedded("quota_refund.lua"),
+               embedded("quota_read.lua")} {}
+
+RedisCounterStore::~RedisCounterStore() = default;
+
+core::Error RedisCounterStore::fail(core::Error error) {
+    errors_.fetch_add(1, std::memory_order_relaxed);
+    return error;
+}
+
+core::Result<RedisReplyPtr> RedisCounterStore::eval(Which which,
+                                                    std::span<const CounterCharge> counters) {
+    const Script& script = scripts_[static_cast<std::size_t>(which)];
+    std::vector<std::string> argv;
+    argv.reserve(3 + counters.size() * (1 + kFieldsPerCounter));
+    argv.emplace_back("EVALSHA");
+    argv.push_back(script.sha1);
+    argv.push_back(std::to_string(counters.size()));
+    for (const auto& c : counters) {
+        argv.push_back(c.key);
+    }
+    for (const auto& c : counters) {
+        append_fields(argv, c, which != Which::Read);
+    }
+
+    auto lease = pool_.acquire();
+    if (!lease) {
+        return fail(lease.error());
+    }
+    auto reply = lease.value().command(argv);
+    if (reply && reply.value()->type == REDIS_REPLY_ERROR &&
+        reply_text(*reply.value()).starts_with("NOSCRIPT")) {
+        // Redis lost its script cache: EVAL runs the source and caches it.
+        script_loads_.fetch_add(1, std::memory_order_relaxed);
+        argv[0] = "EVAL";
+        argv[1] = script.source;
+        reply = lease.value().command(argv);
+    }
+    if (!reply) {
+        return fail(reply.error());
+    }
+    if (reply.value()->type == REDIS_REPLY_ERROR) {
+        return fail(pool_.error(script.name + ": " + std::string(reply_text(*reply.value()))));
+    }
+    return reply;
+}
+
+core::Result<core::ChargeOutcome> RedisCounterStore::charge(
+    std::span<const CounterCharge> charges) {
+    core::ChargeOutcome outcome;
+    if (charges.empty()) {
+        outcome.admitted = true;
+        return outcome;
+    }
+    auto reply = eval(Which::Charge, charges);
+    if (!reply) {
+        return reply.error();
+    }
+    const redisReply& r = *reply.value();
+    if (!is_integer_array(r, 2 + 3 * charges.size())) {
+        return fail(pool_.error("quota_charge.lua: unexpected reply"));
+    }
+    outcome.admitted = integer_at(r, 0) == 1;
+    const std::int64_t now_us = integer_at(r, 1);
+    outcome.counters.reserve(charges.size());
+    for (std::size_t i = 0; i < charges.size(); ++i) {
+        core::CounterState s;
+        s.admits = integer_at(r, 2 + 3 * i) == 1;
+        s.used = integer_at(r, 3 + 3 * i);
+        s.retry_at_us = integer_at(r, 4 + 3 * i);
+        s.now_us = now_us;
+        outcome.counters.push_back(s);
+    }
+    return outcome;
+}
+
+core::Result<bool> RedisCounterStore::refund(std::span<const CounterCharge> charges) {
+    if (charges.empty()) {
+        return true;
+    }
+    auto reply = eval(Which::Refund, charges);
+    if (!reply) {
+        return reply.error();
+    }
+    const redisReply& r = *reply.value();
+    if (r.type != REDIS_REPLY_INTEGER) {
+        return fail(pool_.error("quota_refund.lua: unexpected reply"));
+    }
+    return static_cast<std::size_t>(r.integer) == charges.size();
+}
+
+core::Result<std::vector<core::CounterState>> RedisCounterStore::read(
+    std::span<const CounterCharge> counters) {
+    std::vector<core::CounterState> states;
+    if (counters.empty()) {
+        return states;
+    }
+    auto reply = eval(Which::Read, counters);
+    if (!reply) {
+        return reply.error();
+    }
+    const redisReply& r = *reply.value();
+    if (!is_integer_array(r, 1 + counters.size())) {
+        return fail(pool_.error("quota_read.lua: unexpected reply"));
+    }
+    const std::int64_t now_us = integer_at(r, 0);
+    states.reserve(counters.size());
+    for (std::size_t i = 0; i < counters.size(); ++i) {
+        core::CounterState s;
+        s.used = integer_at(r, 1 + i);
+        s.now_us = now_us;
+        states.push_back(s);
+    }
+    return states;
+}
+
+core::Result<std::size_t> RedisCounterStore::reset(std::span<const std::string> keys) {
+    if (keys.empty()) {
+        return std::size_t{0};
+    }
+    std::vector<std::string> argv;
+    argv.reserve(1 + keys.size());
+    argv.emplace_back("UNLINK");
+    argv.insert(argv.end(), keys.begin(), keys.end());
+    auto reply = pool_.command(argv);
+    if (!reply) {
+        return fail(reply.error());
+    }
+    const redisReply& r = *reply.value();
+    if (r.type == REDIS_REPLY_ERROR) {
+        return fail(pool_.error("UNLINK: " + std::string(reply_text(r))));
+    }
+    if (r.type != REDIS_REPLY_INTEGER || r.integer < 0) {
+        return fail(pool_.error("UNLINK: unexpected reply"));
+    }
+    return static_cast<std::size_t>(r.integer);
+}
+
+}  // namespace staffel::adapters

@@ -1,0 +1,305 @@
+// redis_pool.cpp - see redis_pool.hpp.
+#include "adapters/redis/redis_pool.hpp"
+
+#include <hiredis/hiredis.h>
+#include <poll.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cctype>
+#include <cerrno>
+#include <stdexcept>
+#include <utility>
+
+namespace staffel::adapters {
+namespace {
+
+constexpr std::chrono::milliseconds kInitialBackoff{50};
+
+struct ContextDeleter {
+    void operator()(redisContext* c) const { redisFree(c); }
+};
+using ContextPtr = std::unique_ptr<redisContext, ContextDeleter>;
+
+timeval to_timeval(std::chrono::milliseconds ms) {
+    timeval tv{};
+    tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
+    tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
+    return tv;
+}
+
+std::string ms_text(std::chrono::milliseconds ms) {
+    return std::to_string(ms.count()) + "ms";
+}
+
+// "Connection refused" -> "connection refused", to read well after a colon.
+std::string lower_first(std::string text) {
+    if (!text.empty()) {
+        text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+    }
+    return text;
+}
+
+// An idle connection should have nothing to read: if poll says otherwise,
+// the server closed it (restart, idle timeout) or sent something unasked.
+bool looks_closed(const redisContext* c) {
+    pollfd p{};
+    p.fd = c->fd;
+    p.events = POLLIN;
+    return ::poll(&p, 1, 0) != 0;
+}
+
+// Sends argv on c; nullptr (with c->err set) on failure.
+RedisReplyPtr send_argv(redisContext* c, std::span<const std::string> argv, int& saved_errno) {
+    std::vector<const char*> ptrs;
+    std::vector<std::size_t> lens;
+    ptrs.reserve(argv.size());
+    lens.reserve(argv.size());
+    for (const auto& a : argv) {
+        ptrs.push_back(a.data());
+        lens.push_back(a.size());
+    }
+    errno = 0;
+    void* raw = redisCommandArgv(c, static_cast<int>(argv.size()), ptrs.data(), lens.data());
+    saved_errno = errno;
+    return RedisReplyPtr(static_cast<redisReply*>(raw));
+}
+
+}  // namespace
+
+void RedisReplyDeleter::operator()(redisReply* reply) const {
+    freeReplyObject(reply);
+}
+
+// ---- Lease ----
+
+RedisPool::Lease::Lease(RedisPool* pool, redisContext* context, std::uint64_t generation)
+    : pool_(pool), context_(context), generation_(generation) {}
+
+RedisPool::Lease::Lease(Lease&& other) noexcept
+    : pool_(std::exchange(other.pool_, nullptr)),
+      context_(std::exchange(other.context_, nullptr)),
+      generation_(other.generation_),
+      broken_(other.broken_) {}
+
+RedisPool::Lease& RedisPool::Lease::operator=(Lease&& other) noexcept {
+    if (this != &other) {
+        release();
+        pool_ = std::exchange(other.pool_, nullptr);
+        context_ = std::exchange(other.context_, nullptr);
+        generation_ = other.generation_;
+        broken_ = other.broken_;
+    }
+    return *this;
+}
+
+RedisPool::Lease::~Lease() {
+    release();
+}
+
+void RedisPool::Lease::release() noexcept {
+    if (pool_ != nullptr && context_ != nullptr) {
+        pool_->give_back(context_, generation_, broken_);
+    }
+    pool_ = nullptr;
+    context_ = nullptr;
+}
+
+core::Result<RedisReplyPtr> RedisPool::Lease::command(std::span<const std::string> argv) {
+    assert(pool_ != nullptr && context_ != nullptr);
+    if (broken_) {
+        return pool_->error("connection already failed");
+    }
+    int saved_errno = 0;
+    RedisReplyPtr reply = send_argv(context_, argv, saved_errno);
+    if (!reply) {
+        broken_ = true;
+        return pool_->io_error(context_, saved_errno, pool_->options_.command_timeout);
+    }
+    return reply;
+}
+
+// ---- RedisPool ----
+
+RedisPool::RedisPool(RedisOptions options)
+    : options_(std::move(options)), address_(options_.address.to_string()) {
+    if (options_.pool_size == 0) {
+        throw std::invalid_argument("Redis pool size must be at least 1");
+    }
+    idle_.reserve(options_.pool_size);
+}
+
+RedisPool::~RedisPool() {
+    const std::lock_guard lock(mutex_);
+    assert(total_ == idle_.size() && "a Redis lease outlives its pool");
+    for (const auto& c : idle_) {
+        redisFree(c.context);
+    }
+}
+
+core::Error RedisPool::error(std::string_view what) const {
+    std::string text = "Redis at " + address_ + ": " + std::string(what);
+    const std::string& secret = options_.password;
+    if (!secret.empty()) {
+        for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret, at + 1)) {
+            text.replace(at, secret.size(), "[password]");
+        }
+    }
+    return core::make_error(std::move(text));
+}
+
+std::size_t RedisPool::connections() const {
+    const std::lock_guard lock(mutex_);
+    return total_;
+}
+
+core::Error RedisPool::io_error(const redisContext* context, int saved_errno,
+                                std::chrono::milliseconds timeout) const {
+    if (context->err == REDIS_ERR_IO &&
+        (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK || saved_errno == ETIMEDOUT)) {
+        return error("timed out after " + ms_text(timeout));
+    }
+    if (context->err == REDIS_ERR_EOF) {
+        return error("connection closed by the server");
+    }
+    if (context->err == REDIS_ERR_PROTOCOL) {
+        return error("protocol error: " + lower_first(context->errstr));
+    }
+    return error(lower_first(context->errstr));
+}
+
+core::Result<redisContext*> RedisPool::connect() {
+    const timeval connect_tv = to_timeval(options_.connect_timeout);
+    const auto& a = options_.address;
+    errno = 0;
+    ContextPtr c(a.kind == core::RedisAddress::Kind::Unix
+                     ? redisConnectUnixWithTimeout(a.path.c_str(), connect_tv)
+                     : redisConnectWithTimeout(a.host.c_str(), a.port, connect_tv));
+    const int connect_errno = errno;
+    if (!c) {
+        return error("cannot allocate a connection");
+    }
+    if (c->err != 0) {
+        auto e = io_error(c.get(), connect_errno, options_.connect_timeout);
+        if (e.message.find("timed out") != std::string::npos) {
+            return error("connect timed out after " + ms_text(options_.connect_timeout));
+        }
+        return e;
+    }
+    if (redisSetTimeout(c.get(), to_timeval(options_.command_timeout)) != REDIS_OK) {
+        return error("cannot set the command timeout: " + lower_first(c->errstr));
+    }
+    if (!options_.password.empty()) {
+        std::vector<std::string> argv{"AUTH"};
+        if (!options_.username.empty()) {
+            argv.push_back(options_.username);
+        }
+        argv.push_back(options_.password);
+        int saved_errno = 0;
+        const RedisReplyPtr reply = send_argv(c.get(), argv, saved_errno);
+        if (!reply) {
+            return io_error(c.get(), saved_errno, options_.command_timeout);
+        }
+        if (reply->type == REDIS_REPLY_ERROR) {
+            return error("authentication failed: " + std::string(reply->str, reply->len));
+        }
+    }
+    return c.release();
+}
+
+core::Result<RedisPool::Lease> RedisPool::acquire() {
+    const auto deadline = Clock::now() + options_.command_timeout;
+    std::unique_lock lock(mutex_);
+    for (;;) {
+        while (!idle_.empty()) {
+            const Idle c = idle_.back();
+            idle_.pop_back();
+            if (!looks_closed(c.context)) {
+                return Lease(this, c.context, c.generation);
+            }
+            --total_;
+            redisFree(c.context);
+        }
+        if (total_ < options_.pool_size) {
+            return open_new(lock);
+        }
+        if (released_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
+            total_ >= options_.pool_size) {
+            return error("no connection free within " + ms_text(options_.command_timeout) +
+                         " (all " + std::to_string(total_) + " busy)");
+        }
+    }
+}
+
+// Called with the lock held and a free slot; returns with the lock held.
+core::Result<RedisPool::Lease> RedisPool::open_new(std::unique_lock<std::mutex>& lock) {
+    bool probe = false;
+    if (failing_) {
+        const auto now = Clock::now();
+        if (now < next_connect_) {
+            const auto left = std::chrono::ceil<std::chrono::milliseconds>(next_connect_ - now);
+            return core::make_error(last_connect_error_ + " (next attempt in " + ms_text(left) +
+                                    ")");
+        }
+        if (probing_) {
+            return core::make_error(last_connect_error_ + " (reconnecting)");
+        }
+        probing_ = probe = true;
+    }
+    ++total_;
+    lock.unlock();
+    auto c = connect();
+    lock.lock();
+    if (probe) {
+        probing_ = false;
+    }
+    if (!c) {
+        --total_;
+        if (!failing_) {
+            failing_ = true;
+            backoff_ = std::min(kInitialBackoff, options_.max_backoff);
+        } else if (probe) {
+            backoff_ = std::min(backoff_ * 2, options_.max_backoff);
+        }
+        next_connect_ = Clock::now() + backoff_;
+        last_connect_error_ = c.error().message;
+        released_.notify_all();
+        return c.error();
+    }
+    failing_ = false;
+    backoff_ = std::chrono::milliseconds{0};
+    return Lease(this, *c, generation_);
+}
+
+void RedisPool::give_back(redisContext* context, std::uint64_t generation, bool broken) noexcept {
+    {
+        const std::lock_guard lock(mutex_);
+        if (broken) {
+            // Whatever broke this one (restart, hang) likely broke the idle
+            // ones too. Closing a socket does not block.
+            ++generation_;
+            for (const auto& c : idle_) {
+                redisFree(c.context);
+            }
+            total_ -= idle_.size();
+            idle_.clear();
+        }
+        if (broken || generation != generation_) {
+            redisFree(context);
+            --total_;
+        } else {
+            idle_.push_back({context, generation});
+        }
+    }
+    released_.notify_all();
+}
+
+core::Result<RedisReplyPtr> RedisPool::command(std::span<const std::string> argv) {
+    auto lease = acquire();
+    if (!lease) {
+        return lease.error();
+    }
+    return lease.value().command(argv);
+}
+
+}  // namespace staffel::adapters

@@ -1,0 +1,139 @@
+// redis_pool.hpp - a bounded pool of blocking hiredis connections to one Redis.
+//
+// Purpose: the counter store (adapters/redis/counter_store) borrows a
+//   connection per round trip. At most `pool_size` connections exist; a
+//   caller takes an idle one, else opens a new one if the pool is not full,
+//   else waits for one, at most `command_timeout`. Each connection is
+//   authenticated (AUTH [username] password) right after it connects.
+// Failure policy: a connection that saw an I/O error, a timeout or a
+//   protocol error is closed, and so is every idle one (they are likely to
+//   be as stale: Redis restarted or hung). An idle connection the server
+//   has closed is noticed before use (poll) and replaced. After a failed
+//   connect, further connects are refused at once, with the last error,
+//   until a backoff delay has passed (50 ms, doubling per failure, capped
+//   at max_backoff); while it lasts one caller at a time probes Redis. So a
+//   dead Redis costs a message microseconds, and a restarted one is used
+//   again within max_backoff. A hung Redis costs each message up to
+//   command_timeout (or connect_timeout while connecting).
+// Thread-safety: RedisPool is thread-safe. A Lease belongs to one thread at
+//   a time and must not outlive its pool.
+// Errors: core::Result errors naming the address ("Redis at
+//   127.0.0.1:6379: connection refused", "... timed out after 500ms").
+//   Error replies from Redis (-ERR ...) are replies, not errors, so that
+//   callers can react to NOSCRIPT. Never throws on the command path.
+// Secrets: the password is sent in AUTH only; it never appears in an error
+//   text (texts are scrubbed of it as a safeguard) nor in a log.
+// Signals: hiredis writes with write(2); a write to a connection Redis
+//   closed raises SIGPIPE, which the process must ignore (staffeld does,
+//   app/process.cpp).
+// Outside input: replies from Redis, parsed by hiredis.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/endpoints.hpp"
+#include "core/result.hpp"
+
+struct redisContext;
+struct redisReply;
+
+namespace staffel::adapters {
+
+struct RedisOptions {
+    core::RedisAddress address;  // core/endpoints.hpp (Tcp host:port or Unix path)
+    std::chrono::milliseconds connect_timeout{250};
+    std::chrono::milliseconds command_timeout{500};
+    std::string username;       // ACL user, "" = none
+    std::string password;       // "" = no AUTH; never logged, never in error texts
+    std::size_t pool_size = 8;  // connections kept at most
+    std::chrono::milliseconds max_backoff{1000};
+};
+
+struct RedisReplyDeleter {
+    void operator()(redisReply* reply) const;
+};
+using RedisReplyPtr = std::unique_ptr<redisReply, RedisReplyDeleter>;
+
+class RedisPool {
+  public:
+    // A borrowed connection; returned to the pool (or closed, if it broke)
+    // when the lease is destroyed.
+    class Lease {
+      public:
+        Lease(Lease&& other) noexcept;
+        Lease& operator=(Lease&& other) noexcept;
+        Lease(const Lease&) = delete;
+        Lease& operator=(const Lease&) = delete;
+        ~Lease();
+
+        // Sends one command (binary-safe arguments) and reads its reply,
+        // which may be an error reply. An I/O error, timeout or protocol
+        // error is a Result error, and the connection is closed on release.
+        core::Result<RedisReplyPtr> command(std::span<const std::string> argv);
+
+      private:
+        friend class RedisPool;
+        Lease(RedisPool* pool, redisContext* context, std::uint64_t generation);
+        void release() noexcept;
+
+        RedisPool* pool_ = nullptr;
+        redisContext* context_ = nullptr;
+        std::uint64_t generation_ = 0;
+        bool broken_ = false;
+    };
+
+    explicit RedisPool(RedisOptions options);
+    ~RedisPool();
+    RedisPool(const RedisPool&) = delete;
+    RedisPool& operator=(const RedisPool&) = delete;
+
+    // Borrows a connection: idle, new, or the next one released within
+    // command_timeout.
+    core::Result<Lease> acquire();
+    // acquire() and Lease::command() in one.
+    core::Result<RedisReplyPtr> command(std::span<const std::string> argv);
+
+    // "Redis at ADDRESS: what", with the password scrubbed out.
+    [[nodiscard]] core::Error error(std::string_view what) const;
+    [[nodiscard]] const RedisOptions& options() const { return options_; }
+    // Connections open or being opened (idle and leased).
+    [[nodiscard]] std::size_t connections() const;
+
+  private:
+    using Clock = std::chrono::steady_clock;
+    struct Idle {
+        redisContext* context;
+        std::uint64_t generation;
+    };
+
+    core::Result<redisContext*> connect();
+    core::Result<Lease> open_new(std::unique_lock<std::mutex>& lock);
+    core::Error io_error(const redisContext* context, int saved_errno,
+                         std::chrono::milliseconds timeout) const;
+    void give_back(redisContext* context, std::uint64_t generation, bool broken) noexcept;
+
+    const RedisOptions options_;
+    const std::string address_;  // options_.address.to_string()
+
+    mutable std::mutex mutex_;
+    std::condition_variable released_;
+    std::vector<Idle> idle_;                // guarded by mutex_
+    std::size_t total_ = 0;                 // open or opening, idle or leased; guarded
+    std::uint64_t generation_ = 0;          // bumped when a connection breaks; guarded
+    bool failing_ = false;                  // the last connect failed; guarded
+    std::chrono::milliseconds backoff_{0};  // the current delay while failing_; guarded
+    Clock::time_point next_connect_{};      // connects refused before this; guarded
+    bool probing_ = false;                  // a connect while failing_ is under way; guarded
+    std::string last_connect_error_;        // guarded
+};
+
+}  // namespace staffel::adapters

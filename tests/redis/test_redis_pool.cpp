@@ -1,0 +1,234 @@
+// test_redis_pool.cpp - the Redis connection pool under failure: AUTH,
+// a killed, restarted and hung redis-server, a full pool, and concurrency.
+//
+// Every case starts its own redis-server (redis_server.hpp).
+#include <signal.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "adapters/redis/counter_store.hpp"
+#include "redis_server.hpp"
+
+namespace staffel {
+namespace {
+
+using adapters::RedisCounterStore;
+using adapters::RedisPool;
+using core::CounterCharge;
+using test::RedisServer;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+std::vector<CounterCharge> one_window(std::int64_t limit = 1'000'000) {
+    CounterCharge c;
+    c.kind = CounterCharge::Kind::Window;
+    c.key = "w:{pool}";
+    c.amount = 1;
+    c.limit = limit;
+    c.expire_at_ms = test::now_ms() + 60'000;
+    return {c};
+}
+
+milliseconds since(Clock::time_point t0) {
+    return std::chrono::duration_cast<milliseconds>(Clock::now() - t0);
+}
+
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("AUTH - required and given or missing or wrong", "[pool][auth]") {
+    const std::string secret = "s3cret-Pa55word";
+    RedisServer redis(RedisServer::Config{.tcp = false, .password = secret});
+
+    SECTION("the right password, with or without the default user") {
+        auto options = redis.options();
+        SECTION("password only") {}
+        SECTION("username and password") {
+            options.username = "default";
+        }
+        RedisCounterStore store(options);
+        const auto got = store.charge(one_window());
+        INFO((got ? std::string() : got.error().message));
+        REQUIRE(got.ok());
+        CHECK(got.value().admitted);
+    }
+    SECTION("a wrong password is a clear error that does not show it") {
+        const std::string wrong = "not-the-" + secret;
+        auto options = redis.options();
+        options.password = wrong;
+        RedisCounterStore store(options);
+        const auto got = store.charge(one_window());
+        REQUIRE_FALSE(got.ok());
+        const auto& message = got.error().message;
+        INFO("got \"" << message << "\"");
+        CHECK(message.find("Redis at unix:") == 0);
+        CHECK(contains(message, "authentication failed"));
+        CHECK(contains(message, "WRONGPASS"));
+        CHECK_FALSE(contains(message, wrong));
+        CHECK_FALSE(contains(message, secret));
+        CHECK(store.errors() == 1);
+    }
+    SECTION("no password: Redis says NOAUTH") {
+        auto options = redis.options();
+        options.password.clear();
+        RedisCounterStore store(options);
+        const auto got = store.charge(one_window());
+        REQUIRE_FALSE(got.ok());
+        INFO("got \"" << got.error().message << "\"");
+        CHECK(contains(got.error().message, "NOAUTH"));
+    }
+}
+
+TEST_CASE("a killed Redis fails fast and a restarted one is used again", "[pool][outage]") {
+    const bool tcp = GENERATE(false, true);
+    RedisServer redis(RedisServer::Config{.tcp = tcp, .password = ""});
+    RedisCounterStore store(redis.options());
+    INFO("address " << redis.address().to_string());
+    REQUIRE(store.charge(one_window()).ok());
+
+    redis.kill();
+    const auto first = store.charge(one_window());
+    REQUIRE_FALSE(first.ok());
+    INFO("first error \"" << first.error().message << "\"");
+    CHECK(first.error().message.find("Redis at " + redis.address().to_string() + ": ") == 0);
+    CHECK(contains(first.error().message, "connection refused"));
+
+    // The backoff is in force: every further attempt fails at once.
+    milliseconds slowest{0};
+    for (int i = 0; i < 50; ++i) {
+        const auto t0 = Clock::now();
+        const auto got = store.charge(one_window());
+        slowest = std::max(slowest, since(t0));
+        REQUIRE_FALSE(got.ok());
+        std::this_thread::sleep_for(milliseconds(5));
+    }
+    INFO("slowest failing charge " << slowest.count() << "ms");
+    CHECK(slowest < milliseconds(100));
+    CHECK(store.errors() == 51);
+
+    redis.start();
+    const auto restarted = Clock::now();
+    bool ok = false;
+    while (!ok && since(restarted) < milliseconds(3000)) {
+        ok = store.charge(one_window()).ok();
+        if (!ok) {
+            std::this_thread::sleep_for(milliseconds(10));
+        }
+    }
+    const auto took = since(restarted);
+    INFO("charged again " << took.count() << "ms after the restart");
+    CHECK(ok);
+    CHECK(took < milliseconds(2000));
+}
+
+TEST_CASE("an idle connection the server closed is replaced unnoticed", "[pool]") {
+    RedisServer redis;
+    RedisCounterStore store(redis.options());
+    REQUIRE(store.charge(one_window()).ok());
+    const auto killed = redis.command({"CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"});
+    CHECK(killed.integer == 1);
+    const auto got = store.charge(one_window());
+    INFO((got ? std::string() : got.error().message));
+    CHECK(got.ok());
+    CHECK(store.errors() == 0);
+}
+
+TEST_CASE("a hung Redis is an error after the command timeout", "[pool][timeout]") {
+    RedisServer redis;
+    auto options = redis.options();
+    options.command_timeout = milliseconds(300);
+    RedisCounterStore store(options);
+    REQUIRE(store.charge(one_window()).ok());
+
+    redis.signal(SIGSTOP);
+    const auto t0 = Clock::now();
+    const auto got = store.charge(one_window());
+    const auto took = since(t0);
+    redis.signal(SIGCONT);
+    REQUIRE_FALSE(got.ok());
+    INFO("got \"" << got.error().message << "\" after " << took.count() << "ms");
+    CHECK(contains(got.error().message, "timed out after 300ms"));
+    CHECK(took >= milliseconds(250));
+    CHECK(took < milliseconds(1000));
+
+    const auto after = store.charge(one_window());
+    INFO((after ? std::string() : after.error().message));
+    CHECK(after.ok());
+}
+
+TEST_CASE("a full pool makes callers wait at most the command timeout", "[pool]") {
+    RedisServer redis;
+    auto options = redis.options();
+    options.pool_size = 1;
+    options.command_timeout = milliseconds(200);
+    RedisPool pool(options);
+    auto lease = pool.acquire();
+    REQUIRE(lease.ok());
+
+    auto t0 = Clock::now();
+    auto blocked = pool.acquire();
+    const auto took = since(t0);
+    REQUIRE_FALSE(blocked.ok());
+    INFO("got \"" << blocked.error().message << "\" after " << took.count() << "ms");
+    CHECK(contains(blocked.error().message, "no connection free within 200ms"));
+    CHECK(took >= milliseconds(150));
+    CHECK(took < milliseconds(1000));
+
+    std::thread releaser([&] {
+        std::this_thread::sleep_for(milliseconds(50));
+        auto done = std::move(lease).value();  // returned when `done` goes out of scope
+    });
+    t0 = Clock::now();
+    auto waited = pool.acquire();
+    releaser.join();
+    CHECK(waited.ok());
+    CHECK(since(t0) < milliseconds(200));
+    CHECK(pool.connections() == 1);
+    const std::vector<std::string> ping{"PING"};
+    REQUIRE(waited.ok());
+    CHECK(waited.value().command(ping).ok());
+}
+
+TEST_CASE("concurrent charges never over-admit", "[pool][concurrency]") {
+    RedisServer redis;
+    auto options = redis.options();
+    options.pool_size = 4;  // fewer connections than threads: some wait
+    RedisCounterStore store(options);
+    constexpr int kThreads = 8;
+    constexpr int kPerThread = 100;
+    constexpr std::int64_t kLimit = 500;
+    std::atomic<int> admitted{0};
+    std::atomic<int> failed{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&] {
+            for (int i = 0; i < kPerThread; ++i) {
+                const auto got = store.charge(one_window(kLimit));
+                if (!got.ok()) {
+                    ++failed;
+                } else if (got.value().admitted) {
+                    ++admitted;
+                }
+            }
+        });
+    }
+    for (auto& t : threads) {
+        t.join();
+    }
+    CHECK(failed.load() == 0);
+    CHECK(admitted.load() == kLimit);
+    const auto used = store.read(one_window(kLimit));
+    REQUIRE(used.ok());
+    CHECK(used.value()[0].used == kLimit);
+    CHECK(store.pool().connections() <= 4);
+}
+
+}  // namespace staffel
