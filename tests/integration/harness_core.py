@@ -32,6 +32,9 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 PYTHON = "/usr/bin/python3"
 STAFFELD = os.environ.get("STAFFELD", str(REPO / "build" / "staffeld"))
+# staffelctl: $STAFFELCTL, else the one next to staffeld (so a sanitizer
+# build tests its own).
+STAFFELCTL = os.environ.get("STAFFELCTL", str(Path(STAFFELD).with_name("staffelctl")))
 LOOPBACK = "127.0.0.1"
 DEFAULT_MAX_SECONDS = float(os.environ.get("STAFFEL_MAX_SECONDS", "1800"))
 

@@ -31,15 +31,11 @@ import dkim
 import pytest
 
 import dkim_verify
+import harness
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
-if os.environ.get("STAFFELCTL"):
-    STAFFELCTL = os.environ["STAFFELCTL"]
-elif os.environ.get("STAFFELD"):
-    STAFFELCTL = str(Path(os.environ["STAFFELD"]).with_name("staffelctl"))
-else:
-    STAFFELCTL = str(REPO / "build" / "staffelctl")
+STAFFELCTL = harness.STAFFELCTL
 
 MESSAGE = (b"From: Alice <alice@example.com>\r\n"
            b"To: Bob <bob@example.net>\r\n"
