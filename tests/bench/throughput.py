@@ -13,13 +13,17 @@ Modes (--modes, comma-separated; default bare,staffeld-unix,staffeld-inet):
   staffeld-unix         staffeld, minimal policy (pass-through), unix socket;
                         "staffeld" is accepted for it
   staffeld-inet         the same on a loopback TCP socket
+  staffeld-quota        staffeld, pass-through plus two [[quota]] limits (a daily
+                        quota per sender and a rolling rate per sender domain,
+                        both never reached), charged in staffeld's Redis
   staffeld-rsa          staffeld signing bench.example with RSA-2048
   staffeld-rsa-ed25519  staffeld signing bench.example with RSA-2048 and Ed25519
   opendkim-rsa          Debian's opendkim (-f, own config, unix socket) signing
                         bench.example with the same RSA-2048 key, relaxed/relaxed
   Runs are interleaved (bare, unix, ..., bare, ...) and medians are reported,
   since throughput swings with the host's steal time; CPU ms/message is the
-  steadier figure to compare.
+  steadier figure to compare. The "scripts" column is Redis's own count
+  (INFO commandstats: evalsha + eval calls) per measured message.
 Signature check: after each measured run, --check messages (20) go through
   the same chain to a capture sink (their recipient domain is routed there
   by transport_maps); each is verified with python3-dkim against the keys'
@@ -49,8 +53,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
 import harness  # noqa: E402
 from dkim_verify import public_key_record, verify_python_dkim  # noqa: E402
 
-MODES = ("bare", "staffeld-unix", "staffeld-inet", "staffeld-rsa", "staffeld-rsa-ed25519",
-         "opendkim-rsa")
+MODES = ("bare", "staffeld-unix", "staffeld-inet", "staffeld-quota", "staffeld-rsa",
+         "staffeld-rsa-ed25519", "opendkim-rsa")
 ALIASES = {"staffeld": "staffeld-unix"}
 DEFAULT_MODES = ("bare", "staffeld-unix", "staffeld-inet")
 # The selectors each mode signs with (the key files are named after them).
@@ -62,7 +66,7 @@ SENDER = "from@" + DOMAIN  # smtp-source writes "From: <-f address>"
 RCPT = "to@example.net"
 CHECK_RCPT = "to@check.bench.test"  # routed to the capture sink
 # Ratios printed when both modes ran (every mode is also compared with bare).
-PAIRS = (("staffeld-inet", "staffeld-unix"), ("staffeld-rsa", "staffeld-unix"),
+PAIRS = (("staffeld-inet", "staffeld-unix"), ("staffeld-quota", "staffeld-unix"), ("staffeld-rsa", "staffeld-unix"),
          ("staffeld-rsa-ed25519", "staffeld-rsa"), ("staffeld-rsa", "opendkim-rsa"))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -167,6 +171,26 @@ def signing_policy(socket_spec, redis_address, keys, selectors):
     return text
 
 
+QUOTAS = """
+[[quota]]
+name = "bench-daily"
+key = "sender"
+limit = "1000000000/1d"
+
+[[quota]]
+name = "bench-rate"
+key = "sender_domain"
+limit = "1000000/1s"
+"""
+
+
+def script_calls(redis):
+    """evalsha + eval calls so far, from Redis's INFO commandstats."""
+    text = redis.command("INFO", "commandstats")
+    text = text.decode() if isinstance(text, bytes) else str(text)
+    return sum(int(n) for n in re.findall(r"cmdstat_(?:evalsha|eval):calls=(\d+)", text))
+
+
 def start_milter(mode, run_dir, redis, keys):
     """Starts the mode's milter; returns (server or None, uses_redis)."""
     if mode == "bare":
@@ -178,6 +202,9 @@ def start_milter(mode, run_dir, redis, keys):
     if mode in SIGNS:
         socket_spec = "unix:%s" % (run_dir / "staffeld.sock")
         policy = signing_policy(socket_spec, redis.address, keys, SIGNS[mode])
+    elif mode == "staffeld-quota":
+        socket_spec = "unix:%s" % (run_dir / "staffeld.sock")
+        policy = harness.minimal_policy(socket_spec, redis.address) + QUOTAS
     staffeld = harness.Staffeld(run_dir, policy=policy, socket=kind, redis=redis)
     try:
         staffeld.start()
@@ -239,6 +266,7 @@ def measure(args, postfix, sink, milter, redis, uses_redis, timeout):
                 proc_cpu(redis.pid) if uses_redis else 0.0)
 
     base = sink.count()
+    scripts0 = script_calls(redis) if uses_redis else 0
     cpu0 = cpu()
     t0 = time.monotonic()
     r = smtp_source(postfix.smtp_port, args.messages, args.sessions, args.size, timeout,
@@ -249,7 +277,9 @@ def measure(args, postfix, sink, milter, redis, uses_redis, timeout):
     t1 = wait_delivered(postfix, sink, base + args.messages, timeout)
     cpu1 = cpu()
     n = args.messages
+    scripts = (script_calls(redis) - scripts0) / n if uses_redis else 0.0
     return {
+        "scripts": scripts,
         "msgs_s": n / (t1 - t0),
         "submit_s": n / (t_submitted - t0),
         "seconds": t1 - t0,
@@ -361,9 +391,9 @@ def run_all(args, modes, work):
             print("signed, verified: of %d sample messages after each run, how many carry a "
                   "DKIM-Signature for %s, and how many verify (signing modes)"
                   % (args.check, DOMAIN))
-        print("%-21s %4s %9s %9s %8s %9s %9s %9s %7s %9s" % (
+        print("%-21s %4s %9s %9s %8s %9s %9s %9s %7s %9s %8s" % (
             "mode", "run", "msgs/s", "submit/s", "seconds", "postfix", "milter", "redis",
-            "signed", "verified"))
+            "signed", "verified", "scripts"))
         for i in range(args.runs):
             for m in modes:
                 run_dir = work / ("run%d-%s" % (i + 1, m))
@@ -379,9 +409,10 @@ def run_all(args, modes, work):
                 results[m].append(r)
                 signed = "-" if r["signed"] is None else str(r["signed"])
                 verified = "-" if r["signed"] is None or m not in SIGNS else str(r["verified"])
-                print("%-21s %4d %9.0f %9.0f %8.2f %9.2f %9.2f %9.2f %7s %9s" % (
+                print("%-21s %4d %9.0f %9.0f %8.2f %9.2f %9.2f %9.2f %7s %9s %8.2f" % (
                     m, i + 1, r["msgs_s"], r["submit_s"], r["seconds"], r["cpu_postfix"],
-                    r["cpu_milter"], r["cpu_redis"], signed, verified), flush=True)
+                    r["cpu_milter"], r["cpu_redis"], signed, verified, r["scripts"]),
+                    flush=True)
     return results, failures
 
 
