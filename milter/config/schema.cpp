@@ -789,8 +789,14 @@ std::optional<std::string> finish_quota(Policy& p) {
     }
     if (q.window == core::QuotaWindow::Rolling) {
         const auto per_us = static_cast<std::int64_t>(q.limit.per.count()) * 1000;
-        if (per_us / static_cast<std::int64_t>(q.limit.count) < 1) {
+        const auto interval_us = per_us / static_cast<std::int64_t>(q.limit.count);
+        if (interval_us < 1) {
             return std::string("the rate is finer than one per microsecond");
+        }
+        // The store keeps times in microseconds as exact doubles (2^52).
+        if ((q.capacity() + 1) > (std::int64_t{1} << 52) / interval_us) {
+            return std::string("burst times the rate's interval spans more than a century; "
+                               "use a smaller burst or a calendar quota");
         }
     } else if (q.burst != 0) {
         return std::string(

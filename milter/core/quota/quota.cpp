@@ -124,6 +124,7 @@ PlannedCharge plan_one(const QuotaLimit& l, const ZoneRules& zone, std::string_v
     PlannedCharge p;
     p.limit = &l;
     p.identity = std::move(identity);
+    p.units = units;
     auto& c = p.charge;
     c.amount = units;
     c.enforce = l.action != QuotaAction::Log;
@@ -133,6 +134,7 @@ PlannedCharge plan_one(const QuotaLimit& l, const ZoneRules& zone, std::string_v
         const auto per_us = static_cast<std::int64_t>(l.limit.per.count()) * 1000;
         c.interval_us = std::max<std::int64_t>(1, per_us / static_cast<std::int64_t>(l.limit.count));
         c.burst = l.capacity();
+        c.amount = std::min(units, c.burst + 1);  // keeps amount * interval in the store's range
         p.effective_limit = c.burst;
         period = "r";
     } else {
@@ -411,13 +413,13 @@ QuotaDecision decide(const std::vector<PlannedCharge>& planned, const ChargeOutc
     const auto& p = planned[worst];
     const auto& state = outcome.counters[worst];
     const auto& l = *p.limit;
-    const bool never = p.charge.amount > l.capacity() || state.retry_at_us < 0;
+    const bool never = p.units > l.capacity() || state.retry_at_us < 0;
     std::string what = std::string(l.window == QuotaWindow::Rolling ? "rate" : "quota") + " \"" +
                        l.name + "\" exceeded for " + std::string(to_string(l.key)) + " " +
                        key_escape(p.identity) + ": " + limit_text(p);
     if (never) {
-        what = "message has " + std::to_string(p.charge.amount) + " " +
-               unit_word(l, p.charge.amount) + ", more than " +
+        what = "message has " + std::to_string(p.units) + " " + unit_word(l, p.units) +
+               ", more than " +
                std::string(l.window == QuotaWindow::Rolling ? "rate" : "quota") + " \"" + l.name +
                "\" admits at once (" + limit_text(p) + "); split it";
     } else if (l.window == QuotaWindow::Rolling) {

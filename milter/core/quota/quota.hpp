@@ -85,7 +85,8 @@ struct PlannedCharge {
     std::string identity;  // the keyed value, lower-cased ("alice@example.com")
     std::int64_t effective_limit = 0;  // after warm-up; Gcra: the burst
     std::int64_t resets_at = 0;        // calendar windows: epoch seconds; rolling: 0
-    CounterCharge charge;
+    std::int64_t units = 0;            // what the message costs this limit
+    CounterCharge charge;  // a rate's amount is capped at burst + 1 (as refused either way)
 };
 
 // The counters of every limit that applies to the subject; empty when

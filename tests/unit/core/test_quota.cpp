@@ -545,6 +545,8 @@ warmup_schedule = [50, 100, 250]
          "\"accept\""},
         {"[redis]\npassword_file = \"relative\"\n", "is not an absolute path"},
         {"[quota]\nname = \"a\"\n", "expected tables written as [[quota]]"},
+        {"[[quota]]\nname = \"a\"\nlimit = \"1/1w\"\nwindow = \"rolling\"\nburst = 1000000000\n",
+         "spans more than a century"},
     };
     for (const auto& c : cases) {
         INFO(c.toml);
