@@ -20,6 +20,7 @@
 //   the key file cannot be created; 78 the policy is invalid.
 #include <CLI/CLI.hpp>
 #include <cerrno>
+#include <csignal>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -618,6 +619,9 @@ int parse_and_run(int argc, char** argv) {
 }  // namespace staffel::app
 
 int main(int argc, char** argv) {
+    // hiredis writes with write(2): a Redis that closes the connection must
+    // be an error message, not a silent death by SIGPIPE.
+    std::signal(SIGPIPE, SIG_IGN);
     try {
         return staffel::app::parse_and_run(argc, argv);
     } catch (const std::exception& e) {
