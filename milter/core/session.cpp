@@ -9,7 +9,7 @@
 
 namespace staffel::core {
 
-std::string log_escape(std::string_view text, std::size_t max_bytes) {
+std::string log_escape(std::string_view text, std::size_t max_bytes, bool keep_spaces) {
     static constexpr char kHex[] = "0123456789abcdef";
     std::string out;
     out.reserve(std::min(text.size(), max_bytes) + 8);
@@ -19,7 +19,7 @@ std::string log_escape(std::string_view text, std::size_t max_bytes) {
             break;
         }
         const auto c = static_cast<unsigned char>(text[i]);
-        if (c >= 0x21 && c < 0x7f && c != '\\') {
+        if ((c >= 0x21 || (keep_spaces && c == ' ')) && c < 0x7f && c != '\\') {
             out += static_cast<char>(c);
         } else {
             out += "\\x";
@@ -244,7 +244,7 @@ Verdict Session::check_quotas(Message& m) {
             count = counter.fetch_add(1, std::memory_order_relaxed) + 1;
         }
         m.quota_result = accept ? "store-error:accepted" : "store-error:tempfail";
-        log_.warning("quota store error: " + log_escape(outcome.error().message, 512) + "; " +
+        log_.warning("quota store error: " + log_escape(outcome.error().message, 512, true) + "; " +
                      (accept ? "ACCEPTING the message unchecked (on_store_error = accept)"
                              : "answering tempfail (on_store_error = tempfail)") +
                      "; " + std::to_string(count) + " such decisions since start");
@@ -284,7 +284,7 @@ void Session::refund(Message& m) {
     auto done = quota_.store != nullptr ? quota_.store->refund(charged)
                                         : Result<bool>(make_error("no counter store"));
     if (!done) {
-        log_.warning("quota refund failed: " + log_escape(done.error().message, 512) +
+        log_.warning("quota refund failed: " + log_escape(done.error().message, 512, true) +
                      "; the message stays counted");
         m.quota_result += ",refund-failed";
     } else {

@@ -174,7 +174,9 @@ class Session {
 };
 
 // Makes outside text safe for one log line: printable ASCII kept, anything
-// else as \xHH, cut at `max_bytes` with "..." appended.
-std::string log_escape(std::string_view text, std::size_t max_bytes = 256);
+// else as \xHH, cut at `max_bytes` with "..." appended. Spaces are escaped
+// too (values of key=value fields), unless `keep_spaces` (free text).
+std::string log_escape(std::string_view text, std::size_t max_bytes = 256,
+                       bool keep_spaces = false);
 
 }  // namespace staffel::core

@@ -357,6 +357,9 @@ TEST_CASE("a store error tempfails by default, or accepts and says so", "[quota]
     CHECK(v.rcode == "451");
     CHECK(v.xcode == "4.3.0");
     CHECK(h.stats.store_errors_tempfailed == 1);
+    CHECK_THAT(h.log.lines[h.log.lines.size() - 2].second,
+               Catch::StartsWith("quota store error: Redis at 127.0.0.1:6379: connection refused; "
+                                 "answering tempfail"));
     CHECK_THAT(h.last_line(), Catch::Contains("quota=store-error:tempfail action=tempfail"));
     h.policy = policy_from(
         "[redis]\non_store_error = \"accept\"\n[[quota]]\nname = \"q\"\nlimit = \"5/1d\"\n");
