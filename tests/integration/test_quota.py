@@ -201,3 +201,26 @@ def test_bad_quota_policies_are_refused_with_their_location(workdir):
     rc, _out, err = harness.check_config(path)
     assert rc == 78, err
     assert "bad.toml:1:1: error: quota: burst applies to rolling rates only" in err, err
+
+
+def test_reload_moves_the_counters_to_the_new_redis(request, staffeld_factory, postfix_factory,
+                                                    sink, redis, workdir):
+    other = harness.Redis(workdir / "second")
+    request.node.staffel_servers.append(other)
+    other.start()
+    # No --redis override: the address comes from the policy, so a reload can change it.
+    staffeld = staffeld_factory(policy=quota_policy(redis, DAILY5), redis=None)
+    postfix = postfix_factory(milter=staffeld.socket_spec)
+    assert send(postfix).accepted
+    mark = staffeld.log_size()
+    staffeld.write_policy(quota_policy(other, DAILY5))
+    staffeld.hup()
+    staffeld.wait_log(r"policy reloaded", since=mark)
+    assert send(postfix).accepted
+    assert send(postfix).accepted
+
+    def count(r):
+        keys = r.command("KEYS", "staffel:q:*")
+        return int(r.command("GET", keys[0])) if keys else 0
+    assert (count(redis), count(other)) == (1, 2)
+    other.stop()
