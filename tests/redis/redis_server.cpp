@@ -4,13 +4,13 @@
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -54,6 +54,8 @@ std::unique_ptr<redisReply, ReplyDeleter> send(redisContext* c,
                                                const std::vector<std::string>& argv) {
     std::vector<const char*> ptrs;
     std::vector<std::size_t> lens;
+    ptrs.reserve(argv.size());
+    lens.reserve(argv.size());
     for (const auto& a : argv) {
         ptrs.push_back(a.data());
         lens.push_back(a.size());
@@ -126,6 +128,7 @@ void RedisServer::start() {
         args.insert(args.end(), {"--requirepass", config_.password});
     }
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (auto& a : args) {
         argv.push_back(a.data());
     }

@@ -2,11 +2,10 @@
 // a killed, restarted and hung redis-server, a full pool, and concurrency.
 //
 // Every case starts its own redis-server (redis_server.hpp).
-#include <signal.h>
-
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <csignal>
 #include <string>
 #include <thread>
 #include <vector>
@@ -208,6 +207,7 @@ TEST_CASE("concurrent charges never over-admit", "[pool][concurrency]") {
     std::atomic<int> admitted{0};
     std::atomic<int> failed{0};
     std::vector<std::thread> threads;
+    threads.reserve(kThreads);
     for (int t = 0; t < kThreads; ++t) {
         threads.emplace_back([&] {
             for (int i = 0; i < kPerThread; ++i) {

@@ -26,7 +26,7 @@ std::string sha1_hex(std::string_view text) {
     }
     static constexpr char kHex[] = "0123456789abcdef";
     std::string out;
-    out.reserve(2 * len);
+    out.reserve(2 * static_cast<std::size_t>(len));
     for (unsigned int i = 0; i < len; ++i) {
         out.push_back(kHex[md[i] >> 4]);
         out.push_back(kHex[md[i] & 0x0f]);

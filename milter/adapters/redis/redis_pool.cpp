@@ -186,6 +186,10 @@ core::Result<redisContext*> RedisPool::connect() {
         }
         return e;
     }
+    if (a.kind == core::RedisAddress::Kind::Tcp) {
+        // Idle pooled connections: let the kernel notice a peer that vanished.
+        redisEnableKeepAlive(c.get());
+    }
     if (redisSetTimeout(c.get(), to_timeval(options_.command_timeout)) != REDIS_OK) {
         return error("cannot set the command timeout: " + lower_first(c->errstr));
     }
