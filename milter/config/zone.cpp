@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 
@@ -24,8 +25,8 @@ std::string quoted(std::string_view name) {
 }
 
 bool is_name_char(char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-' || c == '+';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '+';
 }
 
 class Fd {
@@ -67,9 +68,9 @@ core::Result<std::string> read_zone_file(const std::string& path, bool& missing)
         return core::make_error(path + " is larger than 1 MiB; that is no TZif file");
     }
     std::string bytes;
-    char buf[8192];
+    std::array<char, 8192> buf{};
     for (;;) {
-        const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        const ssize_t n = ::read(fd.get(), buf.data(), buf.size());
         if (n < 0 && errno == EINTR) {
             continue;
         }
@@ -80,7 +81,7 @@ core::Result<std::string> read_zone_file(const std::string& path, bool& missing)
         if (n == 0) {
             return bytes;
         }
-        bytes.append(buf, static_cast<std::size_t>(n));
+        bytes.append(buf.data(), static_cast<std::size_t>(n));
         if (bytes.size() > kMaxZoneFileBytes) {
             return core::make_error(path + " is larger than 1 MiB; that is no TZif file");
         }
@@ -96,9 +97,8 @@ bool is_valid_zone_name(std::string_view name) {
     std::size_t begin = 0;
     for (;;) {
         const std::size_t slash = name.find('/', begin);
-        const std::string_view part =
-            name.substr(begin, slash == std::string_view::npos ? std::string_view::npos
-                                                               : slash - begin);
+        const std::string_view part = name.substr(
+            begin, slash == std::string_view::npos ? std::string_view::npos : slash - begin);
         if (part.empty() || part == "." || part == "..") {
             return false;
         }
@@ -120,7 +120,7 @@ core::Result<core::ZoneRules> load_zone(std::string_view name, const std::string
     }
     if (!is_valid_zone_name(name)) {
         return core::make_error("invalid time zone name " + quoted(name) +
-                                ": want an IANA name of letters, digits, '/', '_', '-' and "
+                                ": want a relative IANA name of letters, digits, '/', '_', '-' and "
                                 "'+' (at most 64 characters, no \"..\"), " +
                                 std::string(kZoneHint));
     }
@@ -136,8 +136,8 @@ core::Result<core::ZoneRules> load_zone(std::string_view name, const std::string
             return core::make_error("unknown time zone " + quoted(name) + " (no file in " +
                                     zoneinfo_dir + "); " + std::string(kZoneHint));
         }
-        return core::make_error("time zone " + quoted(name) + ": " + bytes.error().message +
-                                "; " + std::string(kZoneHint));
+        return core::make_error("time zone " + quoted(name) + ": " + bytes.error().message + "; " +
+                                std::string(kZoneHint));
     }
     return core::ZoneRules::from_tzif(name, *bytes);
 }

@@ -1,9 +1,10 @@
 // tz.cpp - see tz.hpp.
 //
-// Layout: civil-calendar arithmetic (Howard Hinnant's well-known
-// days-from-civil algorithm, rewritten here for 64-bit days and carrying
-// months), the POSIX TZ string of the TZif footer (parse, evaluate), the
-// TZif reader, and the ZoneRules queries built on them.
+// Layout: civil-calendar arithmetic (the era / day-of-era method Howard
+// Hinnant describes in "chrono-Compatible Low-Level Date Algorithms", here
+// on 64-bit days and with months that carry), the POSIX TZ string of the
+// TZif footer (parse, evaluate), the TZif reader, and the ZoneRules queries
+// built on them.
 //
 // Time range: instants are clamped to kTimeLimit (about +-2e9 years) before
 // any arithmetic, so no input makes an int64 overflow or an int year wrap.
@@ -22,7 +23,7 @@ constexpr std::int64_t kDaysPer400Years = 146097;
 // 5e6 eras of 400 years: years stay within +-2,000,002,000, inside int.
 constexpr std::int64_t kMaxDays = kDaysPer400Years * 5'000'000;
 // Instants a few years inside kMaxDays, so neighbouring years stay valid.
-constexpr std::int64_t kTimeLimit = (kMaxDays - 4 * 366) * kSecondsPerDay;
+constexpr std::int64_t kTimeLimit = (kMaxDays - std::int64_t{4 * 366}) * kSecondsPerDay;
 
 std::int64_t floor_div(std::int64_t a, std::int64_t b) {
     std::int64_t q = a / b;
@@ -48,8 +49,8 @@ std::int64_t days_from_ymd(std::int64_t year, std::int64_t month, std::int64_t d
         --y;
     }
     const std::int64_t era = floor_div(y, 400);
-    const std::int64_t yoe = y - era * 400;            // [0, 399]
-    const std::int64_t mp = (m + 9) % 12;              // March = 0
+    const std::int64_t yoe = y - era * 400;                 // [0, 399]
+    const std::int64_t mp = (m + 9) % 12;                   // March = 0
     const std::int64_t doy = (153 * mp + 2) / 5 + day - 1;  // day carries linearly
     const std::int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     return era * kDaysPer400Years + doe - 719468;  // 719468: 0000-03-01 to 1970-01-01
@@ -71,7 +72,7 @@ CivilTime civil_from_days(std::int64_t days) {
     const std::int64_t doe = z - era * kDaysPer400Years;  // [0, 146096]
     const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
     const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);  // [0, 365]
-    const std::int64_t mp = (5 * doy + 2) / 153;                      // March = 0
+    const std::int64_t mp = (5 * doy + 2) / 153;                       // March = 0
     const std::int64_t day = doy - (153 * mp + 2) / 5 + 1;
     const std::int64_t month = mp < 10 ? mp + 3 : mp - 9;
     const std::int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
@@ -98,10 +99,10 @@ struct LocalType {
 struct DateRule {
     enum class Kind : std::uint8_t { julian_no_leap, zero_based, month_week_day };
     Kind kind = Kind::month_week_day;
-    int number = 0;  // Jn: 1-365; n: 0-365
-    int month = 1;   // Mm.w.d: 1-12
-    int week = 1;    // 1-5, 5 = last
-    int weekday = 0;          // 0 = Sunday
+    int number = 0;            // Jn: 1-365; n: 0-365
+    int month = 1;             // Mm.w.d: 1-12
+    int week = 1;              // 1-5, 5 = last
+    int weekday = 0;           // 0 = Sunday
     std::int32_t time = 7200;  // local seconds after midnight; -167h..167h
 };
 
@@ -115,10 +116,10 @@ struct PosixTz {
 };
 
 struct ZoneData {
-    std::vector<std::int64_t> times;   // ascending transition instants
-    std::vector<std::uint8_t> type_of; // the type each transition switches to
-    std::vector<LocalType> types;      // never empty; types[0] before times[0]
-    std::optional<PosixTz> footer;     // after times.back(), or always if no times
+    std::vector<std::int64_t> times;    // ascending transition instants
+    std::vector<std::uint8_t> type_of;  // the type each transition switches to
+    std::vector<LocalType> types;       // never empty; types[0] before times[0]
+    std::optional<PosixTz> footer;      // after times.back(), or always if no times
     std::int32_t min_utoff = 0;
     std::int32_t max_utoff = 0;
 
@@ -152,7 +153,8 @@ std::int64_t rule_day(const DateRule& rule, std::int64_t year) {
     const std::int64_t first = days_from_ymd(year, rule.month, 1);
     const std::int64_t next_month = days_from_ymd(year, rule.month + 1, 1);
     const std::int64_t first_weekday = floor_mod(first + 4, 7);  // 0 = Sunday
-    std::int64_t day = first + floor_mod(rule.weekday - first_weekday, 7) + (rule.week - 1) * 7;
+    std::int64_t day =
+        first + floor_mod(rule.weekday - first_weekday, 7) + std::int64_t{rule.week - 1} * 7;
     while (day >= next_month) {  // week 5: the last such weekday
         day -= 7;
     }
@@ -176,6 +178,8 @@ struct Event {
 
 // The last event at or before t. Looks one year either side: RFC 8536 rule
 // times reach up to 167 hours, so a year's event may fall into the next.
+// (Rules whose DST periods of neighbouring years overlap, which no real
+// zone has, are read this way too: the latest start or end wins.)
 std::optional<Event> latest_event_at_or_before(const PosixTz& tz, std::int64_t t) {
     std::optional<Event> best;
     const std::int64_t year = year_of(t, tz.std_type.utoff);
@@ -251,7 +255,8 @@ class PosixParser {
             return fail();
         }
         tz.dst_type.utoff = tz.std_type.utoff + 3600;
-        if (!at_end() && peek() != ',' && !parse_offset(tz.dst_type.utoff, "daylight time offset")) {
+        if (!at_end() && peek() != ',' &&
+            !parse_offset(tz.dst_type.utoff, "daylight time offset")) {
             return fail();
         }
         if (at_end()) {
@@ -274,7 +279,7 @@ class PosixParser {
     static bool is_digit(char c) { return c >= '0' && c <= '9'; }
     static bool is_alpha(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
 
-    Error fail() const {
+    [[nodiscard]] Error fail() const {
         return make_error("bad TZ string \"" + printable(text_) + "\" at offset " +
                           std::to_string(pos_) + ": " + why_);
     }
@@ -485,9 +490,8 @@ Result<ZoneData> read_data(Reader& in, const Header& h, std::size_t time_bytes) 
     z.times.reserve(h.timecnt);
     for (std::uint32_t i = 0; i < h.timecnt; ++i) {
         const std::uint64_t raw = in.big_endian(time_bytes);
-        const std::int64_t t = time_bytes == 4
-                                   ? std::int64_t{static_cast<std::int32_t>(raw)}
-                                   : static_cast<std::int64_t>(raw);
+        const std::int64_t t = time_bytes == 4 ? std::int64_t{static_cast<std::int32_t>(raw)}
+                                               : static_cast<std::int64_t>(raw);
         if (!z.times.empty() && t <= z.times.back()) {
             return make_error("transition times are not in ascending order");
         }
@@ -588,7 +592,7 @@ ZoneRules ZoneRules::utc() {
 
 Result<ZoneRules> ZoneRules::from_tzif(std::string_view name, std::string_view bytes) {
     const auto fail = [&](const std::string& why) {
-        return make_error("time zone \"" + printable(name) + "\": malformed TZif data: " + why);
+        return make_error("time zone \"" + printable(name) + "\": bad TZif data: " + why);
     };
     Reader in(bytes);
     auto header = read_header(in, "first");
@@ -640,8 +644,7 @@ Result<ZoneRules> ZoneRules::from_tzif(std::string_view name, std::string_view b
             widen(z.footer->dst_type.utoff);
         }
     }
-    return ZoneRules(std::string(name),
-                     std::make_shared<const ZoneData>(std::move(data).value()));
+    return ZoneRules(std::string(name), std::make_shared<const ZoneData>(std::move(data).value()));
 }
 
 std::int32_t ZoneRules::offset_at(std::int64_t t) const {
@@ -666,10 +669,9 @@ std::int64_t ZoneRules::from_local(const CivilTime& local) const {
     // constant-offset pieces of that window from its start; in each piece
     // the first t with t + offset >= wanted is max(start, wanted - offset).
     const ZoneData& z = *data_;
-    const std::int64_t wanted =
-        clamp_time(days_from_ymd(local.year, local.month, local.day) * kSecondsPerDay +
-                   std::int64_t{local.hour} * 3600 + std::int64_t{local.minute} * 60 +
-                   local.second);
+    const std::int64_t wanted = clamp_time(
+        days_from_ymd(local.year, local.month, local.day) * kSecondsPerDay +
+        std::int64_t{local.hour} * 3600 + std::int64_t{local.minute} * 60 + local.second);
     const std::int64_t last = wanted - z.min_utoff;
     std::int64_t t = wanted - z.max_utoff;
     for (int piece = 0; piece < 1000 && t < last; ++piece) {

@@ -7,7 +7,11 @@
 //   governs instants after the last transition. Nothing here reads files:
 //   the config layer reads the zoneinfo file and hands over its bytes.
 // Thread-safety: ZoneRules is immutable after construction; share freely.
-// Errors: a malformed TZif file is a Result error naming what is wrong.
+// Errors: a malformed TZif file is a Result error naming what is wrong;
+//   so is one with leap-second records (a "right/" zone: POSIX time here).
+//   Queries never fail: instants beyond about +-2e9 years saturate.
+// Cost: offset_at is a binary search over the transitions, or a few date
+//   computations with the footer's rule; from_local is a few offset_at.
 // Outside input: zoneinfo files (trusted system data, still bounds-checked).
 #pragma once
 
