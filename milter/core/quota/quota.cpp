@@ -200,6 +200,16 @@ std::string limit_text(const PlannedCharge& p) {
     return out;
 }
 
+// The identity as a reply may carry it: escaped, and short enough that the
+// whole reply stays within one SMTP line.
+std::string reply_identity(std::string_view identity) {
+    auto text = key_escape(identity);
+    if (text.size() > 120) {
+        text = text.substr(0, 117) + "...";
+    }
+    return text;
+}
+
 int severity(QuotaAction a) {
     switch (a) {
         case QuotaAction::Reject:
@@ -416,7 +426,7 @@ QuotaDecision decide(const std::vector<PlannedCharge>& planned, const ChargeOutc
     const bool never = p.units > l.capacity() || state.retry_at_us < 0;
     std::string what = std::string(l.window == QuotaWindow::Rolling ? "rate" : "quota") + " \"" +
                        l.name + "\" exceeded for " + std::string(to_string(l.key)) + " " +
-                       key_escape(p.identity) + ": " + limit_text(p);
+                       reply_identity(p.identity) + ": " + limit_text(p);
     if (never) {
         what = "message has " + std::to_string(p.units) + " " + unit_word(l, p.units) +
                ", more than " +

@@ -290,6 +290,15 @@ action = "tempfail"
     CHECK(h.store.charges == 6);  // one round trip per message
     // Another sender has its own counter.
     CHECK(h.send("other@example.com", 1) == Verdict::proceed());
+    // A long sender is cut short in the reply (an SMTP line has room for ~500).
+    const std::string lengthy(300, 'x');
+    for (int i = 0; i < 5; ++i) {
+        h.send(lengthy + "@example.com", 1);
+    }
+    v = h.send(lengthy + "@example.com", 1);
+    CHECK(v.action == Verdict::Action::Tempfail);
+    CHECK(v.text.size() < 300);
+    CHECK_THAT(v.text, Catch::Contains("xxx...: 5 recipients per day"));
     // A new day in Berlin (23:00 UTC) starts afresh.
     h.now = utc(2026, 11, 23, 23);
     CHECK(h.send("app@example.com", 1) == Verdict::proceed());
