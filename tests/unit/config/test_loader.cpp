@@ -363,3 +363,26 @@ TEST_CASE("[dkim] settings and sender rules load", "[config][dkim]") {
     CHECK(d.senders[0].domains.size() == 2);
     CHECK(d.senders[1].networks[0].contains("192.0.2.200"));
 }
+
+TEST_CASE("[redis] password_file: read once, owner-only, never echoed", "[config][quota]") {
+    TempDir dir;
+    const auto path = dir.path / "redis.pass";
+    {
+        std::ofstream out(path);
+        out << "s3cret-pass\n";
+    }
+    std::filesystem::permissions(path, std::filesystem::perms::owner_read |
+                                           std::filesystem::perms::owner_write);
+    const std::string policy = "[redis]\npassword_file = \"" + path.string() + "\"\n";
+    auto ok = config::load_policy_text(policy, "p.toml");
+    REQUIRE(ok.policy);
+    CHECK(ok.policy->redis.password == "s3cret-pass");
+    std::filesystem::permissions(path, std::filesystem::perms::group_read,
+                                 std::filesystem::perm_options::add);
+    auto bad = config::load_policy_text(policy, "p.toml");
+    REQUIRE(bad.errors.size() == 1);
+    const auto text = bad.errors[0].to_string();
+    CHECK_THAT(text, Catch::StartsWith("p.toml:2:17: error: redis.password_file: password file "));
+    CHECK_THAT(text, Catch::Contains("has mode 0640; group and others must not have access"));
+    CHECK(text.find("s3cret") == std::string::npos);
+}
