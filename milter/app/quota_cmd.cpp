@@ -22,11 +22,10 @@ std::string pad(std::string s, std::size_t width) {
 
 std::vector<core::PlannedCharge> counters(const core::Policy& p, const std::string& key,
                                           std::int64_t now, std::ostream& err) {
-    auto planned =
-        core::counters_for(p.quotas, *p.general.time_zone, p.redis.prefix, key, now);
+    auto planned = core::counters_for(p.quotas, *p.general.time_zone, p.redis.prefix, key, now);
     if (planned.empty()) {
-        err << "staffelctl: no [[quota]] limit of " << p.path << " applies to \"" << key
-            << "\" (" << p.quotas.size() << " limits declared)\n";
+        err << "staffelctl: no [[quota]] limit of " << p.path << " applies to \"" << key << "\" ("
+            << p.quotas.size() << " limits declared)\n";
     }
     return planned;
 }
@@ -62,10 +61,10 @@ int quota_show(const core::Policy& policy, core::CounterStore& store, const std:
         if (p.limit->window == core::QuotaWindow::Rolling) {
             const auto drained_us =
                 s.now_us + s.used * p.charge.interval_us;  // when every unit has drained
-            resets = s.used == 0 ? "now (empty)"
-                                 : core::format_local(zone, (drained_us + 999999) / 1000000) +
-                                       " (rolling, " + core::format_duration(p.limit->limit.per) +
-                                       ")";
+            resets = s.used == 0
+                         ? "now (empty)"
+                         : core::format_local(zone, (drained_us + 999999) / 1000000) +
+                               " (rolling, " + core::format_duration(p.limit->limit.per) + ")";
         } else {
             resets = core::format_local(zone, p.resets_at);
         }

@@ -3,7 +3,6 @@
 
 #include "adapters/openssl/dkim_keys.hpp"
 #include "adapters/redis/counter_store.hpp"
-
 #include "core/endpoints.hpp"
 
 namespace staffel::app {

@@ -510,8 +510,7 @@ struct Commands {
 void add_quota(CLI::App& app, Options& opt, Commands& c) {
     auto* quota = app.add_subcommand("quota", "show or reset the quota counters of one key");
     quota->require_subcommand(1);
-    man_page(quota, "staffelctl [-c POLICY] quota show|reset KEY", kQuotaDescription,
-             kQuotaFooter);
+    man_page(quota, "staffelctl [-c POLICY] quota show|reset KEY", kQuotaDescription, kQuotaFooter);
     c.quota_show = quota->add_subcommand("show", "print used, limit and reset time per limit");
     man_page(c.quota_show, "staffelctl [-c POLICY] quota show KEY", kQuotaDescription,
              kQuotaFooter);

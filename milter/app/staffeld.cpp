@@ -144,11 +144,11 @@ class Daemon {
         stop_milter(policy->milter.socket);
         milter.join();
         cleanup(*policy);
-        logger_->notice(std::string(status == 0 ? "stopped" : "stopped after an error") +
-                        "; quota store errors: " +
-                        std::to_string(quota_stats_.store_errors_tempfailed.load()) +
-                        " tempfailed, " + std::to_string(quota_stats_.store_errors_accepted.load()) +
-                        " accepted");
+        logger_->notice(
+            std::string(status == 0 ? "stopped" : "stopped after an error") +
+            "; quota store errors: " + std::to_string(quota_stats_.store_errors_tempfailed.load()) +
+            " tempfailed, " + std::to_string(quota_stats_.store_errors_accepted.load()) +
+            " accepted");
         return status;
     }
 

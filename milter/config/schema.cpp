@@ -13,12 +13,12 @@
 #include <filesystem>
 #include <utility>
 
+#include "config/zone.hpp"
 #include "core/dkim/canon.hpp"
 #include "core/dkim/signer.hpp"
 #include "core/headers.hpp"
 #include "core/net.hpp"
 #include "core/units.hpp"
-#include "config/zone.hpp"
 
 namespace staffel::config {
 namespace {
@@ -318,11 +318,11 @@ std::optional<std::string> read_secret(const std::string& path, std::string& out
 }
 
 core::Result<std::string> quota_name(std::string_view text) {
-    const bool ok = !text.empty() && text.size() <= 64 &&
-                    std::all_of(text.begin(), text.end(), [](char c) {
-                        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                               (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
-                    });
+    const bool ok =
+        !text.empty() && text.size() <= 64 && std::all_of(text.begin(), text.end(), [](char c) {
+            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   c == '_' || c == '-' || c == '.';
+        });
     if (!ok) {
         return core::make_error("bad limit name \"" + std::string(text) +
                                 "\" (letters, digits, '-', '_', '.'; at most 64)");
@@ -516,8 +516,7 @@ std::vector<FieldSpec> build_schema() {
                         [](Policy & p) -> auto& { return p.redis.username; }, nonempty)});
     rows.push_back({"redis", "password_file",
                     "the absolute path of a file (mode 0600 or stricter) holding the password",
-                    "(no AUTH)",
-                    [](const toml::node& n, Policy& p) -> std::optional<std::string> {
+                    "(no AUTH)", [](const toml::node& n, Policy& p) -> std::optional<std::string> {
                         const auto* s = n.as_string();
                         if (s == nullptr) {
                             return "got " + type_name(n);
@@ -528,23 +527,23 @@ std::vector<FieldSpec> build_schema() {
     rows.push_back({"redis", "pool_size", "an integer from 1 to 1024", "16",
                     integer_in(
                         [](Policy & p) -> auto& { return p.redis.pool_size; }, 1, 1024)});
-    rows.push_back({"redis", "on_store_error", "one of \"tempfail\", \"accept\"", "\"tempfail\"",
-                    string_with(
-                        [](Policy & p) -> auto& { return p.redis.on_store_error; },
-                        store_error_mode)});
+    rows.push_back(
+        {"redis", "on_store_error", "one of \"tempfail\", \"accept\"", "\"tempfail\"",
+         string_with(
+             [](Policy & p) -> auto& { return p.redis.on_store_error; }, store_error_mode)});
     // [general]
-    rows.push_back({"general", "time_zone",
-                    "an IANA time zone name, e.g. \"Europe/Berlin\" or \"UTC\"", "\"UTC\"",
-                    string_with(
-                        [](Policy & p) -> auto& { return p.general.time_zone; },
-                        [](std::string_view text)
-                            -> core::Result<std::shared_ptr<const core::ZoneRules>> {
-                            auto z = load_zone(text);
-                            if (!z) {
-                                return z.error();
-                            }
-                            return std::make_shared<const core::ZoneRules>(std::move(z).value());
-                        })});
+    rows.push_back(
+        {"general", "time_zone", "an IANA time zone name, e.g. \"Europe/Berlin\" or \"UTC\"",
+         "\"UTC\"",
+         string_with(
+             [](Policy & p) -> auto& { return p.general.time_zone; },
+             [](std::string_view text) -> core::Result<std::shared_ptr<const core::ZoneRules>> {
+                 auto z = load_zone(text);
+                 if (!z) {
+                     return z.error();
+                 }
+                 return std::make_shared<const core::ZoneRules>(std::move(z).value());
+             })});
     // [log]
     rows.push_back({"log", "level",
                     "one of \"debug\", \"info\", \"notice\", \"warning\", \"error\"", "\"info\"",
@@ -645,8 +644,7 @@ std::vector<FieldSpec> build_schema() {
         {"quota", "limit",
          "COUNT/PERIOD: \"500/1d\" (or \"/day\"), \"2000/1w\" (\"/week\"), \"9000/month\", "
          "or a rate such as \"300/1m\"",
-         "(required)",
-         [](const toml::node& n, Policy& p) -> std::optional<std::string> {
+         "(required)", [](const toml::node& n, Policy& p) -> std::optional<std::string> {
              const auto* s = n.as_string();
              if (s == nullptr) {
                  return "got " + type_name(n);
@@ -659,11 +657,11 @@ std::vector<FieldSpec> build_schema() {
              last_quota(p).window = q->window;
              return std::nullopt;
          }});
-    rows.push_back({"quota", "window", "one of \"calendar\", \"rolling\"",
-                    "(calendar for /1d, /1w and /month; else rolling)",
-                    string_with(
-                        [](Policy & p) -> auto& { return last_quota(p).rolling_requested; },
-                        quota_window)});
+    rows.push_back(
+        {"quota", "window", "one of \"calendar\", \"rolling\"",
+         "(calendar for /1d, /1w and /month; else rolling)",
+         string_with(
+             [](Policy & p) -> auto& { return last_quota(p).rolling_requested; }, quota_window)});
     rows.push_back({"quota", "burst", "an integer from 1 to 1000000000", "(the limit's count)",
                     integer_in(
                         [](Policy & p) -> auto& { return last_quota(p).burst; }, 1, 1000000000)});
@@ -679,18 +677,18 @@ std::vector<FieldSpec> build_schema() {
          "(any)",
          array_of<std::string>(
              [](Policy & p) -> auto& { return last_quota(p).domains; }, domain_pattern, false)});
-    rows.push_back({"quota", "sasl_users", "an array of SASL logins or \"*@DOMAIN\"", "(any)",
-                    array_of<std::string>(
-                        [](Policy & p) -> auto& { return last_quota(p).sasl_users; },
-                        sasl_pattern, false)});
+    rows.push_back(
+        {"quota", "sasl_users", "an array of SASL logins or \"*@DOMAIN\"", "(any)",
+         array_of<std::string>(
+             [](Policy & p) -> auto& { return last_quota(p).sasl_users; }, sasl_pattern, false)});
     rows.push_back({"quota", "networks", "an array of networks, e.g. [\"10.1.0.0/16\"]", "(any)",
                     array_of<core::Network>(
                         [](Policy & p) -> auto& { return last_quota(p).networks; },
                         core::parse_network, false)});
-    rows.push_back({"quota", "streams", "an array of stream names, e.g. [\"bulk\"]", "(any)",
-                    array_of<std::string>(
-                        [](Policy & p) -> auto& { return last_quota(p).streams; }, quota_name,
-                        false)});
+    rows.push_back(
+        {"quota", "streams", "an array of stream names, e.g. [\"bulk\"]", "(any)",
+         array_of<std::string>(
+             [](Policy & p) -> auto& { return last_quota(p).streams; }, quota_name, false)});
     rows.push_back({"quota", "warmup_start", "a date, e.g. 2026-12-01 or \"2026-12-01\"",
                     "(no warm-up)",
                     [](const toml::node& n, Policy& p) -> std::optional<std::string> {
@@ -760,8 +758,9 @@ std::vector<FieldSpec> build_schema() {
                         for (const auto& item : *a) {
                             const auto* i = item.as_integer();
                             if (i == nullptr || i->get() < 1 || i->get() > 1000000000) {
-                                return std::string("every day's limit must be an integer from 1 "
-                                                   "to 1000000000");
+                                return std::string(
+                                    "every day's limit must be an integer from 1 "
+                                    "to 1000000000");
                             }
                             q.warmup->schedule.push_back(i->get());
                         }
@@ -776,8 +775,8 @@ std::optional<std::string> finish_quota(Policy& p) {
     auto& q = p.quotas.back();
     for (std::size_t i = 0; i + 1 < p.quotas.size(); ++i) {
         if (p.quotas[i].name == q.name) {
-            return "a limit named \"" + q.name + "\" is already declared (at " +
-                   p.quotas[i].where + "); names must be unique, they name the counters";
+            return "a limit named \"" + q.name + "\" is already declared (at " + p.quotas[i].where +
+                   "); names must be unique, they name the counters";
         }
     }
     if (q.rolling_requested) {
@@ -795,8 +794,9 @@ std::optional<std::string> finish_quota(Policy& p) {
         }
         // The store keeps times in microseconds as exact doubles (2^52).
         if ((q.capacity() + 1) > (std::int64_t{1} << 52) / interval_us) {
-            return std::string("burst times the rate's interval spans more than a century; "
-                               "use a smaller burst or a calendar quota");
+            return std::string(
+                "burst times the rate's interval spans more than a century; "
+                "use a smaller burst or a calendar quota");
         }
     } else if (q.burst != 0) {
         return std::string(
@@ -817,8 +817,9 @@ std::optional<std::string> finish_quota(Policy& p) {
                 "warmup_schedule");
         }
         if (by_factor && (w.initial == 0 || w.factor == 1.0)) {
-            return std::string("a warm-up ramp by factor needs both warmup_initial and "
-                               "warmup_factor");
+            return std::string(
+                "a warm-up ramp by factor needs both warmup_initial and "
+                "warmup_factor");
         }
     }
     return std::nullopt;

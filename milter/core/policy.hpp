@@ -58,7 +58,8 @@ struct RedisSettings {
 
 struct GeneralSettings {
     // Calendar quotas reset at midnight here.
-    std::shared_ptr<const ZoneRules> time_zone = std::make_shared<const ZoneRules>(ZoneRules::utc());
+    std::shared_ptr<const ZoneRules> time_zone =
+        std::make_shared<const ZoneRules>(ZoneRules::utc());
 };
 
 struct LogSettings {
@@ -72,17 +73,17 @@ struct DkimKeySpec {
     std::string selector;
     DkimAlgorithm algorithm = DkimAlgorithm::RsaSha256;
     std::string key_path;
-    bool subdomains = false;  // also sign for every subdomain of `domain`
+    bool subdomains = false;                    // also sign for every subdomain of `domain`
     std::optional<CanonPair> canonicalization;  // default: [dkim] canonicalization
-    std::string where;        // FILE:LINE:COL of the entry, for messages
+    std::string where;                          // FILE:LINE:COL of the entry, for messages
     std::shared_ptr<const SigningKey> key;
 };
 
 // One [[dkim.senders]] rule: which From: domains an identity may sign.
 // First matching rule wins; see DkimSettings.
 struct DkimSenderRule {
-    std::string sasl_user;          // exact, or "*@domain"; empty: any
-    std::vector<Network> networks;  // client address in one of them; empty: any
+    std::string sasl_user;             // exact, or "*@domain"; empty: any
+    std::vector<Network> networks;     // client address in one of them; empty: any
     std::vector<std::string> domains;  // "example.com", "*.example.com", or "*" (any key)
 };
 

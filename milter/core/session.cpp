@@ -41,9 +41,10 @@ Session::Session(PolicySource policies, Logger& log, InFlight* in_flight, const 
       policy_(policies_()) {
     if (!clock_) {
         clock_ = [] {
-            return static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::seconds>(
-                                                 std::chrono::system_clock::now().time_since_epoch())
-                                                 .count());
+            return static_cast<std::int64_t>(
+                std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count());
         };
     }
     if (in_flight_ != nullptr) {
@@ -144,7 +145,8 @@ Verdict Session::sign(Message& m) {
     if (!signed_fields) {
         log_.error("DKIM signing failed: " + signed_fields.error().message);
         m.dkim_result = "error";
-        return Verdict::tempfail("451", "4.3.0", "Staffel: cannot sign the message now, try again later");
+        return Verdict::tempfail("451", "4.3.0",
+                                 "Staffel: cannot sign the message now, try again later");
     }
     Verdict v;
     std::string result;
@@ -202,7 +204,8 @@ Verdict Session::apply_edits(Message& m, Verdict v, MessageEdits& edits) {
     // Inserted bottom-up at the top, so the first ends on top.
     for (auto it = v.prepend.rbegin(); it != v.prepend.rend(); ++it) {
         if (!edits.insert_header(it->name, it->value)) {
-            log_.error("the MTA refused to add the " + it->name + " header field; answering tempfail");
+            log_.error("the MTA refused to add the " + it->name +
+                       " header field; answering tempfail");
             refund(m);
             return Verdict::tempfail("451", "4.3.0",
                                      "Staffel: cannot sign the message now, try again later");
@@ -211,7 +214,8 @@ Verdict Session::apply_edits(Message& m, Verdict v, MessageEdits& edits) {
     if (!v.quarantine.empty() && !edits.quarantine(v.quarantine)) {
         log_.error("the MTA refused to hold the message; answering tempfail");
         refund(m);
-        return Verdict::tempfail("451", "4.3.0", "Staffel: cannot hold the message now, try again later");
+        return Verdict::tempfail("451", "4.3.0",
+                                 "Staffel: cannot hold the message now, try again later");
     }
     return v;
 }

@@ -126,8 +126,8 @@ class Session {
     void close();  // the connection ends
 
     // Whether the connection's policy needs the header and body (it signs
-    // with DKIM, or a quota is keyed on the stream). The adapter negotiates the stages accordingly and says so
-    // with content_negotiated().
+    // with DKIM, or a quota is keyed on the stream). The adapter negotiates the stages accordingly
+    // and says so with content_negotiated().
     [[nodiscard]] bool wants_content() const;
     void content_negotiated(bool yes) { content_negotiated_ = yes; }
 
@@ -144,8 +144,8 @@ class Session {
         HeaderCollector headers;
         bool headers_done = false;
         std::optional<MessageSigner> signer;
-        std::string dkim_result;  // log token: "d/s,d/s" or "none:REASON"
-        std::string stream;       // "bulk" or "transactional"; "" without headers
+        std::string dkim_result;             // log token: "d/s,d/s" or "none:REASON"
+        std::string stream;                  // "bulk" or "transactional"; "" without headers
         std::vector<CounterCharge> charged;  // admitted quota charges, for a refund
         std::string quota_result;            // log token: "ok", "over:NAME", ...
     };

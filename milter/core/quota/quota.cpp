@@ -95,7 +95,8 @@ std::int64_t warm_limit(const QuotaLimit& l, std::int64_t today) {
                    ? std::min(target, w.schedule[static_cast<std::size_t>(n)])
                    : target;
     }
-    const double grown = static_cast<double>(w.initial) * std::pow(w.factor, static_cast<double>(n));
+    const double grown =
+        static_cast<double>(w.initial) * std::pow(w.factor, static_cast<double>(n));
     if (!std::isfinite(grown) || grown >= static_cast<double>(target)) {
         return target;
     }
@@ -132,7 +133,8 @@ PlannedCharge plan_one(const QuotaLimit& l, const ZoneRules& zone, std::string_v
     if (l.window == QuotaWindow::Rolling) {
         c.kind = CounterCharge::Kind::Gcra;
         const auto per_us = static_cast<std::int64_t>(l.limit.per.count()) * 1000;
-        c.interval_us = std::max<std::int64_t>(1, per_us / static_cast<std::int64_t>(l.limit.count));
+        c.interval_us =
+            std::max<std::int64_t>(1, per_us / static_cast<std::int64_t>(l.limit.count));
         c.burst = l.capacity();
         c.amount = std::min(units, c.burst + 1);  // keeps amount * interval in the store's range
         p.effective_limit = c.burst;
@@ -294,8 +296,8 @@ std::string_view classify_stream(const std::vector<HeaderField>& fields) {
             while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
                 v.remove_prefix(1);
             }
-            while (!v.empty() && (v.back() == ' ' || v.back() == '\t' || v.back() == '\r' ||
-                                  v.back() == '\n')) {
+            while (!v.empty() &&
+                   (v.back() == ' ' || v.back() == '\t' || v.back() == '\r' || v.back() == '\n')) {
                 v.remove_suffix(1);
             }
             if (iequals(v, "bulk") || iequals(v, "list") || iequals(v, "junk")) {
@@ -372,9 +374,8 @@ std::vector<PlannedCharge> counters_for(const std::vector<QuotaLimit>& limits,
                 break;
         }
         if (fits && !domain.empty()) {
-            fits = any_or_empty(l.domains, [&](const std::string& p) {
-                return domain_pattern_matches(p, domain);
-            });
+            fits = any_or_empty(
+                l.domains, [&](const std::string& p) { return domain_pattern_matches(p, domain); });
         }
         if (fits) {
             const std::string identity =
@@ -408,7 +409,8 @@ QuotaDecision decide(const std::vector<PlannedCharge>& planned, const ChargeOutc
         if (outcome.counters[i].admits || !planned[i].charge.enforce) {
             continue;
         }
-        if (worst == n || severity(planned[i].limit->action) > severity(planned[worst].limit->action)) {
+        if (worst == n ||
+            severity(planned[i].limit->action) > severity(planned[worst].limit->action)) {
             worst = i;
         }
     }
@@ -429,9 +431,8 @@ QuotaDecision decide(const std::vector<PlannedCharge>& planned, const ChargeOutc
                        reply_identity(p.identity) + ": " + limit_text(p);
     if (never) {
         what = "message has " + std::to_string(p.units) + " " + unit_word(l, p.units) +
-               ", more than " +
-               std::string(l.window == QuotaWindow::Rolling ? "rate" : "quota") + " \"" + l.name +
-               "\" admits at once (" + limit_text(p) + "); split it";
+               ", more than " + std::string(l.window == QuotaWindow::Rolling ? "rate" : "quota") +
+               " \"" + l.name + "\" admits at once (" + limit_text(p) + "); split it";
     } else if (l.window == QuotaWindow::Rolling) {
         const auto wait_us = std::max<std::int64_t>(0, state.retry_at_us - state.now_us);
         what += "; retry in " + std::to_string((wait_us + 999999) / 1000000) + "s";

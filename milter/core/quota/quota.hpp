@@ -54,10 +54,10 @@ struct QuotaLimit {
     std::string name;
     QuotaKey key = QuotaKey::Sender;
     QuotaCounts counts = QuotaCounts::Recipients;
-    Rate limit;                   // count per period (a month is kept as 30 days)
+    Rate limit;                             // count per period (a month is kept as 30 days)
     QuotaWindow window = QuotaWindow::Day;  // from the period and `window`
     std::optional<bool> rolling_requested;  // `window` as written, if it was
-    std::int64_t burst = 0;     // rolling only; 0 = the limit's count
+    std::int64_t burst = 0;                 // rolling only; 0 = the limit's count
     QuotaAction action = QuotaAction::Tempfail;
     std::optional<WarmUp> warmup;
     // Narrowing: the limit applies only when each non-empty list matches.
@@ -82,7 +82,7 @@ struct QuotaSubject {
 // One counter a message charges, with what is needed to explain it.
 struct PlannedCharge {
     const QuotaLimit* limit = nullptr;
-    std::string identity;  // the keyed value, lower-cased ("alice@example.com")
+    std::string identity;              // the keyed value, lower-cased ("alice@example.com")
     std::int64_t effective_limit = 0;  // after warm-up; Gcra: the burst
     std::int64_t resets_at = 0;        // calendar windows: epoch seconds; rolling: 0
     std::int64_t units = 0;            // what the message costs this limit

@@ -39,9 +39,9 @@ namespace staffel::core {
 struct CounterCharge {
     enum class Kind { Window, Gcra };
     Kind kind = Kind::Window;
-    std::string key;           // full store key: prefix, hash tag, limit, period
-    std::int64_t amount = 0;   // recipients, or 1 for a message
-    bool enforce = true;       // false: shadow mode, counted but never denies
+    std::string key;          // full store key: prefix, hash tag, limit, period
+    std::int64_t amount = 0;  // recipients, or 1 for a message
+    bool enforce = true;      // false: shadow mode, counted but never denies
     // Window
     std::int64_t limit = 0;         // the most the window admits
     std::int64_t expire_at_ms = 0;  // when the counter may vanish
@@ -52,8 +52,8 @@ struct CounterCharge {
 
 // One counter after a charge() or read().
 struct CounterState {
-    bool admits = false;     // charge(): this counter had room for the amount
-    std::int64_t used = 0;   // Window: the count; Gcra: units in use (after charging, if admitted)
+    bool admits = false;    // charge(): this counter had room for the amount
+    std::int64_t used = 0;  // Window: the count; Gcra: units in use (after charging, if admitted)
     // Gcra: when (epoch microseconds) `amount` would fit, if it did not;
     // -1 if it never can (amount > burst). Window: 0.
     std::int64_t retry_at_us = 0;

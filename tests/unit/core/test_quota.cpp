@@ -147,17 +147,17 @@ TEST_CASE("keys carry the prefix, a hash tag per identity and escape what they m
     QuotaLimit by_ip = daily("per-ip", 5);
     by_ip.key = QuotaKey::ClientIp;
     const auto now = utc(2026, 11, 23, 12);
-    auto planned = plan_charges({daily("per-sender", 5), by_domain, by_user, by_ip},
-                                ZoneRules::utc(), "staffel:",
-                                {"Alice{x}@Example.COM", "bob", "2001:db8::1", ""}, 1, now);
+    auto planned =
+        plan_charges({daily("per-sender", 5), by_domain, by_user, by_ip}, ZoneRules::utc(),
+                     "staffel:", {"Alice{x}@Example.COM", "bob", "2001:db8::1", ""}, 1, now);
     REQUIRE(planned.size() == 4);
     CHECK(planned[0].charge.key == "staffel:q:{s:alice%7bx%7d@example.com}:per-sender:d2026-11-23");
     CHECK(planned[1].charge.key == "staffel:q:{d:example.com}:per-domain:d2026-11-23");
     CHECK(planned[2].charge.key == "staffel:q:{u:bob}:per-user:d2026-11-23");
     CHECK(planned[3].charge.key == "staffel:q:{ip:2001:db8::1}:per-ip:d2026-11-23");
     // No SASL login, null sender: limits keyed on them do not apply.
-    CHECK(plan_charges({daily("per-sender", 5), by_user}, ZoneRules::utc(), "", {"", "", "", ""},
-                       1, now)
+    CHECK(plan_charges({daily("per-sender", 5), by_user}, ZoneRules::utc(), "", {"", "", "", ""}, 1,
+                       now)
               .empty());
 }
 
@@ -196,7 +196,8 @@ TEST_CASE("a rolling rate admits its burst at once, then one every interval", "[
     store.now_us = 1'000'000'000'000;
     const std::vector<QuotaLimit> limits{l};  // outlives the plans that point into it
     auto charge = [&](std::int64_t rcpts) {
-        auto planned = plan_charges(limits, ZoneRules::utc(), "", {"a@x.org", "", "", ""}, rcpts, 0);
+        auto planned =
+            plan_charges(limits, ZoneRules::utc(), "", {"a@x.org", "", "", ""}, rcpts, 0);
         std::vector<CounterCharge> cs{planned[0].charge};
         return std::make_pair(store.charge(cs).value(), planned);
     };
@@ -234,7 +235,8 @@ TEST_CASE("a warm-up ramp grows the daily limit from its start date", "[quota]")
         int day;
         std::int64_t want;
     };
-    const Case cases[] = {{19, 50}, {20, 50}, {21, 100}, {22, 200}, {23, 400}, {24, 500}, {30, 500}};
+    const Case cases[] = {{19, 50},  {20, 50},  {21, 100}, {22, 200},
+                          {23, 400}, {24, 500}, {30, 500}};
     for (const auto& c : cases) {
         INFO("2026-11-" << c.day);
         auto p = plan_charges({l}, ZoneRules::utc(), "", {"a@x.org", "", "", ""}, 1,
@@ -264,7 +266,8 @@ TEST_CASE("a warm-up ramp grows the daily limit from its start date", "[quota]")
           "up to 500); resets 2026-11-21 00:00 UTC");
 }
 
-TEST_CASE("the sixth recipient of a 5/1d quota is tempfailed, naming the limit", "[quota][session]") {
+TEST_CASE("the sixth recipient of a 5/1d quota is tempfailed, naming the limit",
+          "[quota][session]") {
     Harness h;
     h.policy = policy_from(R"(
 [general]
