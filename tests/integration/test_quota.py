@@ -224,3 +224,30 @@ def test_reload_moves_the_counters_to_the_new_redis(request, staffeld_factory, p
         return int(r.command("GET", keys[0])) if keys else 0
     assert (count(redis), count(other)) == (1, 2)
     other.stop()
+
+
+def test_mail_submitted_without_smtp_waits_in_the_queue_when_over_quota(
+        staffeld_factory, postfix_factory, sink, redis):
+    """sendmail(1) mail goes through non_smtpd_milters: a quota tempfail keeps
+    it in Postfix's maildrop (nothing lost) until the quota allows it."""
+    staffeld = staffeld_factory(policy=quota_policy(redis, DAILY5.replace("5/1d", "1/1d")))
+    postfix = postfix_factory(milter=staffeld.socket_spec)
+    first = postfix.sendmail(sample_message(subject="ns1"), "alice@example.com",
+                             ["bob@example.net"])
+    assert first.returncode == 0, first
+    assert len(sink.wait_for(1)) == 1
+    second = postfix.sendmail(sample_message(subject="ns2"), "alice@example.com",
+                              ["bob@example.net"])
+    assert second.returncode == 0, second  # queued; the milter speaks to pickup's cleanup
+    postfix.wait_maillog(r"milter-reject: END-OF-MESSAGE from .*4\.7\.1 Staffel: quota "
+                         r"\"per-sender-daily\" exceeded")
+    harness.wait_until(lambda: postfix.queue_ids_in("maildrop"), 10, what="a kept maildrop file")
+    time.sleep(1)
+    assert sink.count() == 1
+    # The admin lifts the limit; pickup's next scan delivers the message.
+    assert staffelctl(staffeld.policy_path, "quota", "reset", "alice@example.com").returncode == 0
+    subprocess.run(["/usr/sbin/postkick", "-c", str(postfix.etc), "public", "pickup", "W"],
+                   check=True, timeout=10)
+    got = sink.wait_for(2, timeout=30)
+    assert sorted(m.headers("Subject")[0] for m in got) == ["ns1", "ns2"]
+    assert not postfix.queue_ids_in("maildrop")
