@@ -169,7 +169,7 @@ Verdict Session::end_of_message(std::string_view queue_id, MessageEdits* edits) 
         // The connection began under a policy that needed no headers and
         // the MTA does not send this connection's: never let mail out
         // unsigned or unchecked that the current policy would sign or count.
-        m.dkim_result = "error:reloaded";
+        (policy_->dkim.keys.empty() ? m.quota_result : m.dkim_result) = "error:reloaded";
         v = Verdict::tempfail("451", "4.3.0",
                               "Staffel: policy reloaded, try again on a new connection");
     } else if (content_negotiated_ && m.headers.overflowed()) {

@@ -568,3 +568,23 @@ warmup_schedule = [50, 100, 250]
         CHECK_THAT(load_error(c.toml), Catch::Contains(c.want));
     }
 }
+
+TEST_CASE("a stream quota added by a reload tempfails connections that send no headers",
+          "[quota][session]") {
+    Harness h;
+    h.policy = policy_from("[[quota]]\nname = \"q\"\nlimit = \"5/1d\"\n");
+    Session s([&] { return h.policy; }, h.log, nullptr, nullptr, [&] { return h.now; },
+              {&h.store, &h.stats});
+    CHECK_FALSE(s.wants_content());  // a sender quota needs no header
+    s.content_negotiated(false);
+    h.policy = policy_from(
+        "[[quota]]\nname = \"q\"\nkey = \"stream\"\nlimit = \"5/1d\"\n");  // reloaded
+    s.mail_from({"a@example.com", "", ""});
+    s.rcpt_to("b@example.net");
+    auto v = s.end_of_message("Q");
+    CHECK(v.action == Verdict::Action::Tempfail);
+    CHECK(v.xcode == "4.3.0");
+    CHECK(h.store.charges == 0);
+    CHECK_THAT(h.last_line(), Catch::Contains("quota=error:reloaded action=tempfail"));
+    CHECK(h.last_line().find("dkim=") == std::string::npos);
+}
