@@ -577,8 +577,8 @@ TEST_CASE("a stream quota added by a reload tempfails connections that send no h
               {&h.store, &h.stats});
     CHECK_FALSE(s.wants_content());  // a sender quota needs no header
     s.content_negotiated(false);
-    h.policy = policy_from(
-        "[[quota]]\nname = \"q\"\nkey = \"stream\"\nlimit = \"5/1d\"\n");  // reloaded
+    h.policy =
+        policy_from("[[quota]]\nname = \"q\"\nkey = \"stream\"\nlimit = \"5/1d\"\n");  // reloaded
     s.mail_from({"a@example.com", "", ""});
     s.rcpt_to("b@example.net");
     auto v = s.end_of_message("Q");
