@@ -15,8 +15,11 @@ Policy: policies/example.toml when it exists (else the minimal policy), with
   socket_mode "0666" so the postfix user can connect, `user` dropped when no
   such account exists, and a fresh private key (openssl genpkey, mode 0600)
   in the demo directory for each [[dkim.keys]] entry; socket and Redis are
-  given with --socket / --redis. The DKIM signatures of the message that
-  arrives are verified with python3-dkim against those keys.
+  given with --socket / --redis ([redis] address is also pointed at the
+  demo's Redis, for staffelctl). The DKIM signatures of the message that
+  arrives are verified with python3-dkim against those keys, and when the
+  policy has [[quota]] limits, `staffelctl quota show` prints the sender's
+  counters.
 """
 import argparse
 import os
@@ -93,6 +96,12 @@ def demo_policy(example: Path, socket_spec: str, redis_address: str):
             text = re.sub(r'(?m)^user\s*=.*$', '# user = "%s"   # quick start: no such account'
                           % m.group(1), text)
             notes.append('user "%s" commented out (no such account here)' % m.group(1))
+    if re.search(r'(?m)^address\s*=.*$', text):
+        text = re.sub(r'(?m)^address\s*=.*$',
+                      'address = "%s"   # quick start: the throw-away Redis' % redis_address,
+                      text, count=1)
+        notes.append("[redis] address = %s (so staffelctl finds the same counters)"
+                     % redis_address)
     notes.append("socket and Redis given on the command line: --socket %s --redis %s"
                  % (socket_spec, redis_address))
     return text, notes
@@ -223,6 +232,14 @@ def main():
                 say("d=%s s=%s a=%s: %s" % (r.d, r.s, r.a, "pass" if r.ok else "FAIL " + r.detail))
             if not results or not all(r.ok for r in results):
                 raise RuntimeError("the message did not arrive with valid DKIM signatures")
+        if re.search(r"(?m)^\[\[quota\]\]", text):
+            heading("Its quota counters: staffelctl -c %s quota show alice@example.com"
+                    % policy_path)
+            r = subprocess.run([harness.STAFFELCTL, "-c", str(policy_path), "quota", "show",
+                                "alice@example.com"], capture_output=True, text=True, timeout=30)
+            say((r.stdout + r.stderr).rstrip())
+            if r.returncode != 0:
+                raise RuntimeError("staffelctl quota show exited %d" % r.returncode)
         ok = True
 
         if args.keep:
