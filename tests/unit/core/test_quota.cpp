@@ -588,3 +588,24 @@ TEST_CASE("a stream quota added by a reload tempfails connections that send no h
     CHECK_THAT(h.last_line(), Catch::Contains("quota=error:reloaded action=tempfail"));
     CHECK(h.last_line().find("dkim=") == std::string::npos);
 }
+
+TEST_CASE("the stream: bulk from list headers or Precedence, else transactional", "[quota]") {
+    struct Case {
+        std::vector<HeaderField> fields;
+        std::string_view want;
+    };
+    const Case cases[] = {
+        {{{"From", " a@example.com"}, {"Subject", " hi"}}, "transactional"},
+        {{{"List-Unsubscribe", " <mailto:u@example.com>"}}, "bulk"},
+        {{{"list-id", " <news.example.com>"}}, "bulk"},
+        {{{"Precedence", " Bulk\r\n"}}, "bulk"},
+        {{{"Precedence", "\tlist"}}, "bulk"},
+        {{{"Precedence", " first-class"}}, "transactional"},
+        {{}, "transactional"},
+    };
+    for (const auto& c : cases) {
+        INFO((c.fields.empty() ? std::string("(none)")
+                               : c.fields[0].name + ":" + c.fields[0].value));
+        CHECK(classify_stream(c.fields) == c.want);
+    }
+}
