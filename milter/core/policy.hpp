@@ -105,6 +105,19 @@ struct DkimSettings {
     static std::vector<std::string> default_oversign_headers();
 };
 
+// [suppression]: refuse recipients on the suppression lists.
+struct SuppressionSettings {
+    bool enabled = false;          // true once the policy has a [suppression] table
+    bool fold_local_part = true;   // "Bob@x" and "bob@x" are one entry
+    std::string hash_secret_file;  // "" = addresses stored in clear
+    std::string hash_secret;       // read from hash_secret_file at load; never logged
+    // Streams an unsubscribe blocks when its entry names none.
+    std::vector<std::string> unsubscribe_streams{"bulk"};
+    std::int64_t soft_bounce_limit = 5;  // soft bounces within the window that suppress
+    std::chrono::seconds soft_bounce_window{std::chrono::hours(24 * 7)};
+    std::chrono::seconds soft_bounce_expires{std::chrono::hours(24 * 30)};  // 0 = never
+};
+
 struct Policy {
     std::string path;    // the main policy file, as given
     std::string digest;  // first 8 hex digits of SHA-256 of the main file's bytes
@@ -114,6 +127,7 @@ struct Policy {
     LogSettings log;
     DkimSettings dkim;
     std::vector<QuotaLimit> quotas;  // [[quota]], in policy order
+    SuppressionSettings suppression;
 };
 
 }  // namespace staffel::core
