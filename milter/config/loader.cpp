@@ -206,6 +206,9 @@ class Loader {
                          "expected a table ([" + name + "]), got a plain value");
                 continue;
             }
+            if (name == "suppression") {
+                policy_.suppression.enabled = true;  // unless it says enabled = false
+            }
             apply_section(name, *table, path);
         }
         for (const auto& [file, region] : includes) {

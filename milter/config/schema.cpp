@@ -78,6 +78,21 @@ Setter duration_in(Get get, std::chrono::milliseconds min, std::chrono::millisec
     });
 }
 
+// A duration stored in whole seconds.
+template <typename Get>
+Setter seconds_in(Get get, std::chrono::milliseconds min, std::chrono::milliseconds max) {
+    return string_with(get, [min, max](std::string_view text) -> core::Result<std::chrono::seconds> {
+        auto d = core::parse_duration(text);
+        if (!d) {
+            return d.error();
+        }
+        if (*d < min || *d > max) {
+            return core::make_error("duration \"" + std::string(text) + "\" is out of range");
+        }
+        return std::chrono::duration_cast<std::chrono::seconds>(*d);
+    });
+}
+
 template <typename Get>
 Setter integer_in(Get get, long long min, long long max) {
     return [get, min, max](const toml::node& n, Policy& p) -> std::optional<std::string> {
@@ -278,37 +293,39 @@ core::Result<std::string> key_prefix(std::string_view text) {
 }
 
 // A secret in a file of its own: absolute path, owner-only, one line.
-std::optional<std::string> read_secret(const std::string& path, std::string& out) {
+std::optional<std::string> read_secret(const std::string& path, std::string& out,
+                                       std::string_view what = "password file") {
+    const std::string label(what);
     if (path.empty() || path.front() != '/') {
         return "\"" + path + "\" is not an absolute path";
     }
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
-        return "cannot open password file " + path + ": " + std::strerror(errno);
+        return "cannot open " + label + " " + path + ": " + std::strerror(errno);
     }
     struct stat st {};
     std::optional<std::string> why;
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        why = "password file " + path + " is not a regular file";
+        why = label + " " + path + " is not a regular file";
     } else if ((st.st_mode & 077) != 0) {
         char mode[8];
         std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-        why = "password file " + path + " has mode " + mode +
+        why = label + " " + path + " has mode " + mode +
               "; group and others must not have access (chmod 0600)";
     } else if (st.st_size > 4096) {
-        why = "password file " + path + " is larger than 4 KiB";
+        why = label + " " + path + " is larger than 4 KiB";
     } else {
         char buf[4097];
         const ssize_t n = ::read(fd, buf, sizeof buf - 1);
         if (n < 0) {
-            why = "cannot read password file " + path + ": " + std::strerror(errno);
+            why = "cannot read " + label + " " + path + ": " + std::strerror(errno);
         } else {
             std::string text(buf, static_cast<std::size_t>(n));
             while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
                 text.pop_back();
             }
             if (text.empty() || text.find_first_of("\r\n") != std::string::npos) {
-                why = "password file " + path + " must hold exactly one non-empty line";
+                why = label + " " + path + " must hold exactly one non-empty line";
             } else {
                 out = std::move(text);
             }
@@ -413,6 +430,41 @@ std::vector<FieldSpec> build_schema() {
         {"redis", "on_store_error", "one of \"tempfail\", \"accept\"", "\"tempfail\"",
          string_with(
              [](Policy & p) -> auto& { return p.redis.on_store_error; }, store_error_mode)});
+    // [suppression]
+    rows.push_back({"suppression", "enabled", "true or false", "true (once the table exists)",
+                    boolean_in([](Policy& p) -> bool& { return p.suppression.enabled; })});
+    rows.push_back({"suppression", "fold_local_part", "true or false", "true",
+                    boolean_in([](Policy& p) -> bool& { return p.suppression.fold_local_part; })});
+    rows.push_back({"suppression", "hash_secret_file",
+                    "the absolute path of a file (mode 0600 or stricter) holding the secret",
+                    "(addresses stored in clear)",
+                    [](const toml::node& n, Policy& p) -> std::optional<std::string> {
+                        const auto* s = n.as_string();
+                        if (s == nullptr) {
+                            return "got " + type_name(n);
+                        }
+                        p.suppression.hash_secret_file = s->get();
+                        return read_secret(p.suppression.hash_secret_file,
+                                           p.suppression.hash_secret, "secret file");
+                    }});
+    rows.push_back({"suppression", "unsubscribe_streams",
+                    "an array of stream names, e.g. [\"bulk\"]", "[\"bulk\"]",
+                    array_of<std::string>(
+                        [](Policy & p) -> auto& { return p.suppression.unsubscribe_streams; },
+                        quota_name, false)});
+    rows.push_back({"suppression", "soft_bounce_limit", "an integer from 1 to 1000", "5",
+                    integer_in(
+                        [](Policy & p) -> auto& { return p.suppression.soft_bounce_limit; }, 1,
+                        1000)});
+    rows.push_back({"suppression", "soft_bounce_window",
+                    "a duration from \"1h\" to \"365d\", e.g. \"7d\"", "\"7d\"",
+                    seconds_in([](Policy & p) -> auto& { return p.suppression.soft_bounce_window; },
+                               1h, 24h * 365)});
+    rows.push_back({"suppression", "soft_bounce_expires",
+                    "a duration up to \"3650d\"; \"0\" = never", "\"30d\"",
+                    seconds_in(
+                        [](Policy & p) -> auto& { return p.suppression.soft_bounce_expires; },
+                        0h, 24h * 3650)});
     // [general]
     rows.push_back(
         {"general", "time_zone", "an IANA time zone name, e.g. \"Europe/Berlin\" or \"UTC\"",
@@ -656,8 +708,8 @@ std::vector<FieldSpec> build_schema() {
 }  // namespace
 
 const std::vector<std::string_view>& known_sections() {
-    static const std::vector<std::string_view> sections{"general", "milter", "redis",
-                                                        "log",     "dkim",   "quota"};
+    static const std::vector<std::string_view> sections{"general", "milter", "redis",      "log",
+                                                        "dkim",    "quota",  "suppression"};
     return sections;
 }
 

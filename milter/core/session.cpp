@@ -31,13 +31,14 @@ std::string log_escape(std::string_view text, std::size_t max_bytes, bool keep_s
 }
 
 Session::Session(PolicySource policies, Logger& log, InFlight* in_flight, const Sha256Factory* sha,
-                 Clock clock, QuotaServices quota)
+                 Clock clock, QuotaServices quota, SuppressServices suppress)
     : policies_(std::move(policies)),
       log_(log),
       in_flight_(in_flight),
       sha_(sha),
       clock_(std::move(clock)),
       quota_(quota),
+      suppress_(std::move(suppress)),
       policy_(policies_()) {
     if (!clock_) {
         clock_ = [] {
@@ -78,15 +79,220 @@ Verdict Session::mail_from(const SenderInfo& sender) {
     return Verdict::proceed();
 }
 
-Verdict Session::rcpt_to(std::string_view /*recipient*/) {
-    if (message_) {
-        ++message_->recipients;
+namespace {
+
+// Recipients a message may have before Staffel stops tracking them one by
+// one: far above any MTA's own limit (Postfix: smtpd_recipient_limit 1000).
+constexpr std::size_t kMaxTrackedRecipients = 100000;
+
+std::string_view domain_of(std::string_view normalised) {
+    const auto at = normalised.rfind('@');
+    return at == std::string_view::npos ? std::string_view() : normalised.substr(at + 1);
+}
+
+}  // namespace
+
+Verdict Session::rcpt_to(std::string_view recipient) {
+    if (!message_) {
+        return Verdict::proceed();
+    }
+    Message& m = *message_;
+    if (!policy_->suppression.enabled) {
+        ++m.recipients;
+        return Verdict::proceed();
+    }
+    if (m.rcpts.size() >= kMaxTrackedRecipients) {
+        return Verdict::tempfail("452", "4.5.3", "Staffel: too many recipients");
+    }
+    Recipient r;
+    r.given = std::string(recipient.substr(0, 1024));
+    AddressRules rules{policy_->suppression.fold_local_part};
+    if (auto n = normalise_address(recipient, rules, suppress_.idna)) {
+        r.normalised = std::move(n).value();
+    } else {
+        r.checked = true;  // not an address an entry can name; the MTA judges it
+    }
+    if (m.sender.non_smtp || r.normalised.empty()) {
+        // Looked up all at once at the end of the message.
+        m.rcpts.push_back(std::move(r));
+        ++m.recipients;
+        return Verdict::proceed();
+    }
+    const auto keys = suppression_keys();
+    const auto lookup = lookup_keys(m, r.normalised, keys);
+    auto found = suppress_.store != nullptr
+                     ? suppress_.store->lookup(lookup)
+                     : Result<std::vector<std::optional<SuppressionEntry>>>(
+                           make_error("no suppression store is configured"));
+    if (!found) {
+        auto v = suppress_store_error(m, found.error().message, true);
+        if (v.action != Verdict::Action::Continue) {
+            return v;
+        }
+        r.checked = true;
+        m.rcpts.push_back(std::move(r));
+        ++m.recipients;
+        return Verdict::proceed();
+    }
+    r.checked = true;
+    for (auto& e : *found) {
+        if (!e) {
+            continue;
+        }
+        if (e->blocks_every_stream()) {
+            ++m.refused;
+            if (suppress_.stats != nullptr) {
+                suppress_.stats->refused.fetch_add(1, std::memory_order_relaxed);
+            }
+            auto text = suppressed_text(r.normalised, *e);
+            if (log_.enabled(LogLevel::Info)) {
+                const std::string qid = m.sender.queue_id.empty() ? "NOQUEUE" : m.sender.queue_id;
+                log_.info(log_escape(qid, 64) + ": refused RCPT <" + log_escape(r.given) +
+                          ">: suppressed reason=" + std::string(reason_name(e->reason)) +
+                          (e->scope.empty() ? "" : " scope=" + log_escape(e->scope)) +
+                          " from=<" + log_escape(m.sender.address) + ">");
+            }
+            const auto reply = reply_for(e->reason);
+            return Verdict::reject(reply.rcode, reply.xcode, text);
+        }
+        r.entries.push_back(std::move(*e));
+    }
+    m.rcpts.push_back(std::move(r));
+    ++m.recipients;
+    return Verdict::proceed();
+}
+
+SuppressionKeys Session::suppression_keys() const {
+    return SuppressionKeys(policy_->redis.prefix, policy_->suppression.hash_secret, suppress_.sha);
+}
+
+// The global entry's key, and the entry scoped to the sender's domain.
+std::vector<std::string> Session::lookup_keys(const Message& m, std::string_view normalised,
+                                              const SuppressionKeys& keys) const {
+    std::vector<std::string> out{keys.entry_key({}, normalised)};
+    if (auto d = normalise_domain(domain_of(m.sender.address), suppress_.idna)) {
+        out.push_back(keys.entry_key(*d, normalised));
+    }
+    return out;
+}
+
+Verdict Session::suppress_store_error(Message& m, const std::string& why, bool at_rcpt) {
+    const bool accept = policy_->redis.on_store_error == StoreErrorMode::Accept;
+    std::uint64_t count = 0;
+    if (suppress_.stats != nullptr) {
+        auto& c = accept ? suppress_.stats->store_errors_accepted
+                         : suppress_.stats->store_errors_tempfailed;
+        count = c.fetch_add(1, std::memory_order_relaxed) + 1;
+    }
+    m.suppress_result = accept ? "store-error:accepted" : "store-error:tempfail";
+    log_.warning("suppression store error: " + log_escape(why, 512, true) + "; " +
+                 (accept ? "ACCEPTING the recipient unchecked (on_store_error = accept)"
+                         : "answering tempfail (on_store_error = tempfail)") +
+                 "; " + std::to_string(count) + " such decisions since start");
+    if (accept) {
+        return Verdict::proceed();
+    }
+    return Verdict::tempfail(at_rcpt ? "451" : "451", "4.3.0",
+                             "Staffel: the suppression list cannot be checked now, try again "
+                             "later");
+}
+
+std::string Session::suppressed_text(std::string_view address, const SuppressionEntry& e) const {
+    std::string why(reason_name(e.reason));
+    std::replace(why.begin(), why.end(), '_', ' ');
+    std::string text = "Staffel: <" + log_escape(address, 256) + "> is on the suppression list";
+    if (!e.scope.empty()) {
+        text += " for mail from " + log_escape(e.scope, 128);
+    }
+    text += " (" + why;
+    if (e.added_at > 0) {
+        text += " since " + format_local(*policy_->general.time_zone, e.added_at);
+    }
+    text += ")";
+    return text;
+}
+
+// At the end of the message the stream is known: recipients whose entries
+// block it are removed (mail without SMTP is looked up here, all at once).
+Verdict Session::check_suppression_at_end(Message& m) {
+    if (!policy_->suppression.enabled || m.rcpts.empty()) {
+        return Verdict::proceed();
+    }
+    std::vector<std::size_t> pending;
+    std::vector<std::string> keys_flat;
+    std::vector<std::size_t> key_owner;
+    const auto keys = suppression_keys();
+    for (std::size_t i = 0; i < m.rcpts.size(); ++i) {
+        auto& r = m.rcpts[i];
+        if (r.checked) {
+            continue;
+        }
+        for (auto& k : lookup_keys(m, r.normalised, keys)) {
+            keys_flat.push_back(std::move(k));
+            key_owner.push_back(i);
+        }
+        r.checked = true;
+    }
+    if (!keys_flat.empty()) {
+        auto found = suppress_.store != nullptr
+                         ? suppress_.store->lookup(keys_flat)
+                         : Result<std::vector<std::optional<SuppressionEntry>>>(
+                               make_error("no suppression store is configured"));
+        if (!found) {
+            auto v = suppress_store_error(m, found.error().message, false);
+            if (v.action != Verdict::Action::Continue) {
+                return v;
+            }
+        } else {
+            for (std::size_t k = 0; k < found->size() && k < key_owner.size(); ++k) {
+                if ((*found)[k]) {
+                    m.rcpts[key_owner[k]].entries.push_back(std::move(*(*found)[k]));
+                }
+            }
+        }
+    }
+    // Without the header the stream is unknown: a stream-specific entry
+    // then blocks, rather than let mail out unchecked.
+    const bool stream_known = !m.stream.empty();
+    std::vector<Recipient> kept;
+    std::vector<Recipient> dropped;
+    for (auto& r : m.rcpts) {
+        const SuppressionEntry* blocking = nullptr;
+        for (const auto& e : r.entries) {
+            if (!stream_known || e.blocks(m.stream)) {
+                blocking = &e;
+                break;
+            }
+        }
+        if (blocking != nullptr) {
+            m.removed.push_back(r.normalised + ":" + std::string(reason_name(blocking->reason)));
+            dropped.push_back(std::move(r));
+        } else {
+            kept.push_back(std::move(r));
+        }
+    }
+    if (dropped.empty()) {
+        return Verdict::proceed();
+    }
+    m.rcpts = std::move(kept);
+    m.recipients = m.recipients >= dropped.size() ? m.recipients - dropped.size() : 0;
+    m.dropped = std::move(dropped);
+    if (m.recipients == 0) {
+        return Verdict::reject("550", "5.7.1",
+                               "Staffel: every recipient of this message is on the suppression "
+                               "list" +
+                                   (stream_known ? " for stream " + m.stream : std::string()));
     }
     return Verdict::proceed();
 }
 
 bool Session::wants_content() const {
-    return policy_ && (!policy_->dkim.keys.empty() || quotas_need_stream(policy_->quotas));
+    return policy_ && (!policy_->dkim.keys.empty() || quotas_need_stream(policy_->quotas) ||
+                       policy_->suppression.enabled);
+}
+
+bool Session::wants_rcpt_replies() const {
+    return policy_ && policy_->suppression.enabled;
 }
 
 void Session::header(std::string_view name, std::string_view value) {
@@ -180,7 +386,10 @@ Verdict Session::end_of_message(std::string_view queue_id, MessageEdits* edits) 
                                 std::to_string(policy_->milter.max_header_bytes) + " bytes)");
     } else {
         end_of_headers();
-        v = check_quotas(m);
+        v = check_suppression_at_end(m);
+        if (v.action == Verdict::Action::Continue) {
+            v = check_quotas(m);
+        }
         if (v.action == Verdict::Action::Continue && m.signer) {
             auto quarantine = std::move(v.quarantine);
             v = sign(m);
@@ -201,6 +410,19 @@ Verdict Session::end_of_message(std::string_view queue_id, MessageEdits* edits) 
 }
 
 Verdict Session::apply_edits(Message& m, Verdict v, MessageEdits& edits) {
+    for (const auto& r : m.dropped) {
+        if (!edits.delete_recipient(r.given)) {
+            log_.error("the MTA refused to remove the suppressed recipient <" +
+                       log_escape(r.given) + ">; answering tempfail");
+            refund(m);
+            return Verdict::tempfail("451", "4.3.0",
+                                     "Staffel: cannot remove a suppressed recipient now, try "
+                                     "again later");
+        }
+    }
+    if (!m.dropped.empty() && suppress_.stats != nullptr) {
+        suppress_.stats->removed.fetch_add(m.dropped.size(), std::memory_order_relaxed);
+    }
     // Inserted bottom-up at the top, so the first ends on top.
     for (auto it = v.prepend.rbegin(); it != v.prepend.rend(); ++it) {
         if (!edits.insert_header(it->name, it->value)) {
@@ -335,6 +557,20 @@ void Session::finish(std::string_view queue_id, std::string_view action) {
         line += " policy=" + (policy_ ? policy_->digest : std::string("none"));
         if (!message_->stream.empty()) {
             line += " stream=" + message_->stream;
+        }
+        if (policy_ && policy_->suppression.enabled) {
+            line += " suppressed=" + std::to_string(message_->refused + message_->removed.size());
+            if (!message_->removed.empty()) {
+                std::string removed;
+                for (const auto& r : message_->removed) {
+                    removed += removed.empty() ? "" : ",";
+                    removed += r;
+                }
+                line += " removed=" + log_escape(removed, 1024);
+            }
+            if (!message_->suppress_result.empty()) {
+                line += " suppress=" + message_->suppress_result;
+            }
         }
         if (!message_->quota_result.empty()) {
             line += " quota=" + message_->quota_result;

@@ -30,6 +30,7 @@
 #include "core/log.hpp"
 #include "core/policy.hpp"
 #include "core/quota/store.hpp"
+#include "core/suppress/store.hpp"
 
 namespace staffel::core {
 
@@ -59,6 +60,9 @@ struct SenderInfo {
     std::string address;    // envelope sender without angle brackets; "" for <>
     std::string sasl_user;  // "" when the client did not authenticate
     std::string queue_id;   // may be empty this early
+    // Submitted without SMTP (Postfix non_smtpd_milters, e.g. sendmail(1)):
+    // recipients cannot be refused one by one, only removed at the end.
+    bool non_smtp = false;
 };
 
 using PolicySource = std::function<std::shared_ptr<const Policy>()>;
@@ -85,6 +89,8 @@ class MessageEdits {
     // Inserts a header field above every other one.
     virtual bool insert_header(std::string_view name, std::string_view value) = 0;
     virtual bool quarantine(std::string_view reason) = 0;
+    // Removes an envelope recipient, given as the MTA passed it at RCPT.
+    virtual bool delete_recipient(std::string_view recipient) = 0;
 };
 
 // Decisions taken because the counter store could not answer, per
@@ -99,18 +105,36 @@ struct QuotaServices {
     QuotaStats* stats = nullptr;
 };
 
+// Suppression decisions, shared by every connection (metrics, log lines).
+struct SuppressStats {
+    std::atomic<std::uint64_t> refused{0};  // recipients refused at RCPT
+    std::atomic<std::uint64_t> removed{0};  // recipients removed at end of message
+    std::atomic<std::uint64_t> store_errors_tempfailed{0};
+    std::atomic<std::uint64_t> store_errors_accepted{0};
+};
+
+struct SuppressServices {
+    SuppressionStore* store = nullptr;  // null: every lookup is a store error
+    const Sha256Factory* sha = nullptr;  // for hashed keys
+    DomainToAscii idna;                  // IDN domains; without it they are not looked up
+    SuppressStats* stats = nullptr;
+};
+
 class Session {
   public:
     // `sha` is needed once a policy declares DKIM keys (staffeld passes the
     // OpenSSL factory); without it such messages are tempfailed.
     Session(PolicySource policies, Logger& log, InFlight* in_flight = nullptr,
-            const Sha256Factory* sha = nullptr, Clock clock = {}, QuotaServices quota = {});
+            const Sha256Factory* sha = nullptr, Clock clock = {}, QuotaServices quota = {},
+            SuppressServices suppress = {});
     ~Session();
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
 
     void connect(std::string_view hostname, std::string_view address);
     Verdict mail_from(const SenderInfo& sender);
+    // Refuses a recipient on a suppression list for every stream (one
+    // store round trip); otherwise counts it.
     Verdict rcpt_to(std::string_view recipient);
     // Header fields, the end of the header and body chunks: only when the
     // MTA was asked for them (wants_content()).
@@ -129,6 +153,9 @@ class Session {
     // with DKIM, or a quota is keyed on the stream). The adapter negotiates the stages accordingly
     // and says so with content_negotiated().
     [[nodiscard]] bool wants_content() const;
+    // Whether RCPT may be refused (the policy checks suppression lists); if
+    // not, the adapter declares the stage no-reply.
+    [[nodiscard]] bool wants_rcpt_replies() const;
     void content_negotiated(bool yes) { content_negotiated_ = yes; }
 
     [[nodiscard]] bool in_message() const { return message_.has_value(); }
@@ -136,6 +163,12 @@ class Session {
     [[nodiscard]] const std::shared_ptr<const Policy>& policy() const { return policy_; }
 
   private:
+    struct Recipient {
+        std::string given;                       // as the MTA passed it, for smfi_delrcpt
+        std::string normalised;                  // "" when it is not an address we can look up
+        std::vector<SuppressionEntry> entries;   // entries that may block it, by stream
+        bool checked = false;                    // looked up (or checking was waived)
+    };
     struct Message {
         explicit Message(const Policy& p)
             : headers(p.milter.max_headers, p.milter.max_header_bytes) {}
@@ -148,11 +181,23 @@ class Session {
         std::string stream;                  // "bulk" or "transactional"; "" without headers
         std::vector<CounterCharge> charged;  // admitted quota charges, for a refund
         std::string quota_result;            // log token: "ok", "over:NAME", ...
+        std::vector<Recipient> rcpts;        // accepted recipients (suppression on)
+        std::size_t refused = 0;             // recipients refused at RCPT
+        std::vector<std::string> removed;    // "ADDRESS:REASON" removed at end of message
+        std::vector<Recipient> dropped;      // those recipients, for smfi_delrcpt
+        std::string suppress_result;         // log token: "error:..." when not checked
     };
 
     void plan_signing();
     Verdict sign(Message& m);
     Verdict check_quotas(Message& m);
+    [[nodiscard]] SuppressionKeys suppression_keys() const;
+    std::vector<std::string> lookup_keys(const Message& m, std::string_view normalised,
+                                         const SuppressionKeys& keys) const;
+    Verdict suppress_store_error(Message& m, const std::string& why, bool at_rcpt);
+    Verdict check_suppression_at_end(Message& m);
+    [[nodiscard]] std::string suppressed_text(std::string_view address,
+                                              const SuppressionEntry& e) const;
     void refund(Message& m);
     Verdict apply_edits(Message& m, Verdict v, MessageEdits& edits);
     void finish(std::string_view queue_id, std::string_view action);
@@ -164,6 +209,7 @@ class Session {
     const Sha256Factory* sha_;
     Clock clock_;
     QuotaServices quota_;
+    SuppressServices suppress_;
     bool content_negotiated_ = false;
     std::shared_ptr<const Policy> policy_;
     std::string client_host_;

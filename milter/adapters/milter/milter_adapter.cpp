@@ -141,6 +141,9 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
         if (conn->session.wants_content()) {
             wanted &= ~kContentStages;
         }
+        if (conn->session.wants_rcpt_replies()) {
+            wanted &= ~static_cast<unsigned long>(SMFIP_NR_RCPT);  // RCPT may be refused
+        }
         *pf1 = wanted & f1;
         conn->session.content_negotiated((*pf1 & kContentStages) == 0);
         *pf2 = 0;
@@ -151,7 +154,7 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
         }
         smfi_setsymlist(ctx, SMFIM_ENVFROM,
                         const_cast<char*>("i j {daemon_name} {client_addr} {client_name} "
-                                          "{auth_authen} {auth_type} {mail_addr}"));
+                                          "{client_port} {auth_authen} {auth_type} {mail_addr}"));
         smfi_setsymlist(ctx, SMFIM_EOM, const_cast<char*>("i"));
         return SMFIS_CONTINUE;
     });
@@ -181,6 +184,9 @@ sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
         sender.address = strip_brackets(argv != nullptr ? argv[0] : nullptr);
         sender.sasl_user = macro(ctx, "{auth_authen}");
         sender.queue_id = macro(ctx, "i");
+        // Postfix's cleanup(8) presents mail submitted without SMTP as a
+        // connection from localhost port 0; a real client has a port.
+        sender.non_smtp = macro(ctx, "{client_port}") == "0";
         return answer(ctx, *conn, SMFIP_NR_MAIL, conn->session.mail_from(sender));
     });
 }
@@ -257,6 +263,10 @@ class SmfiEdits final : public core::MessageEdits {
     bool quarantine(std::string_view reason) override {
         std::string r(reason.substr(0, 900));
         return smfi_quarantine(ctx_, r.data()) == MI_SUCCESS;
+    }
+    bool delete_recipient(std::string_view recipient) override {
+        std::string r(recipient);
+        return smfi_delrcpt(ctx_, r.data()) == MI_SUCCESS;
     }
 
   private:

@@ -416,6 +416,7 @@ struct Edits : MessageEdits {
         return accept_headers;
     }
     bool quarantine(std::string_view) override { return true; }
+    bool delete_recipient(std::string_view) override { return true; }
 };
 
 }  // namespace
