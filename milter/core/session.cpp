@@ -119,11 +119,8 @@ Verdict Session::rcpt_to(std::string_view recipient) {
         return Verdict::proceed();
     }
     const auto keys = suppression_keys();
-    const auto lookup = lookup_keys(m, r.normalised, keys);
-    auto found = suppress_.store != nullptr
-                     ? suppress_.store->lookup(lookup)
-                     : Result<std::vector<std::optional<SuppressionEntry>>>(
-                           make_error("no suppression store is configured"));
+    const auto wanted = lookup_keys(m, r.normalised, keys);
+    auto found = lookup(wanted);
     if (!found) {
         auto v = suppress_store_error(m, found.error().message, true);
         if (v.action != Verdict::Action::Continue) {
@@ -135,9 +132,13 @@ Verdict Session::rcpt_to(std::string_view recipient) {
         return Verdict::proceed();
     }
     r.checked = true;
-    for (auto& e : *found) {
+    for (std::size_t k = 0; k < found->size() && k < wanted.size(); ++k) {
+        auto& e = found.value()[k];
         if (!e) {
             continue;
+        }
+        if (auto where = keys.parse_key(wanted[k])) {
+            e->scope = where->first;
         }
         if (e->blocks_every_stream()) {
             ++m.refused;
@@ -147,7 +148,7 @@ Verdict Session::rcpt_to(std::string_view recipient) {
             auto text = suppressed_text(r.normalised, *e);
             if (log_.enabled(LogLevel::Info)) {
                 const std::string qid = m.sender.queue_id.empty() ? "NOQUEUE" : m.sender.queue_id;
-                log_.info(log_escape(qid, 64) + ": refused RCPT <" + log_escape(r.given) +
+                log_.info(log_escape(qid, 64) + ": refused RCPT <" + log_escape(r.normalised) +
                           ">: suppressed reason=" + std::string(reason_name(e->reason)) +
                           (e->scope.empty() ? "" : " scope=" + log_escape(e->scope)) +
                           " from=<" + log_escape(m.sender.address) + ">");
@@ -160,6 +161,17 @@ Verdict Session::rcpt_to(std::string_view recipient) {
     m.rcpts.push_back(std::move(r));
     ++m.recipients;
     return Verdict::proceed();
+}
+
+Result<std::vector<std::optional<SuppressionEntry>>> Session::lookup(
+    std::span<const std::string> keys) {
+    if (suppress_.store == nullptr) {
+        return make_error("no suppression store is configured");
+    }
+    if (!policy_->suppression.hash_secret.empty() && suppress_.sha == nullptr) {
+        return make_error("addresses are stored hashed but no SHA-256 implementation is set");
+    }
+    return suppress_.store->lookup(keys);
 }
 
 SuppressionKeys Session::suppression_keys() const {
@@ -192,7 +204,8 @@ Verdict Session::suppress_store_error(Message& m, const std::string& why, bool a
     if (accept) {
         return Verdict::proceed();
     }
-    return Verdict::tempfail(at_rcpt ? "451" : "451", "4.3.0",
+    (void)at_rcpt;
+    return Verdict::tempfail("451", "4.3.0",
                              "Staffel: the suppression list cannot be checked now, try again "
                              "later");
 }
@@ -234,10 +247,7 @@ Verdict Session::check_suppression_at_end(Message& m) {
         r.checked = true;
     }
     if (!keys_flat.empty()) {
-        auto found = suppress_.store != nullptr
-                         ? suppress_.store->lookup(keys_flat)
-                         : Result<std::vector<std::optional<SuppressionEntry>>>(
-                               make_error("no suppression store is configured"));
+        auto found = lookup(keys_flat);
         if (!found) {
             auto v = suppress_store_error(m, found.error().message, false);
             if (v.action != Verdict::Action::Continue) {
@@ -245,8 +255,12 @@ Verdict Session::check_suppression_at_end(Message& m) {
             }
         } else {
             for (std::size_t k = 0; k < found->size() && k < key_owner.size(); ++k) {
-                if ((*found)[k]) {
-                    m.rcpts[key_owner[k]].entries.push_back(std::move(*(*found)[k]));
+                auto& e = found.value()[k];
+                if (e) {
+                    if (auto where = keys.parse_key(keys_flat[k])) {
+                        e->scope = where->first;
+                    }
+                    m.rcpts[key_owner[k]].entries.push_back(std::move(*e));
                 }
             }
         }

@@ -192,6 +192,7 @@ class Session {
     Verdict sign(Message& m);
     Verdict check_quotas(Message& m);
     [[nodiscard]] SuppressionKeys suppression_keys() const;
+    Result<std::vector<std::optional<SuppressionEntry>>> lookup(std::span<const std::string> keys);
     std::vector<std::string> lookup_keys(const Message& m, std::string_view normalised,
                                          const SuppressionKeys& keys) const;
     Verdict suppress_store_error(Message& m, const std::string& why, bool at_rcpt);

@@ -33,7 +33,7 @@ constexpr unsigned long kWanted = kSkipped | kNoReply | SMFIP_HDR_LEADSPC;
 
 struct Connection {
     explicit Connection(const MilterContext& c)
-        : session(c.policies, *c.log, c.in_flight, c.sha256, {}, c.quota) {}
+        : session(c.policies, *c.log, c.in_flight, c.sha256, {}, c.quota, c.suppress) {}
     core::Session session;
     unsigned long steps = 0;  // negotiated protocol flags
 };

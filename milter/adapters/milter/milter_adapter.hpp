@@ -26,6 +26,7 @@ struct MilterContext {
     core::InFlight* in_flight = nullptr;
     const core::Sha256Factory* sha256 = nullptr;  // for DKIM body and header hashes
     core::QuotaServices quota;                    // counter store for [[quota]] limits
+    core::SuppressServices suppress;              // suppression store for [suppression]
 };
 
 // Registers the filter (smfi_register) and keeps `ctx` for the callbacks.

@@ -1,0 +1,1 @@
+// csv.cpp - see csv.hpp (being written).

@@ -1,0 +1,348 @@
+// test_suppress.cpp - suppression entries: address normalisation, keys
+// (plain and HMAC), the value codec, and the session's decisions at RCPT and
+// end of message over a fake store.
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "adapters/idn/idna.hpp"
+#include "adapters/openssl/dkim_keys.hpp"
+#include "config/loader.hpp"
+#include "core/session.hpp"
+#include "core/suppress/store.hpp"
+#include "core/suppress/suppress.hpp"
+
+using namespace staffel;
+using namespace staffel::core;
+
+namespace {
+
+struct RecordingLogger : Logger {
+    std::vector<std::string> lines;
+    void log(LogLevel, std::string_view m) override { lines.emplace_back(m); }
+    [[nodiscard]] bool enabled(LogLevel level) const override { return level >= LogLevel::Info; }
+};
+
+// Entries in a map; counts round trips; can be made to fail.
+struct FakeSuppressionStore : SuppressionStore {
+    std::map<std::string, SuppressionEntry> entries;
+    int lookups = 0;
+    bool down = false;
+    Result<std::vector<std::optional<SuppressionEntry>>> lookup(
+        std::span<const std::string> keys) override {
+        ++lookups;
+        if (down) {
+            return make_error("connection refused");
+        }
+        std::vector<std::optional<SuppressionEntry>> out;
+        for (const auto& k : keys) {
+            auto it = entries.find(k);
+            out.push_back(it == entries.end() ? std::nullopt
+                                              : std::optional<SuppressionEntry>(it->second));
+        }
+        return out;
+    }
+    Result<bool> put(const std::string& key, const SuppressionEntry& e) override {
+        entries[key] = e;
+        return true;
+    }
+    Result<bool> remove(const std::string& key) override { return entries.erase(key) > 0; }
+    Result<SoftBounceOutcome> count_soft_bounce(const std::string&, std::int64_t, std::int64_t,
+                                                const std::string&,
+                                                const SuppressionEntry&) override {
+        return make_error("not used");
+    }
+    Result<std::size_t> put_many(std::span<const KeyedEntry>) override {
+        return make_error("not used");
+    }
+    Result<std::size_t> scan(std::string_view, const Visitor&) override {
+        return make_error("not used");
+    }
+};
+
+struct Edits : MessageEdits {
+    std::vector<std::string> deleted;
+    bool insert_header(std::string_view, std::string_view) override { return true; }
+    bool quarantine(std::string_view) override { return true; }
+    bool delete_recipient(std::string_view r) override {
+        deleted.emplace_back(r);
+        return true;
+    }
+};
+
+std::shared_ptr<const Policy> policy_from(const std::string& toml) {
+    auto r = config::load_policy_text(toml, "test.toml");
+    for (const auto& e : r.errors) {
+        FAIL(e.to_string());
+    }
+    return r.policy;
+}
+
+SuppressionEntry entry(SuppressReason reason, std::vector<std::string> streams = {},
+                       std::string scope = {}) {
+    SuppressionEntry e;
+    e.reason = reason;
+    e.streams = std::move(streams);
+    e.scope = std::move(scope);
+    e.added_at = 1763640000;  // 2025-11-20 12:00 UTC
+    e.source = "test";
+    return e;
+}
+
+struct Harness {
+    RecordingLogger log;
+    FakeSuppressionStore store;
+    SuppressStats stats;
+    std::shared_ptr<const Policy> policy = policy_from("[suppression]\n");
+    Edits edits;
+    std::vector<Verdict> rcpt_verdicts;
+
+    std::string key(const std::string& address, const std::string& scope = {}) {
+        return SuppressionKeys(policy->redis.prefix).entry_key(scope, address);
+    }
+    Verdict send(const std::vector<std::string>& rcpts, bool bulk, bool non_smtp = false) {
+        Session s([&] { return policy; }, log, nullptr, nullptr, [] { return 1764000000; }, {},
+                  {&store, nullptr, adapters::domain_to_ascii, &stats});
+        s.content_negotiated(true);
+        SenderInfo sender{"app@shop.example", "", "QID"};
+        sender.non_smtp = non_smtp;
+        s.mail_from(sender);
+        rcpt_verdicts.clear();
+        for (const auto& r : rcpts) {
+            rcpt_verdicts.push_back(s.rcpt_to("<" + r + ">"));
+        }
+        s.header("From", " app@shop.example");
+        if (bulk) {
+            s.header("List-Unsubscribe", " <mailto:u@shop.example>");
+        }
+        s.end_of_headers();
+        return s.end_of_message("QID", &edits);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("addresses normalise to one form, or are refused with a reason", "[suppress]") {
+    struct Case {
+        const char* in;
+        bool fold;
+        const char* want;  // "" = refused
+    };
+    const Case cases[] = {
+        {"Bob@Example.ORG", true, "bob@example.org"},
+        {"Bob@Example.ORG", false, "Bob@example.org"},
+        {" <bob@example.org> ", true, "bob@example.org"},
+        {"bob@example.org.", true, "bob@example.org"},
+        {"first.last+tag@sub.example.org", true, "first.last+tag@sub.example.org"},
+        {"bob@b\xc3\xbc" "cher.example", true, "bob@xn--bcher-kva.example"},
+        {"bob@XN--BCHER-KVA.example", true, "bob@xn--bcher-kva.example"},
+        {"bob", true, ""},
+        {"@example.org", true, ""},
+        {"bob@", true, ""},
+        {"bo b@example.org", true, ""},
+        {"bob|x@example.org", true, ""},
+        {"\"bob\"@example.org", true, ""},
+        {"bob@exa mple.org", true, ""},
+        {"bob@example..org", true, ""},
+        {"bob@[192.0.2.1]", true, ""},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.in, c.fold);
+        auto r = normalise_address(c.in, {c.fold}, adapters::domain_to_ascii);
+        if (*c.want == '\0') {
+            CHECK_FALSE(r);
+        } else {
+            REQUIRE(r);
+            CHECK(*r == c.want);
+        }
+    }
+    CHECK_FALSE(normalise_address(std::string(65, 'a') + "@example.org", {}));
+    CHECK(normalise_address(std::string(64, 'a') + "@example.org", {}));
+    // Without a converter an IDN cannot be looked up, and says so.
+    auto no_idna = normalise_address("bob@b\xc3\xbc" "cher.example", {});
+    REQUIRE_FALSE(no_idna);
+    CHECK_THAT(no_idna.error().message, Catch::Contains("not ASCII"));
+}
+
+TEST_CASE("HMAC-SHA-256 matches RFC 4231 and keys hide the address", "[suppress]") {
+    const auto& sha = adapters::sha256_factory();
+    // RFC 4231 test case 2.
+    CHECK(hmac_sha256_hex(sha, "Jefe", "what do ya want for nothing?") ==
+          "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    // Test case 6: a key longer than the block is hashed first.
+    CHECK(hmac_sha256_hex(sha, std::string(131, '\xaa'),
+                          "Test Using Larger Than Block-Size Key - Hash Key First") ==
+          "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+
+    SuppressionKeys plain("staffel:");
+    CHECK(plain.entry_key({}, "bob@example.org") == "staffel:s:*:bob@example.org");
+    CHECK(plain.entry_key("shop.example", "bob@example.org") ==
+          "staffel:s:shop.example:bob@example.org");
+    CHECK(plain.soft_bounce_key("bob@example.org") == "staffel:sb:bob@example.org");
+    auto parsed = plain.parse_key("staffel:s:shop.example:bob@example.org");
+    REQUIRE(parsed);
+    CHECK(parsed->first == "shop.example");
+    CHECK(parsed->second == "bob@example.org");
+    CHECK_FALSE(plain.parse_key("other:s:*:bob@example.org"));
+
+    SuppressionKeys hashed("staffel:", "s3cret", &sha);
+    const auto k = hashed.entry_key({}, "bob@example.org");
+    CHECK(k == "staffel:s:*:h:" + hmac_sha256_hex(sha, "s3cret", "bob@example.org"));
+    CHECK(k.find("bob") == std::string::npos);
+    CHECK(hashed.entry_key({}, "bob@example.org") == k);  // stable
+    CHECK(SuppressionKeys("staffel:", "other", &sha).entry_key({}, "bob@example.org") != k);
+}
+
+TEST_CASE("entry values round-trip and malformed ones are refused", "[suppress]") {
+    auto e = entry(SuppressReason::Unsubscribe, {"bulk", "news"});
+    e.expires_at = 1800000000;
+    e.source = "import:list|x.csv:3";
+    const auto v = encode_entry_value(e);
+    CHECK(v == "1|unsubscribe|bulk,news|1763640000|1800000000|import:listx.csv:3");
+    auto back = decode_entry_value(v);
+    REQUIRE(back);
+    CHECK(back->reason == SuppressReason::Unsubscribe);
+    CHECK(back->streams == std::vector<std::string>{"bulk", "news"});
+    CHECK(back->expires_at == 1800000000);
+    CHECK(back->source == "import:listx.csv:3");
+    CHECK(decode_entry_value("1|hard_bounce|*|1|0|dsn")->blocks_every_stream());
+    for (const char* bad : {"", "1|hard_bounce|*|1", "2|hard_bounce|*|1|0|x",
+                            "1|bounced|*|1|0|x", "1|manual||1|0|x", "1|manual|a,,b|1|0|x",
+                            "1|manual|*|-5|0|x", "1|manual|*|1|soon|x"}) {
+        CAPTURE(bad);
+        CHECK_FALSE(decode_entry_value(bad));
+    }
+    CHECK(reply_for(SuppressReason::HardBounce).xcode == "5.1.1");
+    CHECK(reply_for(SuppressReason::Invalid).xcode == "5.1.1");
+    CHECK(reply_for(SuppressReason::Complaint).xcode == "5.7.1");
+    CHECK(default_streams(SuppressReason::Unsubscribe, {"bulk"}) ==
+          std::vector<std::string>{"bulk"});
+    CHECK(default_streams(SuppressReason::Complaint, {"bulk"}).empty());
+}
+
+TEST_CASE("a hard-bounced recipient is refused at RCPT; the others go on", "[suppress][session]") {
+    Harness h;
+    h.store.entries[h.key("gone@example.net")] = entry(SuppressReason::HardBounce);
+    auto v = h.send({"a@example.net", "Gone@Example.NET", "c@example.net"}, false);
+    CHECK(v.action == Verdict::Action::Continue);
+    REQUIRE(h.rcpt_verdicts.size() == 3);
+    CHECK(h.rcpt_verdicts[0].action == Verdict::Action::Continue);
+    CHECK(h.rcpt_verdicts[2].action == Verdict::Action::Continue);
+    const auto& refused = h.rcpt_verdicts[1];
+    CHECK(refused.action == Verdict::Action::Reject);
+    CHECK(refused.rcode == "550");
+    CHECK(refused.xcode == "5.1.1");
+    CHECK(refused.text ==
+          "Staffel: <gone@example.net> is on the suppression list (hard bounce since "
+          "2025-11-20 12:00 UTC)");
+    CHECK(h.store.lookups == 3);  // one round trip per recipient
+    CHECK(h.edits.deleted.empty());
+    CHECK(h.stats.refused == 1);
+    CHECK_THAT(h.log.lines.back(), Catch::Contains("rcpts=2 ") && Catch::Contains("suppressed=1"));
+    CHECK_THAT(h.log.lines.front(),
+               Catch::Contains("refused RCPT <gone@example.net>: suppressed reason=hard_bounce"));
+}
+
+TEST_CASE("an entry scoped to another sender domain does not apply", "[suppress][session]") {
+    Harness h;
+    h.store.entries[h.key("x@example.net", "other.example")] = entry(SuppressReason::Complaint);
+    h.send({"x@example.net"}, false);
+    CHECK(h.rcpt_verdicts[0].action == Verdict::Action::Continue);
+    h.store.entries[h.key("x@example.net", "shop.example")] = entry(SuppressReason::Complaint);
+    h.send({"x@example.net", "y@example.net"}, false);
+    CHECK(h.rcpt_verdicts[0].action == Verdict::Action::Reject);
+    CHECK(h.rcpt_verdicts[0].xcode == "5.7.1");
+    CHECK_THAT(h.rcpt_verdicts[0].text, Catch::Contains("for mail from shop.example (complaint"));
+}
+
+TEST_CASE("an unsubscribe removes the recipient from bulk mail only", "[suppress][session]") {
+    Harness h;
+    h.store.entries[h.key("u@example.net")] = entry(SuppressReason::Unsubscribe, {"bulk"});
+    auto bulk = h.send({"a@example.net", "u@example.net"}, true);
+    CHECK(bulk.action == Verdict::Action::Continue);
+    CHECK(h.rcpt_verdicts[1].action == Verdict::Action::Continue);  // not refused at RCPT
+    CHECK(h.edits.deleted == std::vector<std::string>{"<u@example.net>"});
+    CHECK_THAT(h.log.lines.back(),
+               Catch::Contains("stream=bulk") && Catch::Contains("removed=u@example.net:unsubscribe") &&
+                   Catch::Contains("rcpts=1 "));
+
+    h.edits.deleted.clear();
+    auto transactional = h.send({"a@example.net", "u@example.net"}, false);
+    CHECK(transactional.action == Verdict::Action::Continue);
+    CHECK(h.edits.deleted.empty());
+
+    // Only suppressed recipients: the message is refused.
+    auto none_left = h.send({"u@example.net"}, true);
+    CHECK(none_left.action == Verdict::Action::Reject);
+    CHECK(none_left.xcode == "5.7.1");
+    CHECK_THAT(none_left.text, Catch::Contains("every recipient"));
+}
+
+TEST_CASE("mail without SMTP is never refused per recipient: one lookup, then removal",
+          "[suppress][session]") {
+    Harness h;
+    h.store.entries[h.key("gone@example.net")] = entry(SuppressReason::HardBounce);
+    h.store.entries[h.key("u@example.net")] = entry(SuppressReason::Unsubscribe, {"bulk"});
+    auto v = h.send({"a@example.net", "gone@example.net", "u@example.net"}, true, true);
+    CHECK(v.action == Verdict::Action::Continue);
+    for (const auto& r : h.rcpt_verdicts) {
+        CHECK(r.action == Verdict::Action::Continue);
+    }
+    CHECK(h.store.lookups == 1);
+    CHECK(h.edits.deleted == std::vector<std::string>{"<gone@example.net>", "<u@example.net>"});
+    CHECK(h.stats.removed == 2);
+}
+
+TEST_CASE("a dead suppression store follows on_store_error", "[suppress][session]") {
+    Harness h;
+    h.store.down = true;
+    h.send({"a@example.net"}, false);
+    CHECK(h.rcpt_verdicts[0].action == Verdict::Action::Tempfail);
+    CHECK(h.rcpt_verdicts[0].rcode == "451");
+    CHECK(h.rcpt_verdicts[0].xcode == "4.3.0");
+    CHECK(h.stats.store_errors_tempfailed == 1);
+
+    auto v = h.send({"a@example.net"}, false, true);  // without SMTP: the message waits
+    CHECK(v.action == Verdict::Action::Tempfail);
+
+    h.policy = policy_from("[redis]\non_store_error = \"accept\"\n[suppression]\n");
+    auto accepted = h.send({"a@example.net"}, false);
+    CHECK(h.rcpt_verdicts[0].action == Verdict::Action::Continue);
+    CHECK(accepted.action == Verdict::Action::Continue);
+    CHECK(h.stats.store_errors_accepted == 1);
+    CHECK_THAT(h.log.lines.back(), Catch::Contains("suppress=store-error:accepted"));
+}
+
+TEST_CASE("without [suppression] no lookup happens and RCPT needs no reply", "[suppress][session]") {
+    Harness h;
+    h.policy = policy_from("[milter]\n");
+    h.store.entries[h.key("gone@example.net")] = entry(SuppressReason::HardBounce);
+    h.send({"gone@example.net"}, false);
+    CHECK(h.rcpt_verdicts[0].action == Verdict::Action::Continue);
+    CHECK(h.store.lookups == 0);
+    RecordingLogger log;
+    Session s([&] { return h.policy; }, log);
+    CHECK_FALSE(s.wants_rcpt_replies());
+    Session on([] { return policy_from("[suppression]\n"); }, log);
+    CHECK(on.wants_rcpt_replies());
+    Session off([] { return policy_from("[suppression]\nenabled = false\n"); }, log);
+    CHECK_FALSE(off.wants_rcpt_replies());
+}
+
+TEST_CASE("hashed keys: lookups still find the entry", "[suppress][session]") {
+    Harness h;
+    auto p = std::make_shared<Policy>(*policy_from("[suppression]\n"));
+    p->suppression.hash_secret = "s3cret";
+    h.policy = p;
+    const auto& sha = adapters::sha256_factory();
+    SuppressionKeys keys(p->redis.prefix, "s3cret", &sha);
+    h.store.entries[keys.entry_key({}, "gone@example.net")] = entry(SuppressReason::HardBounce);
+    Session s([&] { return h.policy; }, h.log, nullptr, nullptr, {}, {},
+              {&h.store, &sha, adapters::domain_to_ascii, &h.stats});
+    s.mail_from({"app@shop.example", "", ""});
+    CHECK(s.rcpt_to("<gone@example.net>").action == Verdict::Action::Reject);
+    CHECK(s.rcpt_to("<other@example.net>").action == Verdict::Action::Continue);
+}
