@@ -3,6 +3,7 @@
 
 #include "adapters/openssl/dkim_keys.hpp"
 #include "adapters/redis/counter_store.hpp"
+#include "adapters/redis/suppression_store.hpp"
 #include "core/endpoints.hpp"
 
 namespace staffel::app {
@@ -25,7 +26,9 @@ std::size_t InFlightCounter::wait_idle(std::chrono::milliseconds limit) {
     return count_;
 }
 
-std::unique_ptr<core::CounterStore> make_counter_store(const core::RedisSettings& redis) {
+namespace {
+
+adapters::RedisOptions redis_options(const core::RedisSettings& redis) {
     adapters::RedisOptions o;
     o.address = redis.address;
     o.connect_timeout = redis.connect_timeout;
@@ -33,7 +36,88 @@ std::unique_ptr<core::CounterStore> make_counter_store(const core::RedisSettings
     o.username = redis.username;
     o.password = redis.password;
     o.pool_size = redis.pool_size;
-    return std::make_unique<adapters::RedisCounterStore>(std::move(o));
+    return o;
+}
+
+}  // namespace
+
+std::unique_ptr<core::CounterStore> make_counter_store(const core::RedisSettings& redis) {
+    return std::make_unique<adapters::RedisCounterStore>(redis_options(redis));
+}
+
+std::unique_ptr<core::SuppressionStore> make_suppression_store(const core::RedisSettings& redis) {
+    return std::make_unique<adapters::RedisSuppressionStore>(redis_options(redis));
+}
+
+void SwitchableSuppressionStore::configure(const core::RedisSettings& redis) {
+    std::lock_guard lock(mu_);
+    if (settings_ && *settings_ == redis) {
+        return;
+    }
+    store_ = make_suppression_store(redis);
+    settings_ = redis;
+}
+
+core::Result<std::shared_ptr<core::SuppressionStore>> SwitchableSuppressionStore::current() const {
+    std::lock_guard lock(mu_);
+    if (!store_) {
+        return core::make_error("no suppression store is configured");
+    }
+    return store_;
+}
+
+core::Result<std::vector<std::optional<core::SuppressionEntry>>>
+SwitchableSuppressionStore::lookup(std::span<const std::string> keys) {
+    auto s = current();
+    if (!s) {
+        return s.error();
+    }
+    return (*s)->lookup(keys);
+}
+
+core::Result<bool> SwitchableSuppressionStore::put(const std::string& key,
+                                                   const core::SuppressionEntry& entry) {
+    auto s = current();
+    if (!s) {
+        return s.error();
+    }
+    return (*s)->put(key, entry);
+}
+
+core::Result<bool> SwitchableSuppressionStore::remove(const std::string& key) {
+    auto s = current();
+    if (!s) {
+        return s.error();
+    }
+    return (*s)->remove(key);
+}
+
+core::Result<core::SoftBounceOutcome> SwitchableSuppressionStore::count_soft_bounce(
+    const std::string& counter_key, std::int64_t window_seconds, std::int64_t limit,
+    const std::string& entry_key, const core::SuppressionEntry& entry) {
+    auto s = current();
+    if (!s) {
+        return s.error();
+    }
+    return (*s)->count_soft_bounce(counter_key, window_seconds, limit, entry_key, entry);
+}
+
+core::Result<std::size_t> SwitchableSuppressionStore::put_many(
+    std::span<const core::KeyedEntry> entries) {
+    auto s = current();
+    if (!s) {
+        return s.error();
+    }
+    return (*s)->put_many(entries);
+}
+
+core::Result<std::size_t> SwitchableSuppressionStore::scan(std::string_view pattern,
+                                                           const Visitor& visit) {
+    auto s = current();
+    if (!s) {
+        return s.error();
+    }
+    return (*s)->scan(pattern, visit);
 }
 
 void SwitchableStore::configure(const core::RedisSettings& redis) {

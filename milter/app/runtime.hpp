@@ -21,6 +21,7 @@
 #include "core/policy.hpp"
 #include "core/quota/store.hpp"
 #include "core/session.hpp"
+#include "core/suppress/store.hpp"
 
 namespace staffel::app {
 
@@ -79,6 +80,32 @@ class SwitchableStore final : public core::CounterStore {
     std::optional<core::RedisSettings> settings_;
     std::shared_ptr<core::CounterStore> store_;
 };
+
+// The suppression store of the current policy's [redis] settings; swapped
+// on reload like SwitchableStore.
+class SwitchableSuppressionStore final : public core::SuppressionStore {
+  public:
+    void configure(const core::RedisSettings& redis);
+    core::Result<std::vector<std::optional<core::SuppressionEntry>>> lookup(
+        std::span<const std::string> keys) override;
+    core::Result<bool> put(const std::string& key, const core::SuppressionEntry& entry) override;
+    core::Result<bool> remove(const std::string& key) override;
+    core::Result<core::SoftBounceOutcome> count_soft_bounce(
+        const std::string& counter_key, std::int64_t window_seconds, std::int64_t limit,
+        const std::string& entry_key, const core::SuppressionEntry& entry) override;
+    core::Result<std::size_t> put_many(std::span<const core::KeyedEntry> entries) override;
+    core::Result<std::size_t> scan(std::string_view pattern, const Visitor& visit) override;
+
+  private:
+    core::Result<std::shared_ptr<core::SuppressionStore>> current() const;
+
+    mutable std::mutex mu_;
+    std::optional<core::RedisSettings> settings_;
+    std::shared_ptr<core::SuppressionStore> store_;
+};
+
+// A Redis suppression store for one policy's [redis] settings (staffelctl).
+std::unique_ptr<core::SuppressionStore> make_suppression_store(const core::RedisSettings& redis);
 
 // A Redis counter store for one policy's [redis] settings (staffelctl).
 std::unique_ptr<core::CounterStore> make_counter_store(const core::RedisSettings& redis);

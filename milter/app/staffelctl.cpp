@@ -9,6 +9,10 @@
 //                 of every [[dkim.keys]] key of the policy?
 //   quota show    the counters of one key for every [[quota]] limit
 //   quota reset   clear them (app/quota_cmd.hpp)
+//   suppress add|remove|show|list|import|export
+//                 manage the suppression list (app/suppress_cmd.hpp)
+//   ingest        a bounce (DSN) or complaint (ARF) report on standard
+//                 input -> suppression entries (app/ingest_cmd.hpp)
 // The record formats and comparisons are the core's (core/dkim/
 // dns_record.hpp); DNS goes through app/dns_txt.hpp, keys through the
 // OpenSSL adapter, the policy through config/loader.hpp.
@@ -20,6 +24,7 @@
 //   the key file cannot be created; 78 the policy is invalid.
 #include <CLI/CLI.hpp>
 #include <cerrno>
+#include <cstring>
 #include <csignal>
 #include <ctime>
 #include <filesystem>
@@ -35,8 +40,11 @@
 
 #include "adapters/openssl/dkim_keys.hpp"
 #include "app/dns_txt.hpp"
+#include "adapters/idn/idna.hpp"
+#include "app/ingest_cmd.hpp"
 #include "app/quota_cmd.hpp"
 #include "app/runtime.hpp"
+#include "app/suppress_cmd.hpp"
 #include "config/loader.hpp"
 #include "core/dkim/dns_record.hpp"
 
@@ -66,6 +74,10 @@ struct Options {
     std::string nameserver;
     // quota show / reset
     std::string quota_key;
+    // ingest
+    std::string ingest_recipient;
+    std::string ingest_file = "-";
+    bool ingest_dry_run = false;
 };
 
 // ---------------------------------------------------------------- help
@@ -155,6 +167,8 @@ EXAMPLES
   staffelctl dkim keygen -d example.com -s s2026 -o /etc/staffel/keys
   staffelctl -c /etc/staffel/staffel.toml dkim check
   staffelctl -c /etc/staffel/staffel.toml quota show alice@example.com
+  staffelctl -c /etc/staffel/staffel.toml suppress add bob@example.org --reason manual
+  staffelctl -c /etc/staffel/staffel.toml ingest < bounce.eml
 )";
 
 constexpr const char* kQuotaDescription =
@@ -188,6 +202,58 @@ EXAMPLES
   staffelctl -c /etc/staffel/staffel.toml quota show alice@example.com
   staffelctl quota show example.com
   staffelctl quota reset 192.0.2.7
+)";
+
+constexpr const char* kIngestDescription =
+    R"txt(Reads one message, a bounce or a complaint report, and records what it
+reports as suppression entries in Redis (the [redis] and [suppression]
+sections of the policy given with -c). It is meant to run as a Postfix
+pipe(8) transport for the bounce address: contrib/postfix/ has the lines.
+
+  RFC 3464 delivery status notification (multipart/report;
+  report-type=delivery-status), as Postfix, Exim, Exchange and Gmail send:
+    Action: failed, Status 5.x.x   -> hard_bounce entry (global, every stream)
+    Action: failed, Status 4.x.x,
+    or Action: delayed            -> one soft bounce counted; [suppression]
+                                     soft_bounce_limit of them within
+                                     soft_bounce_window make a hard_bounce
+                                     entry lasting soft_bounce_expires
+    delivered, relayed, expanded  -> reported, nothing recorded
+  RFC 5965 ARF feedback report (report-type=feedback-report), any
+  Feedback-Type but not-spam      -> complaint entry for each recipient of
+                                     the reported mail (Original-Rcpt-To, else
+                                     the To: of the enclosed message)
+
+--recipient gives the envelope recipient the report was delivered to. If it
+is a VERP address, LOCAL+USER=DOMAIN@BOUNCE-DOMAIN, USER@DOMAIN is the
+address the bounced mail was sent to: it is recorded when the report
+concerns one recipient (whatever forwarding made of it) or names none.
+
+The MIME structure is parsed with GMime. A message that is not such a
+report, or a report with missing or malformed fields, is refused with the
+reason; nothing is guessed.
+
+Output: one line per recipient on standard output ("suppressed ADDRESS
+REASON (status 5.1.1)", "soft bounce N of LIMIT for ADDRESS", "ignored
+ADDRESS (action delivered)"); errors on standard error.)txt";
+
+constexpr const char* kIngestFooter = R"(EXIT STATUS (as pipe(8) understands them)
+  0   done (also when the report needed no entry)
+  64  bad command line
+  65  not a report Staffel can read, or a recipient that is no address; the
+      message says why (pipe(8) returns the report to the postmaster)
+  66  FILE cannot be read
+  75  Redis cannot be reached: try again later (Postfix keeps the report
+      and retries, so nothing is lost)
+  78  the policy is invalid
+
+EXAMPLES
+  staffelctl -c /etc/staffel/staffel.toml ingest < bounce.eml
+  staffelctl ingest --dry-run report.eml
+  # master.cf:
+  staffel-ingest unix - n n - 4 pipe
+    flags=q user=staffel argv=/usr/sbin/staffelctl -c /etc/staffel/staffel.toml
+    ingest --recipient ${recipient}
 )";
 
 constexpr const char* kDkimDescription =
@@ -498,6 +564,46 @@ int run_quota(const Options& opt, bool reset) {
                  : quota_show(policy, *store, opt.quota_key, now, std::cout, std::cerr);
 }
 
+// ---------------------------------------------------------------- ingest
+
+int run_ingest(const Options& opt) {
+    constexpr std::size_t kMaxMessage = std::size_t{10} * 1024 * 1024;
+    auto loaded = config::load_policy(opt.config, {});
+    if (!loaded.policy) {
+        for (const auto& e : loaded.errors) {
+            std::cerr << e.to_string() << '\n';
+        }
+        return kExitConfig;
+    }
+    std::ifstream file;
+    if (opt.ingest_file != "-") {
+        file.open(opt.ingest_file, std::ios::binary);
+        if (!file) {
+            return fail(kExitNoInput, "cannot read " + opt.ingest_file + ": " +
+                                          std::strerror(errno));
+        }
+    }
+    std::istream& in = opt.ingest_file == "-" ? std::cin : file;
+    std::string message;
+    char buf[65536];
+    while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+        message.append(buf, static_cast<std::size_t>(in.gcount()));
+        if (message.size() > kMaxMessage) {
+            return fail(kExitDataErr, "ingest: the message is larger than 10 MiB; "
+                                      "no report is that large");
+        }
+    }
+    const auto& policy = *loaded.policy;
+    auto store = make_suppression_store(policy.redis);
+    IngestContext ctx{&policy,
+                      store.get(),
+                      &adapters::sha256_factory(),
+                      adapters::domain_to_ascii,
+                      static_cast<std::int64_t>(::time(nullptr)),
+                      opt.ingest_dry_run};
+    return ingest(ctx, message, opt.ingest_recipient, std::cout, std::cerr);
+}
+
 // ---------------------------------------------------------------- command line
 
 struct Commands {
@@ -505,7 +611,24 @@ struct Commands {
     CLI::App* check = nullptr;
     CLI::App* quota_show = nullptr;
     CLI::App* quota_reset = nullptr;
+    CLI::App* ingest = nullptr;
 };
+
+void add_ingest(CLI::App& app, Options& opt, Commands& c) {
+    c.ingest = app.add_subcommand("ingest", "turn a bounce or complaint report into suppression");
+    man_page(c.ingest, "staffelctl [-c POLICY] ingest [--recipient ADDRESS] [--dry-run] [FILE]",
+             kIngestDescription, kIngestFooter);
+    c.ingest
+        ->add_option("--recipient", opt.ingest_recipient,
+                     "The envelope recipient the report was delivered to\n"
+                     "(pipe(8): ${recipient}); a VERP address names the\n"
+                     "recipient of the bounced mail")
+        ->type_name("ADDRESS");
+    c.ingest->add_flag("-n,--dry-run", opt.ingest_dry_run,
+                       "Print what would be recorded; write nothing");
+    c.ingest->add_option("FILE", opt.ingest_file, "The message; \"-\" (default): standard input")
+        ->type_name("FILE");
+}
 
 void add_quota(CLI::App& app, Options& opt, Commands& c) {
     auto* quota = app.add_subcommand("quota", "show or reset the quota counters of one key");
@@ -596,6 +719,9 @@ int parse_and_run(int argc, char** argv) {
         ->type_name("POLICY");
     auto commands = add_dkim(app, opt);
     add_quota(app, opt, commands);
+    add_ingest(app, opt, commands);
+    SuppressCli suppress;
+    suppress.add(app, man_page);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -610,6 +736,12 @@ int parse_and_run(int argc, char** argv) {
     }
     if (commands.quota_show->parsed() || commands.quota_reset->parsed()) {
         return run_quota(opt, commands.quota_reset->parsed());
+    }
+    if (suppress.parsed()) {
+        return suppress.run(opt.config);
+    }
+    if (commands.ingest->parsed()) {
+        return run_ingest(opt);
     }
     return fail(kExitUsage, "no command given; see staffelctl --help");
 }

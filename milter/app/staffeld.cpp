@@ -29,12 +29,14 @@
 #include <memory>
 #include <thread>
 
+#include "adapters/idn/idna.hpp"
 #include "adapters/log/loggers.hpp"
 #include "adapters/milter/milter_adapter.hpp"
 #include "adapters/milter/socket_tuning.hpp"
 #include "adapters/openssl/dkim_keys.hpp"
 #include "adapters/redis/probe.hpp"
 #include "app/process.hpp"
+#include "adapters/idn/idna.hpp"
 #include "app/runtime.hpp"
 #include "core/units.hpp"
 
@@ -148,7 +150,11 @@ class Daemon {
             std::string(status == 0 ? "stopped" : "stopped after an error") +
             "; quota store errors: " + std::to_string(quota_stats_.store_errors_tempfailed.load()) +
             " tempfailed, " + std::to_string(quota_stats_.store_errors_accepted.load()) +
-            " accepted");
+            " accepted; suppression: " + std::to_string(suppress_stats_.refused.load()) +
+            " recipients refused, " + std::to_string(suppress_stats_.removed.load()) +
+            " removed, store errors " +
+            std::to_string(suppress_stats_.store_errors_tempfailed.load()) + " tempfailed, " +
+            std::to_string(suppress_stats_.store_errors_accepted.load()) + " accepted");
         return status;
     }
 
@@ -204,6 +210,9 @@ class Daemon {
         ctx.sha256 = &adapters::sha256_factory();
         counters_.configure(p.redis);
         ctx.quota = {&counters_, &quota_stats_};
+        suppressions_.configure(p.redis);
+        ctx.suppress = {&suppressions_, &adapters::sha256_factory(), adapters::domain_to_ascii,
+                        &suppress_stats_};
         if (auto r = adapters::register_milter("staffeld", std::move(ctx)); !r) {
             return r;
         }
@@ -299,6 +308,7 @@ class Daemon {
                 "milter.socket, milter.user and milter.group take effect only at restart");
         }
         counters_.configure(next.redis);
+        suppressions_.configure(next.redis);
         store_.replace(r.policy);
         apply_log_level(next);
         logger_->notice("policy reloaded from " + opt_.config + ": policy " + next.digest +
@@ -351,6 +361,8 @@ class Daemon {
     InFlightCounter in_flight_;
     SwitchableStore counters_;
     core::QuotaStats quota_stats_;
+    SwitchableSuppressionStore suppressions_;
+    core::SuppressStats suppress_stats_;
     std::atomic<bool> milter_done_{false};
 };
 

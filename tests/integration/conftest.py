@@ -13,7 +13,8 @@ Fixtures:
   staffeld              harness.Staffeld on a unix socket with the minimal
                         policy, running, connected to `redis`
   staffeld_factory      staffeld_factory(policy=None, socket="unix", start=True, ...)
-  postfix_factory       postfix_factory(milter=None|spec, extra_main_cf={}, start=True)
+  postfix_factory       postfix_factory(milter=None|spec, extra_main_cf={}, start=True,
+                        extra_master_cf="")
   postfix_with_staffeld (postfix, staffeld, sink): the whole chain
   postfix_bare          Postfix relaying to `sink`, no milter
 
@@ -132,15 +133,17 @@ def staffeld(staffeld_factory):
 
 @pytest.fixture
 def postfix_factory(request, workdir, sink):
-    """postfix_factory(milter=None, extra_main_cf=None, start=True) relaying to `sink`."""
+    """postfix_factory(milter=None, extra_main_cf=None, start=True, extra_master_cf="")
+    relaying to `sink`."""
     made = []
 
-    def make(milter=None, extra_main_cf=None, start=True):
+    def make(milter=None, extra_main_cf=None, start=True, extra_master_cf=""):
         d = workdir if not made else workdir / ("pf%d" % len(made))
         d.mkdir(exist_ok=True)
         os.chmod(d, 0o755)
         p = _track(request, harness.Postfix(d, sink.port, milter=milter,
-                                            extra_main_cf=extra_main_cf))
+                                            extra_main_cf=extra_main_cf,
+                                            extra_master_cf=extra_master_cf))
         made.append(p)
         if start:
             p.start()

@@ -69,7 +69,7 @@ class Postfix(Server):
 
     def __init__(self, tmpdir, relay_port: int, milter: str | None = None,
                  extra_main_cf: dict | None = None, smtp_port: int | None = None,
-                 max_seconds: float | None = None):
+                 max_seconds: float | None = None, extra_master_cf: str = ""):
         super().__init__()
         self.dir = Path(tmpdir) / "postfix"
         self.etc = self.dir / "etc"
@@ -79,6 +79,7 @@ class Postfix(Server):
         self.relay_port = relay_port
         self.milter = milter
         self.extra_main_cf = dict(extra_main_cf or {})
+        self.extra_master_cf = extra_master_cf  # services appended to master.cf
         self.smtp_port = smtp_port
         self.running = False
         if max_seconds:
@@ -152,7 +153,8 @@ class Postfix(Server):
         text += "".join("%s = %s\n" % (k, v) for k, v in self.main_cf().items())
         (self.etc / "main.cf").write_text(text)
         (self.etc / "master.cf").write_text(
-            MASTER_CF.format(listen="%s:%d" % (LOOPBACK, self.smtp_port)))
+            MASTER_CF.format(listen="%s:%d" % (LOOPBACK, self.smtp_port)) +
+            self.extra_master_cf)
 
     def _postfix(self, *args, timeout: float = 60.0, check: bool = True):
         env = dict(os.environ, MAIL_CONFIG=str(self.etc))

@@ -119,6 +119,44 @@ core::Result<RedisReplyPtr> RedisPool::Lease::command(std::span<const std::strin
     return reply;
 }
 
+void RedisPool::Lease::append(std::span<const std::string> argv) {
+    assert(pool_ != nullptr && context_ != nullptr);
+    if (broken_) {
+        return;
+    }
+    std::vector<const char*> ptrs;
+    std::vector<std::size_t> lens;
+    ptrs.reserve(argv.size());
+    lens.reserve(argv.size());
+    for (const auto& a : argv) {
+        ptrs.push_back(a.data());
+        lens.push_back(a.size());
+    }
+    // Fails only when the buffer cannot grow; context_->err says so.
+    if (redisAppendCommandArgv(context_, static_cast<int>(argv.size()), ptrs.data(), lens.data()) !=
+        REDIS_OK) {
+        broken_ = true;
+    }
+}
+
+core::Result<RedisReplyPtr> RedisPool::Lease::reply() {
+    assert(pool_ != nullptr && context_ != nullptr);
+    if (broken_) {
+        return context_->err != 0 ? pool_->io_error(context_, 0, pool_->options_.command_timeout)
+                                  : pool_->error("connection already failed");
+    }
+    void* raw = nullptr;
+    errno = 0;
+    const int rc = redisGetReply(context_, &raw);
+    const int saved_errno = errno;
+    RedisReplyPtr reply(static_cast<redisReply*>(raw));
+    if (rc != REDIS_OK || !reply) {
+        broken_ = true;
+        return pool_->io_error(context_, saved_errno, pool_->options_.command_timeout);
+    }
+    return reply;
+}
+
 // ---- RedisPool ----
 
 RedisPool::RedisPool(RedisOptions options)

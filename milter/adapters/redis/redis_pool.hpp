@@ -1,7 +1,8 @@
 // redis_pool.hpp - a bounded pool of blocking hiredis connections to one Redis.
 //
-// Purpose: the counter store (adapters/redis/counter_store) borrows a
-//   connection per round trip. At most `pool_size` connections exist; a
+// Purpose: the counter store (adapters/redis/counter_store) and the
+//   suppression store (adapters/redis/suppression_store) borrow a
+//   connection per round trip (or per pipelined batch). At most `pool_size` connections exist; a
 //   caller takes an idle one, else opens a new one if the pool is not full,
 //   else waits for one, at most `command_timeout`. Each connection is
 //   authenticated (AUTH [username] password) right after it connects.
@@ -79,6 +80,14 @@ class RedisPool {
         // which may be an error reply. An I/O error, timeout or protocol
         // error is a Result error, and the connection is closed on release.
         core::Result<RedisReplyPtr> command(std::span<const std::string> argv);
+
+        // Pipelining (bulk writes): append() queues a command in the
+        // connection's output buffer, sending nothing; the first reply()
+        // after it sends everything queued, and each reply() reads the next
+        // reply in order. Read one reply() per append() before calling
+        // command() again. Failures are reply() errors, as for command().
+        void append(std::span<const std::string> argv);
+        core::Result<RedisReplyPtr> reply();
 
       private:
         friend class RedisPool;

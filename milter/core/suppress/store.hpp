@@ -52,6 +52,7 @@ class SuppressionStore {
     // One round trip for all keys; results in the same order.
     virtual Result<std::vector<std::optional<SuppressionEntry>>> lookup(
         std::span<const std::string> keys) = 0;
+    // true: it replaced an entry stored under the key.
     virtual Result<bool> put(const std::string& key, const SuppressionEntry& entry) = 0;
     // true: the key existed.
     virtual Result<bool> remove(const std::string& key) = 0;

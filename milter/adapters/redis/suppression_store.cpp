@@ -1,0 +1,335 @@
+// suppression_store.cpp - see suppression_store.hpp.
+#include "adapters/redis/suppression_store.hpp"
+
+#include <hiredis/hiredis.h>
+#include <openssl/evp.h>
+
+#include <ctime>
+#include <stdexcept>
+#include <utility>
+
+#include "redis_scripts.hpp"  // generated from scripts/*.lua by milter/CMakeLists.txt
+
+namespace staffel::adapters {
+namespace {
+
+constexpr std::string_view kSoftBounceScript = "suppress_soft_bounce.lua";
+
+std::string sha1_hex(std::string_view text) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (EVP_Digest(text.data(), text.size(), md, &len, EVP_sha1(), nullptr) != 1) {
+        throw std::runtime_error("cannot compute the SHA1 of a Redis script");
+    }
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(2 * static_cast<std::size_t>(len));
+    for (unsigned int i = 0; i < len; ++i) {
+        out.push_back(kHex[md[i] >> 4]);
+        out.push_back(kHex[md[i] & 0x0f]);
+    }
+    return out;
+}
+
+std::string_view embedded_source(std::string_view name) {
+    for (const auto& s : redis_scripts::kEmbeddedLua) {
+        if (s.name == name) {
+            return s.source;
+        }
+    }
+    throw std::runtime_error("Redis script " + std::string(name) + " is not compiled in");
+}
+
+std::string_view reply_text(const redisReply& r) {
+    return r.str != nullptr ? std::string_view(r.str, r.len) : std::string_view();
+}
+
+bool expired(const core::SuppressionEntry& e, std::int64_t now) {
+    return e.expires_at != 0 && e.expires_at <= now;
+}
+
+core::Error expired_error(const core::SuppressionEntry& e, std::int64_t now) {
+    return core::make_error("the entry expired already (expires_at " +
+                            std::to_string(e.expires_at) + ", now " + std::to_string(now) +
+                            "); nothing was written");
+}
+
+// A string or nil element of an MGET reply; false for anything else.
+bool is_value(const redisReply* r) {
+    return r != nullptr && (r->type == REDIS_REPLY_NIL || r->type == REDIS_REPLY_STRING);
+}
+
+}  // namespace
+
+RedisSuppressionStore::RedisSuppressionStore(RedisOptions options, Clock clock)
+    : pool_(std::move(options)),
+      clock_(std::move(clock)),
+      script_name_(kSoftBounceScript),
+      script_source_(embedded_source(kSoftBounceScript)),
+      script_sha1_(sha1_hex(script_source_)) {}
+
+RedisSuppressionStore::~RedisSuppressionStore() = default;
+
+core::Error RedisSuppressionStore::fail(core::Error error) {
+    errors_.fetch_add(1, std::memory_order_relaxed);
+    return error;
+}
+
+std::int64_t RedisSuppressionStore::now() const {
+    return clock_ ? clock_() : static_cast<std::int64_t>(::time(nullptr));
+}
+
+void RedisSuppressionStore::set_argv(std::vector<std::string>& argv, const std::string& key,
+                                     const core::SuppressionEntry& entry) {
+    argv.resize(entry.expires_at != 0 ? 5 : 3);
+    argv[0] = "SET";
+    argv[1] = key;
+    argv[2] = core::encode_entry_value(entry);
+    if (entry.expires_at != 0) {
+        argv[3] = "EXAT";
+        argv[4] = std::to_string(entry.expires_at);
+    }
+}
+
+core::Result<std::vector<std::optional<core::SuppressionEntry>>> RedisSuppressionStore::lookup(
+    std::span<const std::string> keys) {
+    std::vector<std::optional<core::SuppressionEntry>> found;
+    if (keys.empty()) {
+        return found;
+    }
+    std::vector<std::string> argv;
+    argv.reserve(1 + keys.size());
+    argv.emplace_back("MGET");
+    argv.insert(argv.end(), keys.begin(), keys.end());
+    auto reply = pool_.command(argv);
+    if (!reply) {
+        return fail(reply.error());
+    }
+    const redisReply& r = *reply.value();
+    if (r.type == REDIS_REPLY_ERROR) {
+        return fail(pool_.error("MGET: " + std::string(reply_text(r))));
+    }
+    if (r.type != REDIS_REPLY_ARRAY || r.elements != keys.size()) {
+        return fail(pool_.error("MGET: unexpected reply"));
+    }
+    const std::int64_t t = now();
+    found.reserve(keys.size());
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        const redisReply* v = r.element[i];
+        if (!is_value(v)) {
+            return fail(pool_.error("MGET: unexpected reply"));
+        }
+        if (v->type == REDIS_REPLY_NIL) {
+            found.emplace_back();
+            continue;
+        }
+        auto e = core::decode_entry_value(reply_text(*v));
+        if (!e) {
+            return fail(pool_.error(keys[i] + ": " + e.error().message));
+        }
+        if (expired(*e, t)) {
+            found.emplace_back();
+        } else {
+            found.emplace_back(std::move(e).value());
+        }
+    }
+    return found;
+}
+
+core::Result<bool> RedisSuppressionStore::put(const std::string& key,
+                                              const core::SuppressionEntry& entry) {
+    if (const auto t = now(); expired(entry, t)) {
+        return expired_error(entry, t);
+    }
+    std::vector<std::string> argv;
+    set_argv(argv, key, entry);
+    argv.emplace_back("GET");  // the old value, if any: did this replace an entry?
+    auto reply = pool_.command(argv);
+    if (!reply) {
+        return fail(reply.error());
+    }
+    const redisReply& r = *reply.value();
+    if (r.type == REDIS_REPLY_ERROR) {
+        return fail(pool_.error("SET " + key + ": " + std::string(reply_text(r))));
+    }
+    if (r.type == REDIS_REPLY_NIL) {
+        return false;
+    }
+    if (r.type == REDIS_REPLY_STRING) {
+        return true;
+    }
+    return fail(pool_.error("SET: unexpected reply"));
+}
+
+core::Result<bool> RedisSuppressionStore::remove(const std::string& key) {
+    const std::string argv[] = {"UNLINK", key};
+    auto reply = pool_.command(argv);
+    if (!reply) {
+        return fail(reply.error());
+    }
+    const redisReply& r = *reply.value();
+    if (r.type == REDIS_REPLY_ERROR) {
+        return fail(pool_.error("UNLINK: " + std::string(reply_text(r))));
+    }
+    if (r.type != REDIS_REPLY_INTEGER || r.integer < 0) {
+        return fail(pool_.error("UNLINK: unexpected reply"));
+    }
+    return r.integer > 0;
+}
+
+core::Result<core::SoftBounceOutcome> RedisSuppressionStore::count_soft_bounce(
+    const std::string& counter_key, std::int64_t window_seconds, std::int64_t limit,
+    const std::string& entry_key, const core::SuppressionEntry& entry) {
+    if (const auto t = now(); expired(entry, t)) {
+        return expired_error(entry, t);
+    }
+    std::vector<std::string> argv{"EVALSHA",
+                                  script_sha1_,
+                                  "2",
+                                  counter_key,
+                                  entry_key,
+                                  std::to_string(window_seconds),
+                                  std::to_string(limit),
+                                  core::encode_entry_value(entry),
+                                  std::to_string(entry.expires_at)};
+    auto lease = pool_.acquire();
+    if (!lease) {
+        return fail(lease.error());
+    }
+    auto reply = lease.value().command(argv);
+    if (reply && reply.value()->type == REDIS_REPLY_ERROR &&
+        reply_text(*reply.value()).starts_with("NOSCRIPT")) {
+        // Redis lost its script cache: EVAL runs the source and caches it.
+        script_loads_.fetch_add(1, std::memory_order_relaxed);
+        argv[0] = "EVAL";
+        argv[1] = script_source_;
+        reply = lease.value().command(argv);
+    }
+    if (!reply) {
+        return fail(reply.error());
+    }
+    const redisReply& r = *reply.value();
+    if (r.type == REDIS_REPLY_ERROR) {
+        return fail(pool_.error(script_name_ + ": " + std::string(reply_text(r))));
+    }
+    if (r.type != REDIS_REPLY_ARRAY || r.elements != 2 || r.element[0] == nullptr ||
+        r.element[1] == nullptr || r.element[0]->type != REDIS_REPLY_INTEGER ||
+        r.element[1]->type != REDIS_REPLY_INTEGER) {
+        return fail(pool_.error(script_name_ + ": unexpected reply"));
+    }
+    core::SoftBounceOutcome outcome;
+    outcome.count = static_cast<std::int64_t>(r.element[0]->integer);
+    outcome.suppressed = r.element[1]->integer == 1;
+    return outcome;
+}
+
+core::Result<std::size_t> RedisSuppressionStore::put_many(
+    std::span<const core::KeyedEntry> entries) {
+    std::size_t written = 0;
+    if (entries.empty()) {
+        return written;
+    }
+    auto lease = pool_.acquire();
+    if (!lease) {
+        return fail(lease.error());
+    }
+    const std::int64_t t = now();
+    std::vector<std::string> argv;
+    std::size_t next = 0;
+    while (next < entries.size()) {
+        std::size_t queued = 0;
+        for (; next < entries.size() && queued < kBatch; ++next) {
+            const auto& row = entries[next];
+            if (expired(row.entry, t)) {
+                continue;
+            }
+            set_argv(argv, row.key, row.entry);
+            lease.value().append(argv);
+            ++queued;
+        }
+        // Every queued reply is read, even after an error reply, so the
+        // connection stays in step.
+        for (std::size_t i = 0; i < queued; ++i) {
+            auto reply = lease.value().reply();
+            if (!reply) {
+                return fail(reply.error());
+            }
+            const redisReply& r = *reply.value();
+            if (r.type == REDIS_REPLY_STATUS && reply_text(r) == "OK") {
+                ++written;
+            } else {
+                errors_.fetch_add(1, std::memory_order_relaxed);
+            }
+        }
+    }
+    return written;
+}
+
+core::Result<std::size_t> RedisSuppressionStore::scan(std::string_view pattern,
+                                                      const Visitor& visit) {
+    auto lease = pool_.acquire();
+    if (!lease) {
+        return fail(lease.error());
+    }
+    const std::int64_t t = now();
+    std::size_t visited = 0;
+    std::vector<std::string> scan_argv{
+        "SCAN", "0", "MATCH", std::string(pattern), "COUNT", std::to_string(kBatch)};
+    std::vector<std::string> mget{"MGET"};
+    do {
+        auto reply = lease.value().command(scan_argv);
+        if (!reply) {
+            return fail(reply.error());
+        }
+        const redisReply& r = *reply.value();
+        if (r.type == REDIS_REPLY_ERROR) {
+            return fail(pool_.error("SCAN: " + std::string(reply_text(r))));
+        }
+        if (r.type != REDIS_REPLY_ARRAY || r.elements != 2 || r.element[0] == nullptr ||
+            r.element[0]->type != REDIS_REPLY_STRING || r.element[1] == nullptr ||
+            r.element[1]->type != REDIS_REPLY_ARRAY) {
+            return fail(pool_.error("SCAN: unexpected reply"));
+        }
+        scan_argv[1] = std::string(reply_text(*r.element[0]));
+        const redisReply& keys = *r.element[1];
+        if (keys.elements == 0) {
+            continue;
+        }
+        mget.resize(1);
+        for (std::size_t i = 0; i < keys.elements; ++i) {
+            if (keys.element[i] == nullptr || keys.element[i]->type != REDIS_REPLY_STRING) {
+                return fail(pool_.error("SCAN: unexpected reply"));
+            }
+            mget.emplace_back(reply_text(*keys.element[i]));
+        }
+        auto values = lease.value().command(mget);
+        if (!values) {
+            return fail(values.error());
+        }
+        const redisReply& v = *values.value();
+        if (v.type == REDIS_REPLY_ERROR) {
+            return fail(pool_.error("MGET: " + std::string(reply_text(v))));
+        }
+        if (v.type != REDIS_REPLY_ARRAY || v.elements != mget.size() - 1) {
+            return fail(pool_.error("MGET: unexpected reply"));
+        }
+        for (std::size_t i = 0; i < v.elements; ++i) {
+            const redisReply* value = v.element[i];
+            if (!is_value(value)) {
+                return fail(pool_.error("MGET: unexpected reply"));
+            }
+            if (value->type == REDIS_REPLY_NIL) {
+                continue;  // deleted (or expired) since SCAN named it
+            }
+            auto decoded = core::decode_entry_value(reply_text(*value));
+            if (decoded && expired(*decoded, t)) {
+                continue;
+            }
+            visit(mget[i + 1], decoded);
+            ++visited;
+        }
+    } while (scan_argv[1] != "0");
+    return visited;
+}
+
+}  // namespace staffel::adapters

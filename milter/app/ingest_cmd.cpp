@@ -1,0 +1,184 @@
+// ingest_cmd.cpp - see ingest_cmd.hpp.
+#include "app/ingest_cmd.hpp"
+
+#include <ostream>
+#include <vector>
+
+#include "adapters/gmime/bounce_report.hpp"
+
+namespace staffel::app {
+namespace {
+
+constexpr int kExitDataErr = 65;
+constexpr int kExitTempFail = 75;
+
+// One address to record and why.
+struct Verdict {
+    std::string address;  // as reported
+    enum class Kind { Hard, Soft, Complaint, Ignore } kind = Kind::Ignore;
+    std::string detail;  // status, action or feedback type, for the output line
+};
+
+std::string source_of(const adapters::BounceReport& r, std::string_view what) {
+    std::string s(what);
+    if (!r.reporting_mta.empty()) {
+        s += ":" + r.reporting_mta;
+    }
+    return core::clean_source(s);
+}
+
+std::vector<Verdict> judge(const adapters::BounceReport& report,
+                           const std::optional<std::string>& verp) {
+    std::vector<Verdict> out;
+    if (report.kind == adapters::BounceReport::Kind::Arf) {
+        const bool complaint = report.feedback_type != "not-spam";
+        auto complainants = report.complainants;
+        if (verp && complainants.size() <= 1) {
+            complainants = {*verp};
+        }
+        for (const auto& c : complainants) {
+            out.push_back({c, complaint ? Verdict::Kind::Complaint : Verdict::Kind::Ignore,
+                           "feedback type " + report.feedback_type});
+        }
+        return out;
+    }
+    for (const auto& r : report.recipients) {
+        Verdict v{r.address, Verdict::Kind::Ignore, "action " + r.action};
+        if (r.action == "failed" && r.status.starts_with("5.")) {
+            v.kind = Verdict::Kind::Hard;
+            v.detail = "status " + r.status;
+        } else if ((r.action == "failed" && r.status.starts_with("4.")) || r.action == "delayed") {
+            v.kind = Verdict::Kind::Soft;
+            v.detail = "status " + (r.status.empty() ? std::string("none") : r.status);
+        }
+        out.push_back(std::move(v));
+    }
+    // The VERP address is what the bounced mail was sent to: for a report
+    // on one recipient it is the address to record, whatever forwarding
+    // made of it on the way.
+    if (verp && out.size() == 1) {
+        out.front().address = *verp;
+    }
+    return out;
+}
+
+}  // namespace
+
+std::optional<std::string> verp_decode(std::string_view envelope_recipient) {
+    const auto at = envelope_recipient.rfind('@');
+    if (at == std::string_view::npos) {
+        return std::nullopt;
+    }
+    const auto local = envelope_recipient.substr(0, at);
+    const auto plus = local.find('+');
+    if (plus == std::string_view::npos) {
+        return std::nullopt;
+    }
+    const auto encoded = local.substr(plus + 1);
+    const auto eq = encoded.rfind('=');
+    if (eq == std::string_view::npos || eq == 0 || eq + 1 >= encoded.size()) {
+        return std::nullopt;
+    }
+    return std::string(encoded.substr(0, eq)) + "@" + std::string(encoded.substr(eq + 1));
+}
+
+int ingest(const IngestContext& ctx, std::string_view message,
+           std::string_view envelope_recipient, std::ostream& out, std::ostream& err) {
+    const auto& policy = *ctx.policy;
+    const core::AddressRules rules{policy.suppression.fold_local_part};
+    std::optional<std::string> verp;
+    if (!envelope_recipient.empty()) {
+        if (auto decoded = verp_decode(envelope_recipient)) {
+            auto n = core::normalise_address(*decoded, rules, ctx.idna);
+            if (!n) {
+                err << "staffelctl: ingest: the VERP recipient " << *decoded
+                    << " is not a usable address: " << n.error().message << '\n';
+                return kExitDataErr;
+            }
+            verp = std::move(n).value();
+        }
+    }
+    auto report = adapters::parse_bounce_report(message);
+    if (!report) {
+        err << "staffelctl: ingest: not a report Staffel can read: " << report.error().message
+            << '\n';
+        return kExitDataErr;
+    }
+    const auto verdicts = judge(*report, verp);
+    if (verdicts.empty()) {
+        err << "staffelctl: ingest: the report names no recipient"
+            << (report->kind == adapters::BounceReport::Kind::Arf
+                    ? " (the complainant is redacted and no VERP recipient was given)"
+                    : "")
+            << '\n';
+        return kExitDataErr;
+    }
+    const core::SuppressionKeys keys(policy.redis.prefix, policy.suppression.hash_secret, ctx.sha);
+    if (!policy.suppression.hash_secret.empty() && ctx.sha == nullptr) {
+        err << "staffelctl: ingest: hashing is configured but no SHA-256 is available\n";
+        return kExitTempFail;
+    }
+    int status = 0;
+    for (const auto& v : verdicts) {
+        auto address = core::normalise_address(v.address, rules, ctx.idna);
+        if (!address) {
+            err << "staffelctl: ingest: recipient \"" << v.address
+                << "\" is not a usable address: " << address.error().message << '\n';
+            status = kExitDataErr;
+            continue;
+        }
+        core::SuppressionEntry e;
+        e.added_at = ctx.now;
+        e.address = *address;
+        switch (v.kind) {
+            case Verdict::Kind::Ignore:
+                out << "ignored " << *address << " (" << v.detail << ")\n";
+                continue;
+            case Verdict::Kind::Hard:
+            case Verdict::Kind::Complaint: {
+                const bool hard = v.kind == Verdict::Kind::Hard;
+                e.reason = hard ? core::SuppressReason::HardBounce : core::SuppressReason::Complaint;
+                e.source = source_of(*report, hard ? "dsn" : "arf");
+                if (!ctx.dry_run) {
+                    auto done = ctx.store->put(keys.entry_key({}, *address), e);
+                    if (!done) {
+                        err << "staffelctl: ingest: " << done.error().message << '\n';
+                        return kExitTempFail;
+                    }
+                }
+                out << (ctx.dry_run ? "would suppress " : "suppressed ") << *address << ' '
+                    << core::reason_name(e.reason) << " (" << v.detail << ")\n";
+                continue;
+            }
+            case Verdict::Kind::Soft: {
+                e.reason = core::SuppressReason::HardBounce;
+                e.source = "soft-bounces";
+                const auto expires = policy.suppression.soft_bounce_expires.count();
+                e.expires_at = expires > 0 ? ctx.now + expires : 0;
+                if (ctx.dry_run) {
+                    out << "would count a soft bounce for " << *address << " (" << v.detail
+                        << ")\n";
+                    continue;
+                }
+                auto counted = ctx.store->count_soft_bounce(
+                    keys.soft_bounce_key(*address), policy.suppression.soft_bounce_window.count(),
+                    policy.suppression.soft_bounce_limit, keys.entry_key({}, *address), e);
+                if (!counted) {
+                    err << "staffelctl: ingest: " << counted.error().message << '\n';
+                    return kExitTempFail;
+                }
+                out << "soft bounce " << counted->count << " of "
+                    << policy.suppression.soft_bounce_limit << " for " << *address << " ("
+                    << v.detail << ")";
+                if (counted->suppressed) {
+                    out << ": suppressed hard_bounce";
+                }
+                out << '\n';
+                continue;
+            }
+        }
+    }
+    return status;
+}
+
+}  // namespace staffel::app

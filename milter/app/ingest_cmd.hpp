@@ -1,0 +1,57 @@
+// ingest_cmd.hpp - `staffelctl ingest`: a bounce or complaint report in,
+// suppression entries out.
+//
+// Purpose: run as a Postfix pipe(8) transport for the bounce address (see
+//   contrib/postfix/), it reads one message on standard input and records
+//   what it reports:
+//     - an RFC 3464 delivery status notification: each recipient with
+//       Action: failed and a 5.x.x Status becomes a hard_bounce entry
+//       (global, every stream); Action: delayed, or failed with 4.x.x,
+//       counts one soft bounce (soft_bounce_limit within soft_bounce_window
+//       make a hard_bounce entry that lasts soft_bounce_expires);
+//       delivered, relayed and expanded are only reported;
+//     - an RFC 5965 ARF feedback report (any Feedback-Type but not-spam):
+//       each complainant becomes a complaint entry (global, every stream);
+//     - a VERP envelope recipient (LOCAL+USER=DOMAIN@BOUNCE-DOMAIN, given
+//       with --recipient) names the recipient the bounced mail was sent to:
+//       it is the address recorded when the report concerns one recipient,
+//       or names none.
+//   Anything else is refused with the reason; nothing is guessed.
+// Output: one line per recipient on stdout ("suppressed ...", "soft bounce
+//   N of LIMIT ...", "ignored ..."); errors on stderr.
+// Exit status (sysexits, as pipe(8) understands them): 0 done; 65 the
+//   message is not a report Staffel can read (pipe(8) returns it to the
+//   postmaster); 75 the store cannot be reached (Postfix retries later, so
+//   nothing is lost); 78 the policy is invalid.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/policy.hpp"
+#include "core/suppress/store.hpp"
+#include "core/suppress/suppress.hpp"
+
+namespace staffel::app {
+
+struct IngestContext {
+    const core::Policy* policy = nullptr;
+    core::SuppressionStore* store = nullptr;
+    const core::Sha256Factory* sha = nullptr;  // for hashed keys
+    core::DomainToAscii idna;
+    std::int64_t now = 0;  // epoch seconds
+    bool dry_run = false;  // decide and print, write nothing
+};
+
+int ingest(const IngestContext& ctx, std::string_view message,
+           std::string_view envelope_recipient, std::ostream& out, std::ostream& err);
+
+// The recipient a VERP address encodes: "bounces+bob=example.org@b.example"
+// -> "bob@example.org" (the last "=" of the part after the first "+" is
+// the "@"). nullopt when the address is not VERP-encoded.
+std::optional<std::string> verp_decode(std::string_view envelope_recipient);
+
+}  // namespace staffel::app
