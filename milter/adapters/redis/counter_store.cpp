@@ -2,13 +2,11 @@
 #include "adapters/redis/counter_store.hpp"
 
 #include <hiredis/hiredis.h>
-#include <openssl/evp.h>
 
 #include <stdexcept>
 #include <string_view>
 #include <utility>
 
-#include "redis_scripts.hpp"  // generated from scripts/*.lua by milter/CMakeLists.txt
 
 namespace staffel::adapters {
 namespace {
@@ -17,31 +15,6 @@ using core::CounterCharge;
 
 // Each counter is 5 ARGV fields; see scripts/quota_charge.lua.
 constexpr std::size_t kFieldsPerCounter = 5;
-
-std::string sha1_hex(std::string_view text) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (EVP_Digest(text.data(), text.size(), md, &len, EVP_sha1(), nullptr) != 1) {
-        throw std::runtime_error("cannot compute the SHA1 of a Redis script");
-    }
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(2 * static_cast<std::size_t>(len));
-    for (unsigned int i = 0; i < len; ++i) {
-        out.push_back(kHex[md[i] >> 4]);
-        out.push_back(kHex[md[i] & 0x0f]);
-    }
-    return out;
-}
-
-RedisCounterStore::Script embedded(std::string_view name) {
-    for (const auto& s : redis_scripts::kEmbeddedLua) {
-        if (s.name == name) {
-            return {std::string(s.name), std::string(s.source), sha1_hex(s.source)};
-        }
-    }
-    throw std::runtime_error("Redis script " + std::string(name) + " is not compiled in");
-}
 
 std::string_view reply_text(const redisReply& r) {
     return r.str != nullptr ? std::string_view(r.str, r.len) : std::string_view();
@@ -79,8 +52,8 @@ void append_fields(std::vector<std::string>& argv, const CounterCharge& c, bool 
 
 RedisCounterStore::RedisCounterStore(RedisOptions options)
     : pool_(std::move(options)),
-      scripts_{embedded("quota_charge.lua"), embedded("quota_refund.lua"),
-               embedded("quota_read.lua")} {}
+      scripts_{embedded_script("quota_charge.lua"), embedded_script("quota_refund.lua"),
+               embedded_script("quota_read.lua")} {}
 
 RedisCounterStore::~RedisCounterStore() = default;
 

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "adapters/redis/embedded_script.hpp"
 #include "adapters/redis/redis_pool.hpp"
 #include "core/quota/store.hpp"
 
@@ -53,12 +54,7 @@ class RedisCounterStore final : public core::CounterStore {
     }
     [[nodiscard]] RedisPool& pool() { return pool_; }
 
-    // One embedded script: its file name, source and SHA1 (lowercase hex).
-    struct Script {
-        std::string name;
-        std::string source;
-        std::string sha1;
-    };
+    using Script = EmbeddedScript;
 
   private:
     enum class Which { Charge, Refund, Read };

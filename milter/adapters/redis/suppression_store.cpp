@@ -2,43 +2,16 @@
 #include "adapters/redis/suppression_store.hpp"
 
 #include <hiredis/hiredis.h>
-#include <openssl/evp.h>
 
 #include <ctime>
 #include <stdexcept>
 #include <utility>
 
-#include "redis_scripts.hpp"  // generated from scripts/*.lua by milter/CMakeLists.txt
 
 namespace staffel::adapters {
 namespace {
 
 constexpr std::string_view kSoftBounceScript = "suppress_soft_bounce.lua";
-
-std::string sha1_hex(std::string_view text) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (EVP_Digest(text.data(), text.size(), md, &len, EVP_sha1(), nullptr) != 1) {
-        throw std::runtime_error("cannot compute the SHA1 of a Redis script");
-    }
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(2 * static_cast<std::size_t>(len));
-    for (unsigned int i = 0; i < len; ++i) {
-        out.push_back(kHex[md[i] >> 4]);
-        out.push_back(kHex[md[i] & 0x0f]);
-    }
-    return out;
-}
-
-std::string_view embedded_source(std::string_view name) {
-    for (const auto& s : redis_scripts::kEmbeddedLua) {
-        if (s.name == name) {
-            return s.source;
-        }
-    }
-    throw std::runtime_error("Redis script " + std::string(name) + " is not compiled in");
-}
 
 std::string_view reply_text(const redisReply& r) {
     return r.str != nullptr ? std::string_view(r.str, r.len) : std::string_view();
@@ -64,9 +37,7 @@ bool is_value(const redisReply* r) {
 RedisSuppressionStore::RedisSuppressionStore(RedisOptions options, Clock clock)
     : pool_(std::move(options)),
       clock_(std::move(clock)),
-      script_name_(kSoftBounceScript),
-      script_source_(embedded_source(kSoftBounceScript)),
-      script_sha1_(sha1_hex(script_source_)) {}
+      script_(embedded_script(kSoftBounceScript)) {}
 
 RedisSuppressionStore::~RedisSuppressionStore() = default;
 
@@ -184,7 +155,7 @@ core::Result<core::SoftBounceOutcome> RedisSuppressionStore::count_soft_bounce(
         return expired_error(entry, t);
     }
     std::vector<std::string> argv{"EVALSHA",
-                                  script_sha1_,
+                                  script_.sha1,
                                   "2",
                                   counter_key,
                                   entry_key,
@@ -202,7 +173,7 @@ core::Result<core::SoftBounceOutcome> RedisSuppressionStore::count_soft_bounce(
         // Redis lost its script cache: EVAL runs the source and caches it.
         script_loads_.fetch_add(1, std::memory_order_relaxed);
         argv[0] = "EVAL";
-        argv[1] = script_source_;
+        argv[1] = script_.source;
         reply = lease.value().command(argv);
     }
     if (!reply) {
@@ -210,12 +181,12 @@ core::Result<core::SoftBounceOutcome> RedisSuppressionStore::count_soft_bounce(
     }
     const redisReply& r = *reply.value();
     if (r.type == REDIS_REPLY_ERROR) {
-        return fail(pool_.error(script_name_ + ": " + std::string(reply_text(r))));
+        return fail(pool_.error(script_.name + ": " + std::string(reply_text(r))));
     }
     if (r.type != REDIS_REPLY_ARRAY || r.elements != 2 || r.element[0] == nullptr ||
         r.element[1] == nullptr || r.element[0]->type != REDIS_REPLY_INTEGER ||
         r.element[1]->type != REDIS_REPLY_INTEGER) {
-        return fail(pool_.error(script_name_ + ": unexpected reply"));
+        return fail(pool_.error(script_.name + ": unexpected reply"));
     }
     core::SoftBounceOutcome outcome;
     outcome.count = static_cast<std::int64_t>(r.element[0]->integer);

@@ -51,6 +51,7 @@
 #include <string_view>
 #include <vector>
 
+#include "adapters/redis/embedded_script.hpp"
 #include "adapters/redis/redis_pool.hpp"
 #include "core/suppress/store.hpp"
 
@@ -96,9 +97,7 @@ class RedisSuppressionStore final : public core::SuppressionStore {
 
     RedisPool pool_;
     Clock clock_;
-    std::string script_name_;
-    std::string script_source_;
-    std::string script_sha1_;
+    EmbeddedScript script_;
     std::atomic<std::uint64_t> errors_{0};
     std::atomic<std::uint64_t> script_loads_{0};
 };
