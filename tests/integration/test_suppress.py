@@ -74,9 +74,8 @@ def test_unsubscribe_removes_from_bulk_only(staffeld_factory, postfix_factory, s
     transactional = smtp_send(postfix.smtp_port, SENDER, ["u@example.net"],
                               sample_message(subject="receipt", sender=SENDER))
     assert transactional.accepted, str(transactional)
-    got = sink.wait_for(2)
-    assert got[1].rcpts == ["u@example.net"]
-    assert got[1].headers("Subject") == ["receipt"]
+    receipt = [m for m in sink.wait_for(2) if m.headers("Subject") == ["receipt"]]
+    assert receipt and receipt[0].rcpts == ["u@example.net"]
     staffeld.wait_log(r"stream=bulk .*removed=u@example\.net:unsubscribe")
     # A bulk message to nobody else is refused as a whole.
     alone = smtp_send(postfix.smtp_port, SENDER, ["u@example.net"], bulk_message("again"))
@@ -179,3 +178,38 @@ def test_bounce_reaches_ingest_through_the_postfix_pipe_transport(
     r = smtp_send(postfix.smtp_port, SENDER, ["kim@example.org"],
                   sample_message(subject="to kim", sender=SENDER))
     assert r.code("rcpt kim@example.org") == 550, str(r)
+
+
+def test_redis_round_trips_one_per_recipient_plus_the_quota_script(
+        staffeld_factory, postfix_factory, sink, redis):
+    """The budget: one MGET per recipient at RCPT (global and scoped entry
+    together), and at end of message only the quota script's one call."""
+    quota = ('\n[[quota]]\nname = "daily"\nkey = "sender"\nlimit = "1000/1d"\n')
+    staffeld = staffeld_factory(policy=suppress_policy(redis) + quota)
+    postfix = postfix_factory(milter=staffeld.socket_spec)
+    put(redis, "u@example.net", "1|unsubscribe|bulk|1763640000|0|test")
+    first = smtp_send(postfix.smtp_port, SENDER, ["a@example.net"], bulk_message("warm up"))
+    assert first.accepted, str(first)  # also loads the quota script into Redis
+    before = commandstats(redis)
+    r = smtp_send(postfix.smtp_port, SENDER, ["a@example.net", "b@example.net", "u@example.net"],
+                  bulk_message("budget"))
+    assert r.accepted, str(r)
+    after = commandstats(redis)
+    calls = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+    assert calls.get("mget") == 3, calls
+    assert calls.get("evalsha") == 1, calls
+    # Inside the script Redis counts its own commands; nothing else was sent.
+    assert not {k for k, v in calls.items() if v} - {"mget", "evalsha", "get", "incrby",
+                                                    "pexpireat", "time", "info"}, calls
+    budget = [m for m in sink.wait_for(2) if m.headers("Subject") == ["budget"]]
+    assert budget and budget[0].rcpts == ["a@example.net", "b@example.net"]
+    # The quota counted the two recipients that remained, not three.
+    show = staffelctl(staffeld.policy_path, "quota", "show", SENDER)
+    assert re.search(rb"daily\s+sender\s+3\s", show.stdout), show.stdout
+
+
+def commandstats(redis) -> dict:
+    text = redis.command("INFO", "commandstats")
+    text = text.decode() if isinstance(text, bytes) else text
+    return {m.group(1): int(m.group(2))
+            for m in re.finditer(r"cmdstat_([a-z|]+):calls=(\d+)", text)}
