@@ -752,7 +752,8 @@ Result<BounceReport> parse_report(GMimeObject* top, std::string_view message) {
     }
     const char* report_type_param =
         g_mime_content_type_get_parameter(g_mime_object_get_content_type(top), "report-type");
-    const std::string report_type = lower(trim(report_type_param != nullptr ? report_type_param : ""));
+    const std::string report_type =
+        lower(trim(report_type_param != nullptr ? report_type_param : ""));
     const bool dsn = report_type == "delivery-status" || report_type == "global-delivery-status";
     if (report_type.empty()) {
         return make_error("multipart/report has no report-type parameter");

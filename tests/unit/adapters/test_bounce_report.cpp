@@ -423,6 +423,10 @@ TEST_CASE("messages that are not reports are refused with a precise error", "[bo
         {"a DSN type with a feedback part",
          dsn_message("Feedback-Type: abuse\n", "Content-Type: message/feedback-report\n"),
          "multipart/report has no message/delivery-status part"},
+        {"RFC 2231 boundary with a line feed",
+         "Content-Type: multipart/report; report-type=delivery-status;\n"
+         " boundary*=us-ascii''B%0AC\n\n--B\nC--\n",
+         "multipart/report has a boundary with a control character"},
         {"header only", "Subject: hello\n", "not a multipart/report (Content-Type is text/plain)"},
         {"blank lines only", "\r\n\n \n", "message is empty"},
         {"over 10 MiB", std::string(10 * 1024 * 1024 + 1, 'a'),
