@@ -300,8 +300,10 @@ class Loader {
                 }
                 continue;
             }
+            // clang 14 cannot capture a structured binding in a lambda.
+            const std::string_view key_name = key.str();
             const auto it = std::find_if(fields.begin(), fields.end(),
-                                         [&](const FieldSpec* f) { return f->key == key.str(); });
+                                         [&](const FieldSpec* f) { return f->key == key_name; });
             if (it == fields.end()) {
                 std::vector<std::string_view> known;
                 for (const auto* f : fields) {

@@ -129,6 +129,42 @@ std::string strip_brackets(const char* arg) {
     return s;
 }
 
+// Header values travel to the MTA with bare LF line breaks (the MTA's own
+// line ends; Postfix writes CRLF on the wire).
+std::string to_mta_line_ends(std::string_view value) {
+    std::string out;
+    out.reserve(value.size());
+    for (std::size_t i = 0; i < value.size(); ++i) {
+        if (value[i] == '\r' && i + 1 < value.size() && value[i + 1] == '\n') {
+            continue;
+        }
+        out += value[i];
+    }
+    return out;
+}
+
+// The session's edits of one message, as smfi_* calls.
+class SmfiEdits final : public core::MessageEdits {
+  public:
+    explicit SmfiEdits(SMFICTX* ctx) : ctx_(ctx) {}
+    bool insert_header(std::string_view name, std::string_view value) override {
+        std::string n(name);
+        auto v = to_mta_line_ends(value);
+        return smfi_insheader(ctx_, 0, n.data(), v.data()) == MI_SUCCESS;
+    }
+    bool quarantine(std::string_view reason) override {
+        std::string r(reason.substr(0, 900));
+        return smfi_quarantine(ctx_, r.data()) == MI_SUCCESS;
+    }
+    bool delete_recipient(std::string_view recipient) override {
+        std::string r(recipient);
+        return smfi_delrcpt(ctx_, r.data()) == MI_SUCCESS;
+    }
+
+  private:
+    SMFICTX* ctx_;
+};
+
 extern "C" {
 
 sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long /*f2*/,
@@ -236,42 +272,6 @@ sfsistat on_body(SMFICTX* ctx, unsigned char* chunk, size_t len) {
         return answer(ctx, *conn, SMFIP_NR_BODY, core::Verdict::proceed());
     });
 }
-
-// Header values travel to the MTA with bare LF line breaks (the MTA's own
-// line ends; Postfix writes CRLF on the wire).
-std::string to_mta_line_ends(std::string_view value) {
-    std::string out;
-    out.reserve(value.size());
-    for (std::size_t i = 0; i < value.size(); ++i) {
-        if (value[i] == '\r' && i + 1 < value.size() && value[i + 1] == '\n') {
-            continue;
-        }
-        out += value[i];
-    }
-    return out;
-}
-
-// The session's edits of one message, as smfi_* calls.
-class SmfiEdits final : public core::MessageEdits {
-  public:
-    explicit SmfiEdits(SMFICTX* ctx) : ctx_(ctx) {}
-    bool insert_header(std::string_view name, std::string_view value) override {
-        std::string n(name);
-        auto v = to_mta_line_ends(value);
-        return smfi_insheader(ctx_, 0, n.data(), v.data()) == MI_SUCCESS;
-    }
-    bool quarantine(std::string_view reason) override {
-        std::string r(reason.substr(0, 900));
-        return smfi_quarantine(ctx_, r.data()) == MI_SUCCESS;
-    }
-    bool delete_recipient(std::string_view recipient) override {
-        std::string r(recipient);
-        return smfi_delrcpt(ctx_, r.data()) == MI_SUCCESS;
-    }
-
-  private:
-    SMFICTX* ctx_;
-};
 
 sfsistat on_eom(SMFICTX* ctx) {
     return guarded(ctx, "eom", [&] {
