@@ -112,8 +112,10 @@ Verdict Session::rcpt_to(std::string_view recipient) {
     } else {
         r.checked = true;  // not an address an entry can name; the MTA judges it
     }
-    if (m.sender.non_smtp || r.normalised.empty()) {
-        // Looked up all at once at the end of the message.
+    if (m.sender.non_smtp || !rcpt_replies_ || r.normalised.empty()) {
+        // Looked up all at once at the end of the message: mail without
+        // SMTP, or a connection that began before a reload turned the
+        // suppression lists on (its RCPT stage gets no reply).
         m.rcpts.push_back(std::move(r));
         ++m.recipients;
         return Verdict::proceed();
@@ -122,7 +124,7 @@ Verdict Session::rcpt_to(std::string_view recipient) {
     const auto wanted = lookup_keys(m, r.normalised, keys);
     auto found = lookup(wanted);
     if (!found) {
-        auto v = suppress_store_error(m, found.error().message, true);
+        auto v = suppress_store_error(m, found.error().message);
         if (v.action != Verdict::Action::Continue) {
             return v;
         }
@@ -188,7 +190,7 @@ std::vector<std::string> Session::lookup_keys(const Message& m, std::string_view
     return out;
 }
 
-Verdict Session::suppress_store_error(Message& m, const std::string& why, bool at_rcpt) {
+Verdict Session::suppress_store_error(Message& m, const std::string& why) {
     const bool accept = policy_->redis.on_store_error == StoreErrorMode::Accept;
     std::uint64_t count = 0;
     if (suppress_.stats != nullptr) {
@@ -204,7 +206,6 @@ Verdict Session::suppress_store_error(Message& m, const std::string& why, bool a
     if (accept) {
         return Verdict::proceed();
     }
-    (void)at_rcpt;
     return Verdict::tempfail("451", "4.3.0",
                              "Staffel: the suppression list cannot be checked now, try again "
                              "later");
@@ -231,7 +232,6 @@ Verdict Session::check_suppression_at_end(Message& m) {
     if (!policy_->suppression.enabled || m.rcpts.empty()) {
         return Verdict::proceed();
     }
-    std::vector<std::size_t> pending;
     std::vector<std::string> keys_flat;
     std::vector<std::size_t> key_owner;
     const auto keys = suppression_keys();
@@ -249,7 +249,7 @@ Verdict Session::check_suppression_at_end(Message& m) {
     if (!keys_flat.empty()) {
         auto found = lookup(keys_flat);
         if (!found) {
-            auto v = suppress_store_error(m, found.error().message, false);
+            auto v = suppress_store_error(m, found.error().message);
             if (v.action != Verdict::Action::Continue) {
                 return v;
             }

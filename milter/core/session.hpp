@@ -156,6 +156,9 @@ class Session {
     // Whether RCPT may be refused (the policy checks suppression lists); if
     // not, the adapter declares the stage no-reply.
     [[nodiscard]] bool wants_rcpt_replies() const;
+    // Whether the MTA waits for an answer to RCPT on this connection; if
+    // not, recipients are never refused there, only removed at the end.
+    void rcpt_replies_negotiated(bool yes) { rcpt_replies_ = yes; }
     void content_negotiated(bool yes) { content_negotiated_ = yes; }
 
     [[nodiscard]] bool in_message() const { return message_.has_value(); }
@@ -195,7 +198,7 @@ class Session {
     Result<std::vector<std::optional<SuppressionEntry>>> lookup(std::span<const std::string> keys);
     std::vector<std::string> lookup_keys(const Message& m, std::string_view normalised,
                                          const SuppressionKeys& keys) const;
-    Verdict suppress_store_error(Message& m, const std::string& why, bool at_rcpt);
+    Verdict suppress_store_error(Message& m, const std::string& why);
     Verdict check_suppression_at_end(Message& m);
     [[nodiscard]] std::string suppressed_text(std::string_view address,
                                               const SuppressionEntry& e) const;
@@ -212,6 +215,7 @@ class Session {
     QuotaServices quota_;
     SuppressServices suppress_;
     bool content_negotiated_ = false;
+    bool rcpt_replies_ = true;
     std::shared_ptr<const Policy> policy_;
     std::string client_host_;
     std::string client_addr_;      // escaped, for log lines

@@ -182,6 +182,7 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
         }
         *pf1 = wanted & f1;
         conn->session.content_negotiated((*pf1 & kContentStages) == 0);
+        conn->session.rcpt_replies_negotiated((*pf1 & SMFIP_NR_RCPT) == 0);
         *pf2 = 0;
         *pf3 = 0;
         conn->steps = *pf1;

@@ -103,10 +103,13 @@ struct Harness {
     std::string key(const std::string& address, const std::string& scope = {}) {
         return SuppressionKeys(policy->redis.prefix).entry_key(scope, address);
     }
+    bool rcpt_replies = true;  // as negotiated with the MTA
+
     Verdict send(const std::vector<std::string>& rcpts, bool bulk, bool non_smtp = false) {
         Session s([&] { return policy; }, log, nullptr, nullptr, [] { return 1764000000; }, {},
                   {&store, nullptr, adapters::domain_to_ascii, &stats});
         s.content_negotiated(true);
+        s.rcpt_replies_negotiated(rcpt_replies);
         SenderInfo sender{"app@shop.example", "", "QID"};
         sender.non_smtp = non_smtp;
         s.mail_from(sender);
@@ -294,6 +297,20 @@ TEST_CASE("mail without SMTP is never refused per recipient: one lookup, then re
     CHECK(h.store.lookups == 1);
     CHECK(h.edits.deleted == std::vector<std::string>{"<gone@example.net>", "<u@example.net>"});
     CHECK(h.stats.removed == 2);
+}
+
+TEST_CASE("a connection whose RCPT gets no reply removes instead of refusing",
+          "[suppress][session]") {
+    // It began before a reload turned [suppression] on: the MTA does not wait
+    // for an answer at RCPT, so a refusal there would go nowhere.
+    Harness h;
+    h.rcpt_replies = false;
+    h.store.entries[h.key("gone@example.net")] = entry(SuppressReason::HardBounce);
+    auto v = h.send({"a@example.net", "gone@example.net"}, false);
+    CHECK(v.action == Verdict::Action::Continue);
+    CHECK(h.rcpt_verdicts[1].action == Verdict::Action::Continue);
+    CHECK(h.edits.deleted == std::vector<std::string>{"<gone@example.net>"});
+    CHECK(h.store.lookups == 1);
 }
 
 TEST_CASE("a dead suppression store follows on_store_error", "[suppress][session]") {
