@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -152,6 +153,9 @@ class Loader {
     LoadResult finish(const std::string& main_path) {
         LoadResult result;
         result.files = std::move(files_);
+        if (errors_.empty()) {
+            check_routing_references(main_path);
+        }
         if (!errors_.empty()) {
             result.errors = std::move(errors_);
             return result;
@@ -170,6 +174,76 @@ class Loader {
     }
 
   private:
+    // An error at an element's FILE:LINE:COL ("where").
+    void error_where(const std::string& where, std::string field, std::string message) {
+        LoadError e{where, 0, 0, std::move(field), std::move(message)};
+        const auto c2 = where.rfind(':');
+        const auto c1 = c2 == std::string::npos ? std::string::npos : where.rfind(':', c2 - 1);
+        if (c1 != std::string::npos) {
+            e.file = where.substr(0, c1);
+            e.line = static_cast<std::uint32_t>(std::strtoul(where.c_str() + c1 + 1, nullptr, 10));
+            e.column = static_cast<std::uint32_t>(std::strtoul(where.c_str() + c2 + 1, nullptr, 10));
+        }
+        errors_.push_back(std::move(e));
+    }
+
+    // Names that point elsewhere in the policy must exist: routes of
+    // streams, fallbacks, the default route, DKIM keys of routes, and the
+    // streams quotas and suppression name (once [[stream]] rules exist).
+    void check_routing_references(const std::string& main_path) {
+        const auto& r = policy_.routing;
+        auto known_route = [&](const std::string& n) { return core::find_route(r.routes, n) != nullptr; };
+        if (!r.default_route.empty() && !known_route(r.default_route)) {
+            error_where(main_path, "routing.default_route",
+                        "no [[route]] is named \"" + r.default_route + "\"");
+        }
+        for (const auto& s : r.streams) {
+            if (!s.route.empty() && !known_route(s.route)) {
+                error_where(s.where, "stream.route", "no [[route]] is named \"" + s.route + "\"");
+            }
+        }
+        for (const auto& route : r.routes) {
+            if (!route.fallback.empty() && (route.fallback == route.name || !known_route(route.fallback))) {
+                error_where(route.where, "route.fallback",
+                            "\"" + route.fallback + "\" is not another [[route]]");
+            }
+            for (const auto& k : route.dkim_keys) {
+                const bool found = std::any_of(
+                    policy_.dkim.keys.begin(), policy_.dkim.keys.end(),
+                    [&](const core::DkimKeySpec& spec) { return spec.domain + "/" + spec.selector == k; });
+                if (!found) {
+                    error_where(route.where, "route.dkim_keys",
+                                "\"" + k + "\" is not a [[dkim.keys]] entry (DOMAIN/SELECTOR)");
+                }
+            }
+        }
+        if (r.streams.empty()) {
+            return;
+        }
+        std::vector<std::string> names{r.default_stream};
+        for (const auto& s : r.streams) {
+            names.push_back(s.name);
+        }
+        auto known_stream = [&](const std::string& n) {
+            return std::find(names.begin(), names.end(), n) != names.end();
+        };
+        for (const auto& q : policy_.quotas) {
+            for (const auto& s : q.streams) {
+                if (!known_stream(s)) {
+                    error_where(q.where, "quota.streams",
+                                "no [[stream]] rule names \"" + s + "\" and it is not routing.default_stream");
+                }
+            }
+        }
+        for (const auto& s : policy_.suppression.enabled ? policy_.suppression.unsubscribe_streams
+                                                          : std::vector<std::string>{}) {
+            if (!known_stream(s)) {
+                error_where(main_path, "suppression.unsubscribe_streams",
+                            "no [[stream]] rule names \"" + s + "\" and it is not routing.default_stream");
+            }
+        }
+    }
+
     void error_at(const std::string& file, const toml::source_region* r, std::string field,
                   std::string message) {
         if (r != nullptr) {

@@ -335,6 +335,26 @@ std::optional<std::string> read_secret(const std::string& path, std::string& out
     return why;
 }
 
+core::StreamRule& last_stream(Policy& p) {
+    return p.routing.streams.back();
+}
+core::Route& last_route(Policy& p) {
+    return p.routing.routes.back();
+}
+
+// "a@example.com", "*@example.com", "example.com" or "*.example.com".
+core::Result<std::string> sender_pattern(std::string_view text) {
+    const auto at = text.rfind('@');
+    if (at == std::string_view::npos) {
+        return domain_pattern(text);
+    }
+    auto d = domain_name(text.substr(at + 1));
+    if (at == 0 || !d) {
+        return core::make_error("bad sender pattern \"" + std::string(text) + "\"");
+    }
+    return std::string(text);
+}
+
 core::QuotaLimit& last_quota(Policy& p) {
     return p.quotas.back();
 }
@@ -430,6 +450,126 @@ std::vector<FieldSpec> build_schema() {
         {"redis", "on_store_error", "one of \"tempfail\", \"accept\"", "\"tempfail\"",
          string_with(
              [](Policy & p) -> auto& { return p.redis.on_store_error; }, store_error_mode)});
+    // [routing], [[stream]], [[route]]
+    rows.push_back({"routing", "default_stream", "a stream name", "\"transactional\"",
+                    string_with(
+                        [](Policy & p) -> auto& { return p.routing.default_stream; }, quota_name)});
+    rows.push_back({"routing", "default_route", "the name of a [[route]]", "(none: no rewriting)",
+                    string_with(
+                        [](Policy & p) -> auto& { return p.routing.default_route; }, quota_name)});
+    rows.push_back({"stream", "name", "letters, digits, '-', '_', '.' (up to 64)", "required",
+                    string_with([](Policy & p) -> auto& { return last_stream(p).name; },
+                                quota_name)});
+    rows.push_back({"stream", "sasl_users", "an array of SASL logins or \"*@DOMAIN\"", "(any)",
+                    array_of<std::string>(
+                        [](Policy & p) -> auto& { return last_stream(p).sasl_users; },
+                        sasl_pattern, false)});
+    rows.push_back(
+        {"stream", "senders",
+         "an array of envelope senders: \"a@example.com\", \"*@example.com\", \"example.com\", "
+         "\"*.example.com\"",
+         "(any)",
+         array_of<std::string>([](Policy & p) -> auto& { return last_stream(p).senders; },
+                               sender_pattern, false)});
+    rows.push_back({"stream", "networks", "an array of networks, e.g. [\"10.1.0.0/16\"]", "(any)",
+                    array_of<core::Network>(
+                        [](Policy & p) -> auto& { return last_stream(p).networks; },
+                        core::parse_network, false)});
+    rows.push_back({"stream", "daemon_names",
+                    "an array of the MTA's {daemon_name} values, e.g. [\"submission\"]", "(any)",
+                    array_of<std::string>(
+                        [](Policy & p) -> auto& { return last_stream(p).daemon_names; }, nonempty,
+                        false)});
+    rows.push_back(
+        {"stream", "headers",
+         "an array of \"Name\" (present) or \"Name: glob\" (a value matching), e.g. "
+         "[\"Precedence: bulk\", \"List-Unsubscribe\"]",
+         "(any)",
+         array_of<core::HeaderCondition>(
+             [](Policy & p) -> auto& { return last_stream(p).headers; },
+             [](std::string_view text) -> core::Result<core::HeaderCondition> {
+                 auto c = core::parse_header_condition(text);
+                 if (!c) {
+                     return core::make_error("bad header condition \"" + std::string(text) +
+                                             "\"");
+                 }
+                 return *c;
+             },
+             false)});
+    rows.push_back({"stream", "min_recipients", "an integer from 1 to 1000000", "(any)",
+                    integer_in(
+                        [](Policy & p) -> auto& { return last_stream(p).min_recipients; }, 1,
+                        1000000)});
+    rows.push_back({"stream", "route", "the name of a [[route]]", "routing.default_route",
+                    string_with([](Policy & p) -> auto& { return last_stream(p).route; },
+                                quota_name)});
+    rows.push_back({"route", "name", "letters, digits, '-', '_', '.' (up to 64)", "required",
+                    string_with([](Policy & p) -> auto& { return last_route(p).name; },
+                                quota_name)});
+    rows.push_back({"route", "bounce_domain", "a domain name", "required unless return_path = \"keep\"",
+                    string_with([](Policy & p) -> auto& { return last_route(p).bounce_domain; },
+                                domain_name)});
+    rows.push_back({"route", "return_path", "one of \"plain\", \"verp\", \"srs\", \"keep\"",
+                    "\"plain\"",
+                    string_with([](Policy & p) -> auto& { return last_route(p).return_path; },
+                                [](std::string_view t) -> core::Result<core::ReturnPath> {
+                                    if (t == "plain") return core::ReturnPath::Plain;
+                                    if (t == "verp") return core::ReturnPath::Verp;
+                                    if (t == "srs") return core::ReturnPath::Srs;
+                                    if (t == "keep") return core::ReturnPath::Keep;
+                                    return core::make_error("unknown return path \"" +
+                                                            std::string(t) + "\"");
+                                })});
+    rows.push_back({"route", "return_local", "a local part (letters, digits, '-', '_', '.')",
+                    "\"bounces\"",
+                    string_with([](Policy & p) -> auto& { return last_route(p).return_local; },
+                                quota_name)});
+    rows.push_back(
+        {"route", "add_headers", "an array of \"Name: template\", e.g. [\"X-Campaign: {header:X-Campaign-Id}\"]",
+         "[]",
+         array_of<core::HeaderTemplate>(
+             [](Policy & p) -> auto& { return last_route(p).add_headers; },
+             [](std::string_view text) -> core::Result<core::HeaderTemplate> {
+                 const auto colon = text.find(':');
+                 auto name = header_name(text.substr(0, colon));
+                 if (colon == std::string_view::npos || !name) {
+                     return core::make_error("expected \"Name: template\", got \"" +
+                                             std::string(text) + "\"");
+                 }
+                 auto value = text.substr(colon + 1);
+                 while (!value.empty() && value.front() == ' ') {
+                     value.remove_prefix(1);
+                 }
+                 if (auto ok = core::check_template(value); !ok) {
+                     return ok.error();
+                 }
+                 return core::HeaderTemplate{*name, std::string(value)};
+             },
+             true)});
+    rows.push_back({"route", "strip_headers", "an array of header field names", "[]",
+                    array_of<std::string>(
+                        [](Policy & p) -> auto& { return last_route(p).strip_headers; },
+                        header_name, true)});
+    rows.push_back({"route", "dkim_keys", "an array of \"domain/selector\" of [[dkim.keys]]",
+                    "(any key the signing table allows)",
+                    array_of<std::string>(
+                        [](Policy & p) -> auto& { return last_route(p).dkim_keys; }, nonempty,
+                        true)});
+    rows.push_back({"route", "egress_ips", "an array of IP addresses", "[]",
+                    array_of<std::string>(
+                        [](Policy & p) -> auto& { return last_route(p).egress_ips; },
+                        [](std::string_view t) -> core::Result<std::string> {
+                            auto n = core::parse_network(t);
+                            if (!n || t.find('/') != std::string_view::npos) {
+                                return core::make_error("bad IP address \"" + std::string(t) +
+                                                        "\"");
+                            }
+                            return std::string(t);
+                        },
+                        true)});
+    rows.push_back({"route", "fallback", "the name of another [[route]]", "(none)",
+                    string_with([](Policy & p) -> auto& { return last_route(p).fallback; },
+                                quota_name)});
     // [suppression]
     rows.push_back({"suppression", "enabled", "true or false", "true (once the table exists)",
                     boolean_in([](Policy& p) -> bool& { return p.suppression.enabled; })});
@@ -708,8 +848,9 @@ std::vector<FieldSpec> build_schema() {
 }  // namespace
 
 const std::vector<std::string_view>& known_sections() {
-    static const std::vector<std::string_view> sections{"general", "milter", "redis",      "log",
-                                                        "dkim",    "quota",  "suppression"};
+    static const std::vector<std::string_view> sections{
+        "general", "milter", "redis", "log", "dkim", "quota", "suppression", "routing", "stream",
+        "route"};
     return sections;
 }
 
@@ -744,6 +885,40 @@ const std::vector<SubsectionSpec>& subsections() {
              if (r.sasl_user.empty() && r.networks.empty()) {
                  return std::string(
                      "a rule needs sasl_user or networks (or both) to say whom it is for");
+             }
+             return std::nullopt;
+         }},
+        {"stream",
+         true,
+         {"name"},
+         [](Policy& p, const std::string& where) { p.routing.streams.emplace_back().where = where; },
+         [](Policy& p, const std::string&) -> std::optional<std::string> {
+             const auto& r = p.routing.streams.back();
+             if (r.sasl_users.empty() && r.senders.empty() && r.networks.empty() &&
+                 r.daemon_names.empty() && r.headers.empty() && r.min_recipients == 0) {
+                 return std::string(
+                     "a rule needs at least one condition (sasl_users, senders, networks, "
+                     "daemon_names, headers, min_recipients); unmatched mail gets "
+                     "routing.default_stream");
+             }
+             return std::nullopt;
+         }},
+        {"route",
+         true,
+         {"name"},
+         [](Policy& p, const std::string& where) { p.routing.routes.emplace_back().where = where; },
+         [](Policy& p, const std::string&) -> std::optional<std::string> {
+             const auto& r = p.routing.routes.back();
+             for (std::size_t i = 0; i + 1 < p.routing.routes.size(); ++i) {
+                 if (p.routing.routes[i].name == r.name) {
+                     return "route \"" + r.name + "\" is declared twice (also at " +
+                            p.routing.routes[i].where + ")";
+                 }
+             }
+             if (r.bounce_domain.empty() && r.return_path != core::ReturnPath::Keep) {
+                 return std::string(
+                     "bounce_domain is required (the MTA routes by it) unless return_path = "
+                     "\"keep\"");
              }
              return std::nullopt;
          }},

@@ -23,6 +23,8 @@
 #include "core/log.hpp"
 #include "core/net.hpp"
 #include "core/quota/quota.hpp"
+#include "core/route/route.hpp"
+#include "core/route/streams.hpp"
 #include "core/tz.hpp"
 
 namespace staffel::core {
@@ -118,6 +120,15 @@ struct SuppressionSettings {
     std::chrono::seconds soft_bounce_expires{std::chrono::hours(24 * 30)};  // 0 = never
 };
 
+// [routing], [[stream]] and [[route]]: which stream a message is, and
+// which exit it leaves by.
+struct RoutingSettings {
+    std::vector<StreamRule> streams;  // [[stream]], first match wins
+    std::vector<Route> routes;        // [[route]]
+    std::string default_stream = "transactional";  // no rule matched (with rules)
+    std::string default_route;        // "" = no route: the envelope stays as it is
+};
+
 struct Policy {
     std::string path;    // the main policy file, as given
     std::string digest;  // first 8 hex digits of SHA-256 of the main file's bytes
@@ -128,6 +139,7 @@ struct Policy {
     DkimSettings dkim;
     std::vector<QuotaLimit> quotas;  // [[quota]], in policy order
     SuppressionSettings suppression;
+    RoutingSettings routing;
 };
 
 }  // namespace staffel::core

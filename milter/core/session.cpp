@@ -6,6 +6,8 @@
 
 #include "core/dkim/table.hpp"
 #include "core/quota/quota.hpp"
+#include "core/route/route.hpp"
+#include "core/route/streams.hpp"
 
 namespace staffel::core {
 
@@ -98,6 +100,12 @@ Verdict Session::rcpt_to(std::string_view recipient) {
     }
     Message& m = *message_;
     if (!policy_->suppression.enabled) {
+        if (!policy_->routing.routes.empty() && m.rcpts.size() < kMaxTrackedRecipients) {
+            Recipient r;  // for VERP return-paths
+            r.given = std::string(recipient.substr(0, 1024));
+            r.checked = true;
+            m.rcpts.push_back(std::move(r));
+        }
         ++m.recipients;
         return Verdict::proceed();
     }
@@ -302,7 +310,92 @@ Verdict Session::check_suppression_at_end(Message& m) {
 
 bool Session::wants_content() const {
     return policy_ && (!policy_->dkim.keys.empty() || quotas_need_stream(policy_->quotas) ||
-                       policy_->suppression.enabled);
+                       policy_->suppression.enabled || !policy_->routing.streams.empty() ||
+                       !policy_->routing.routes.empty());
+}
+
+// The stream from the [[stream]] rules (or the built-in classification),
+// then its route (or the default route).
+void Session::choose_route(Message& m) {
+    const auto& routing = policy_->routing;
+    const StreamInput in{m.sender.sasl_user, m.sender.address, client_addr_raw_,
+                         m.sender.daemon_name, &m.headers.fields(), m.recipients};
+    auto choice = classify(routing.streams, routing.default_stream, in);
+    m.stream = std::move(choice.stream);
+    const std::string& name = choice.route.empty() ? routing.default_route : choice.route;
+    m.route = name.empty() ? nullptr : find_route(routing.routes, name);
+    if (m.route != nullptr) {
+        m.route_result = m.route->name;
+    }
+}
+
+std::vector<HeaderField> Session::final_header(const Message& m) const {
+    const auto& fields = m.headers.fields();
+    if (m.route == nullptr) {
+        return fields;
+    }
+    std::vector<HeaderField> out;
+    out.reserve(fields.size() + m.route->add_headers.size());
+    for (const auto& f : fields) {
+        const bool strip = std::any_of(m.route->strip_headers.begin(), m.route->strip_headers.end(),
+                                       [&](const std::string& n) { return iequals(n, f.name); });
+        if (!strip) {
+            out.push_back(f);
+        }
+    }
+    const TemplateInput in{&fields, m.stream, m.route->name, m.sender.address};
+    for (const auto& t : m.route->add_headers) {
+        out.push_back({t.name, " " + expand_template(t.value, in)});
+    }
+    return out;
+}
+
+// The route's envelope and header edits, before the signatures go on top.
+Verdict Session::apply_route(Message& m, MessageEdits& edits) {
+    if (m.route == nullptr) {
+        return Verdict::proceed();
+    }
+    const auto& fields = m.headers.fields();
+    for (const auto& name : m.route->strip_headers) {
+        // Deleted from the last occurrence up, so the indexes stay valid.
+        int count = 0;
+        for (const auto& f : fields) {
+            count += iequals(f.name, name) ? 1 : 0;
+        }
+        for (int i = count; i >= 1; --i) {
+            if (!edits.remove_header(name, i)) {
+                log_.error("the MTA refused to remove the " + log_escape(name) + " header field");
+                return Verdict::tempfail("451", "4.3.0",
+                                         "Staffel: cannot route the message now, try again later");
+            }
+        }
+    }
+    const TemplateInput in{&fields, m.stream, m.route->name, m.sender.address};
+    for (const auto& t : m.route->add_headers) {
+        if (!edits.append_header(t.name, " " + expand_template(t.value, in))) {
+            log_.error("the MTA refused to add the " + t.name + " header field");
+            return Verdict::tempfail("451", "4.3.0",
+                                     "Staffel: cannot route the message now, try again later");
+        }
+    }
+    std::vector<std::string> rcpts;
+    for (const auto& r : m.rcpts) {
+        std::string_view a = r.normalised.empty() ? std::string_view(r.given) : r.normalised;
+        if (a.size() >= 2 && a.front() == '<' && a.back() == '>') {
+            a = a.substr(1, a.size() - 2);
+        }
+        rcpts.emplace_back(a);
+    }
+    const EnvelopeInput envelope{m.sender.address, &rcpts};
+    if (auto from = route_sender(*m.route, envelope)) {
+        if (!edits.change_sender(*from)) {
+            log_.error("the MTA refused to change the envelope sender");
+            return Verdict::tempfail("451", "4.3.0",
+                                     "Staffel: cannot route the message now, try again later");
+        }
+        m.route_result += ",from=" + log_escape(*from, 256);
+    }
+    return Verdict::proceed();
 }
 
 bool Session::wants_rcpt_replies() const {
@@ -319,7 +412,7 @@ void Session::end_of_headers() {
     if (message_ && !message_->headers_done) {
         message_->headers_done = true;
         if (content_negotiated_) {
-            message_->stream = std::string(classify_stream(message_->headers.fields()));
+            choose_route(*message_);
         }
         plan_signing();
     }
@@ -344,6 +437,17 @@ void Session::plan_signing() {
     }
     SignerIdentity who{m.sender.sasl_user, client_addr_raw_};
     auto decision = decide_signatures(policy_->dkim, who, author_domain(m.headers.fields()));
+    if (m.route != nullptr && !m.route->dkim_keys.empty()) {
+        // The route names the keys that sign on it.
+        const auto& allowed = m.route->dkim_keys;
+        std::erase_if(decision.specs, [&](const SignatureSpec& spec) {
+            return std::find(allowed.begin(), allowed.end(), spec.domain + "/" + spec.selector) ==
+                   allowed.end();
+        });
+        if (decision.specs.empty() && decision.reason.empty()) {
+            decision.reason = "route:" + m.route->name;
+        }
+    }
     if (decision.specs.empty()) {
         m.dkim_result = "none:" + log_escape(decision.reason, 128);
         return;
@@ -361,7 +465,7 @@ Verdict Session::sign(Message& m) {
     options.expire = policy_->dkim.expire;
     options.sign_headers = policy_->dkim.sign_headers;
     options.oversign_headers = policy_->dkim.oversign_headers;
-    auto signed_fields = m.signer->sign(m.headers.fields(), options);
+    auto signed_fields = m.signer->sign(final_header(m), options);
     if (!signed_fields) {
         log_.error("DKIM signing failed: " + signed_fields.error().message);
         m.dkim_result = "error";
@@ -436,6 +540,10 @@ Verdict Session::apply_edits(Message& m, Verdict v, MessageEdits& edits) {
     }
     if (!m.dropped.empty() && suppress_.stats != nullptr) {
         suppress_.stats->removed.fetch_add(m.dropped.size(), std::memory_order_relaxed);
+    }
+    if (auto routed = apply_route(m, edits); routed.action != Verdict::Action::Continue) {
+        refund(m);
+        return routed;
     }
     // Inserted bottom-up at the top, so the first ends on top.
     for (auto it = v.prepend.rbegin(); it != v.prepend.rend(); ++it) {
@@ -571,6 +679,9 @@ void Session::finish(std::string_view queue_id, std::string_view action) {
         line += " policy=" + (policy_ ? policy_->digest : std::string("none"));
         if (!message_->stream.empty()) {
             line += " stream=" + message_->stream;
+        }
+        if (!message_->route_result.empty()) {
+            line += " route=" + message_->route_result;
         }
         if (policy_ && policy_->suppression.enabled) {
             line += " suppressed=" + std::to_string(message_->refused + message_->removed.size());

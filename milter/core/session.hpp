@@ -63,6 +63,7 @@ struct SenderInfo {
     // Submitted without SMTP (Postfix non_smtpd_milters, e.g. sendmail(1)):
     // recipients cannot be refused one by one, only removed at the end.
     bool non_smtp = false;
+    std::string daemon_name{};  // the MTA's {daemon_name}, for [[stream]] rules
 };
 
 using PolicySource = std::function<std::shared_ptr<const Policy>()>;
@@ -91,6 +92,12 @@ class MessageEdits {
     virtual bool quarantine(std::string_view reason) = 0;
     // Removes an envelope recipient, given as the MTA passed it at RCPT.
     virtual bool delete_recipient(std::string_view recipient) = 0;
+    // Replaces the envelope sender (MAIL FROM), without angle brackets.
+    virtual bool change_sender(std::string_view sender) = 0;
+    // Deletes the `index`-th (1-based) header field called `name`.
+    virtual bool remove_header(std::string_view name, int index) = 0;
+    // Appends a header field below every other one.
+    virtual bool append_header(std::string_view name, std::string_view value) = 0;
 };
 
 // Decisions taken because the counter store could not answer, per
@@ -181,7 +188,9 @@ class Session {
         bool headers_done = false;
         std::optional<MessageSigner> signer;
         std::string dkim_result;             // log token: "d/s,d/s" or "none:REASON"
-        std::string stream;                  // "bulk" or "transactional"; "" without headers
+        std::string stream;                  // the stream's name; "" without headers
+        const Route* route = nullptr;        // the route that carries it; null: none
+        std::string route_result;            // log token: route name, ",from=...", errors
         std::vector<CounterCharge> charged;  // admitted quota charges, for a refund
         std::string quota_result;            // log token: "ok", "over:NAME", ...
         std::vector<Recipient> rcpts;        // accepted recipients (suppression on)
@@ -194,6 +203,10 @@ class Session {
     void plan_signing();
     Verdict sign(Message& m);
     Verdict check_quotas(Message& m);
+    void choose_route(Message& m);
+    // The header as it will leave: stripped and added fields of the route.
+    [[nodiscard]] std::vector<HeaderField> final_header(const Message& m) const;
+    Verdict apply_route(Message& m, MessageEdits& edits);
     [[nodiscard]] SuppressionKeys suppression_keys() const;
     Result<std::vector<std::optional<SuppressionEntry>>> lookup(std::span<const std::string> keys);
     std::vector<std::string> lookup_keys(const Message& m, std::string_view normalised,

@@ -160,6 +160,19 @@ class SmfiEdits final : public core::MessageEdits {
         std::string r(recipient);
         return smfi_delrcpt(ctx_, r.data()) == MI_SUCCESS;
     }
+    bool change_sender(std::string_view sender) override {
+        std::string s = "<" + std::string(sender) + ">";
+        return smfi_chgfrom(ctx_, s.data(), nullptr) == MI_SUCCESS;
+    }
+    bool remove_header(std::string_view name, int index) override {
+        std::string n(name);
+        return smfi_chgheader(ctx_, n.data(), index, nullptr) == MI_SUCCESS;
+    }
+    bool append_header(std::string_view name, std::string_view value) override {
+        std::string n(name);
+        auto v = to_mta_line_ends(value);
+        return smfi_addheader(ctx_, n.data(), v.data()) == MI_SUCCESS;
+    }
 
   private:
     SMFICTX* ctx_;
@@ -224,6 +237,7 @@ sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
         // Postfix's cleanup(8) presents mail submitted without SMTP as a
         // connection from localhost port 0; a real client has a port.
         sender.non_smtp = macro(ctx, "{client_port}") == "0";
+        sender.daemon_name = macro(ctx, "{daemon_name}");
         return answer(ctx, *conn, SMFIP_NR_MAIL, conn->session.mail_from(sender));
     });
 }

@@ -6,7 +6,21 @@
 namespace staffel::core {
 namespace {
 
-bool user_matches(std::string_view pattern, std::string_view user) {
+bool rule_matches(const DkimSenderRule& rule, const SignerIdentity& who) {
+    if (!rule.sasl_user.empty() && !login_matches(rule.sasl_user, who.sasl_user)) {
+        return false;
+    }
+    if (!rule.networks.empty() &&
+        std::none_of(rule.networks.begin(), rule.networks.end(),
+                     [&](const Network& n) { return n.contains(who.client_addr); })) {
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+bool login_matches(std::string_view pattern, std::string_view user) {
     if (user.empty()) {
         return false;
     }
@@ -19,20 +33,6 @@ bool user_matches(std::string_view pattern, std::string_view user) {
     }
     return iequals(pattern, user);
 }
-
-bool rule_matches(const DkimSenderRule& rule, const SignerIdentity& who) {
-    if (!rule.sasl_user.empty() && !user_matches(rule.sasl_user, who.sasl_user)) {
-        return false;
-    }
-    if (!rule.networks.empty() &&
-        std::none_of(rule.networks.begin(), rule.networks.end(),
-                     [&](const Network& n) { return n.contains(who.client_addr); })) {
-        return false;
-    }
-    return true;
-}
-
-}  // namespace
 
 bool domain_pattern_matches(std::string_view pattern, std::string_view domain) {
     if (pattern == "*") {

@@ -55,4 +55,8 @@ SigningDecision decide_signatures(const DkimSettings& dkim, const SignerIdentity
 // (not example.com itself); "*" matches anything. Case-insensitive.
 bool domain_pattern_matches(std::string_view pattern, std::string_view domain);
 
+// "user@example.com" (exact, case-insensitive), "*@example.com" (any login
+// of that domain) or "*" (any non-empty login).
+bool login_matches(std::string_view pattern, std::string_view user);
+
 }  // namespace staffel::core

@@ -7,6 +7,7 @@
 
 #include "core/dkim/table.hpp"
 #include "core/headers.hpp"
+#include "core/route/streams.hpp"
 
 namespace staffel::core {
 namespace {
@@ -17,19 +18,6 @@ constexpr std::int64_t kExpirySlack = 3600;  // seconds a finished window's coun
 std::string_view domain_of(std::string_view address) {
     const auto at = address.rfind('@');
     return at == std::string_view::npos ? std::string_view() : address.substr(at + 1);
-}
-
-bool sasl_matches(std::string_view pattern, std::string_view user) {
-    if (user.empty()) {
-        return false;
-    }
-    if (pattern == "*") {
-        return true;
-    }
-    if (pattern.starts_with("*@")) {
-        return iequals(domain_of(user), pattern.substr(2));
-    }
-    return iequals(pattern, user);
 }
 
 template <typename List, typename Pred>
@@ -44,7 +32,7 @@ bool applies(const QuotaLimit& l, const QuotaSubject& s) {
                             return !domain.empty() && domain_pattern_matches(p, domain);
                         }) &&
            any_or_empty(l.sasl_users,
-                        [&](const std::string& p) { return sasl_matches(p, s.sasl_user); }) &&
+                        [&](const std::string& p) { return login_matches(p, s.sasl_user); }) &&
            any_or_empty(l.networks, [&](const Network& n) { return n.contains(s.client_ip); }) &&
            any_or_empty(l.streams, [&](const std::string& n) { return n == s.stream; });
 }
@@ -287,25 +275,7 @@ std::string key_escape(std::string_view identity) {
 }
 
 std::string_view classify_stream(const std::vector<HeaderField>& fields) {
-    for (const auto& f : fields) {
-        if (iequals(f.name, "List-Unsubscribe") || iequals(f.name, "List-Id")) {
-            return "bulk";
-        }
-        if (iequals(f.name, "Precedence")) {
-            std::string_view v = f.value;
-            while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
-                v.remove_prefix(1);
-            }
-            while (!v.empty() &&
-                   (v.back() == ' ' || v.back() == '\t' || v.back() == '\r' || v.back() == '\n')) {
-                v.remove_suffix(1);
-            }
-            if (iequals(v, "bulk") || iequals(v, "list") || iequals(v, "junk")) {
-                return "bulk";
-            }
-        }
-    }
-    return "transactional";
+    return builtin_stream(fields);
 }
 
 bool quotas_need_stream(const std::vector<QuotaLimit>& limits) {
@@ -361,7 +331,7 @@ std::vector<PlannedCharge> counters_for(const std::vector<QuotaLimit>& limits,
             case QuotaKey::SaslUser:
                 fits = !is_ip;
                 fits = fits && any_or_empty(l.sasl_users, [&](const std::string& p) {
-                           return sasl_matches(p, key);
+                           return login_matches(p, key);
                        });
                 break;
             case QuotaKey::ClientIp:

@@ -116,7 +116,7 @@ TEST_CASE("bad policies give one located error naming the field", "[config]") {
          "duration from \"1s\" to \"1d\", e.g. \"300s\""},
         {"[miltr]\nsocket = \"unix:/x\"\n",
          "p.toml:1:2: error: miltr: unknown section; did you mean \"milter\"? known: include, "
-         "general, milter, redis, log, dkim, quota, suppression"},
+         "general, milter, redis, log, dkim, quota, suppression, routing, stream, route"},
         {"milter = 1\n",
          "p.toml:1:10: error: milter: expected a table ([milter]), got a plain value"},
         {"[redis]\naddress = \"localhost\"\n",
@@ -257,10 +257,16 @@ TEST_CASE("policies/README.md and policies/example.toml cover every key", "[conf
         CHECK(docs.find("`" + f.name() + "`") != std::string::npos);
         CHECK(ex.find(std::string(f.key) + " =") != std::string::npos);
     }
-    // The example itself must load.
-    auto r = config::load_policy(std::string(STAFFEL_SOURCE_DIR) + "/policies/example.toml");
-    INFO(first_error(r));
-    CHECK(r.policy);
+    // The examples themselves must load (keys are not read here).
+    for (const char* name : {"example.toml", "hybrid.toml"}) {
+        auto r = config::load_policy(std::string(STAFFEL_SOURCE_DIR) + "/policies/" + name);
+        INFO(name << ": " << first_error(r));
+        CHECK(r.policy);
+        if (r.policy && std::string(name) == "hybrid.toml") {
+            CHECK(r.policy->routing.routes.size() == 2);
+            CHECK(r.policy->routing.streams.front().route == "esp");
+        }
+    }
 }
 
 namespace {

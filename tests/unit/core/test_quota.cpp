@@ -417,6 +417,9 @@ struct Edits : MessageEdits {
     }
     bool quarantine(std::string_view) override { return true; }
     bool delete_recipient(std::string_view) override { return true; }
+    bool change_sender(std::string_view) override { return true; }
+    bool remove_header(std::string_view, int) override { return true; }
+    bool append_header(std::string_view, std::string_view) override { return true; }
 };
 
 }  // namespace

@@ -1,0 +1,125 @@
+// route.cpp - see route.hpp.
+#include "core/route/route.hpp"
+
+#include <algorithm>
+
+namespace staffel::core {
+namespace {
+
+constexpr std::size_t kMaxHeaderValue = 998;
+
+std::string_view trim(std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
+        v.remove_prefix(1);
+    }
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t' || v.back() == '\r' || v.back() == '\n')) {
+        v.remove_suffix(1);
+    }
+    return v;
+}
+
+std::string_view domain_of(std::string_view address) {
+    const auto at = address.rfind('@');
+    return at == std::string_view::npos ? std::string_view() : address.substr(at + 1);
+}
+
+void append_clean(std::string& out, std::string_view text) {
+    for (char c : text) {
+        if (out.size() >= kMaxHeaderValue) {
+            return;
+        }
+        if (c == '\r' || c == '\n' || c == '\0') {
+            if (!out.empty() && out.back() != ' ') {
+                out += ' ';
+            }
+            continue;
+        }
+        out += c;
+    }
+}
+
+}  // namespace
+
+std::optional<std::string> route_sender(const Route& route, const EnvelopeInput& in) {
+    if (in.sender.empty() || route.return_path == ReturnPath::Keep ||
+        route.return_path == ReturnPath::Srs || route.bounce_domain.empty()) {
+        return std::nullopt;
+    }
+    std::string local = route.return_local;
+    if (route.return_path == ReturnPath::Verp && in.recipients != nullptr &&
+        in.recipients->size() == 1) {
+        const std::string_view rcpt = in.recipients->front();
+        const auto at = rcpt.rfind('@');
+        if (at != std::string_view::npos && at > 0) {
+            local += '+';
+            local += rcpt.substr(0, at);
+            local += '=';
+            local += rcpt.substr(at + 1);
+        }
+    }
+    return local + "@" + route.bounce_domain;
+}
+
+std::string expand_template(std::string_view text, const TemplateInput& in) {
+    std::string out;
+    std::size_t i = 0;
+    while (i < text.size() && out.size() < kMaxHeaderValue) {
+        if (text[i] != '{') {
+            append_clean(out, text.substr(i, 1));
+            ++i;
+            continue;
+        }
+        const auto close = text.find('}', i);
+        if (close == std::string_view::npos) {
+            append_clean(out, text.substr(i));
+            break;
+        }
+        const auto name = text.substr(i + 1, close - i - 1);
+        if (name.starts_with("header:") && in.headers != nullptr) {
+            const auto field = name.substr(7);
+            for (const auto& f : *in.headers) {
+                if (iequals(f.name, field)) {
+                    append_clean(out, trim(f.value));
+                    break;
+                }
+            }
+        } else if (name == "stream") {
+            append_clean(out, in.stream);
+        } else if (name == "route") {
+            append_clean(out, in.route);
+        } else if (name == "sender_domain") {
+            append_clean(out, domain_of(in.sender));
+        }
+        i = close + 1;
+    }
+    return out;
+}
+
+Result<bool> check_template(std::string_view text) {
+    std::size_t i = 0;
+    while ((i = text.find('{', i)) != std::string_view::npos) {
+        const auto close = text.find('}', i);
+        if (close == std::string_view::npos) {
+            return make_error("a \"{\" without its \"}\"");
+        }
+        const auto name = text.substr(i + 1, close - i - 1);
+        if (!(name == "stream" || name == "route" || name == "sender_domain" ||
+              (name.starts_with("header:") && name.size() > 7))) {
+            return make_error("unknown placeholder {" + std::string(name) +
+                              "}; known: {header:NAME}, {stream}, {route}, {sender_domain}");
+        }
+        i = close + 1;
+    }
+    if (text.find('\n') != std::string_view::npos || text.find('\r') != std::string_view::npos) {
+        return make_error("a line break in a header template");
+    }
+    return true;
+}
+
+const Route* find_route(const std::vector<Route>& routes, std::string_view name) {
+    const auto it = std::find_if(routes.begin(), routes.end(),
+                                 [&](const Route& r) { return r.name == name; });
+    return it == routes.end() ? nullptr : &*it;
+}
+
+}  // namespace staffel::core

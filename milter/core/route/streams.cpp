@@ -1,0 +1,140 @@
+// streams.cpp - see streams.hpp.
+#include "core/route/streams.hpp"
+
+#include <algorithm>
+
+#include "core/dkim/table.hpp"
+
+namespace staffel::core {
+namespace {
+
+char lower(char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+std::string_view trim(std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
+        v.remove_prefix(1);
+    }
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t' || v.back() == '\r' || v.back() == '\n')) {
+        v.remove_suffix(1);
+    }
+    return v;
+}
+
+std::string_view domain_of(std::string_view address) {
+    const auto at = address.rfind('@');
+    return at == std::string_view::npos ? std::string_view() : address.substr(at + 1);
+}
+
+bool sender_matches(std::string_view pattern, std::string_view sender) {
+    if (sender.empty()) {
+        return false;
+    }
+    if (pattern.find('@') != std::string_view::npos) {
+        return login_matches(pattern, sender);  // "a@x" or "*@x"
+    }
+    return domain_pattern_matches(pattern, domain_of(sender));
+}
+
+bool header_matches(const HeaderCondition& c, const std::vector<HeaderField>& fields) {
+    return std::any_of(fields.begin(), fields.end(), [&](const HeaderField& f) {
+        return iequals(f.name, c.name) && (!c.value_glob || glob_matches(*c.value_glob, trim(f.value)));
+    });
+}
+
+template <typename List, typename Pred>
+bool any_or_empty(const List& list, Pred pred) {
+    return list.empty() || std::any_of(list.begin(), list.end(), pred);
+}
+
+bool rule_matches(const StreamRule& r, const StreamInput& in) {
+    static const std::vector<HeaderField> kNone;
+    const auto& fields = in.headers != nullptr ? *in.headers : kNone;
+    return any_or_empty(r.sasl_users,
+                        [&](const std::string& p) { return login_matches(p, in.sasl_user); }) &&
+           any_or_empty(r.senders,
+                        [&](const std::string& p) { return sender_matches(p, in.sender); }) &&
+           any_or_empty(r.networks, [&](const Network& n) { return n.contains(in.client_ip); }) &&
+           any_or_empty(r.daemon_names,
+                        [&](const std::string& d) { return d == in.daemon_name; }) &&
+           any_or_empty(r.headers,
+                        [&](const HeaderCondition& c) { return header_matches(c, fields); }) &&
+           in.recipients >= r.min_recipients;
+}
+
+}  // namespace
+
+bool glob_matches(std::string_view glob, std::string_view text) {
+    // Iterative wildcard match with one backtrack point: linear in practice.
+    std::size_t g = 0;
+    std::size_t t = 0;
+    std::size_t star = std::string_view::npos;
+    std::size_t mark = 0;
+    while (t < text.size()) {
+        if (g < glob.size() && (glob[g] == '?' || lower(glob[g]) == lower(text[t]))) {
+            ++g;
+            ++t;
+        } else if (g < glob.size() && glob[g] == '*') {
+            star = g++;
+            mark = t;
+        } else if (star != std::string_view::npos) {
+            g = star + 1;
+            t = ++mark;
+        } else {
+            return false;
+        }
+    }
+    while (g < glob.size() && glob[g] == '*') {
+        ++g;
+    }
+    return g == glob.size();
+}
+
+std::optional<HeaderCondition> parse_header_condition(std::string_view text) {
+    HeaderCondition c;
+    const auto colon = text.find(':');
+    c.name = std::string(trim(text.substr(0, colon)));
+    if (c.name.empty() || c.name.size() > 128 ||
+        std::any_of(c.name.begin(), c.name.end(), [](char ch) {
+            const auto u = static_cast<unsigned char>(ch);
+            return u <= 0x20 || u >= 0x7f;
+        })) {
+        return std::nullopt;
+    }
+    if (colon != std::string_view::npos) {
+        c.value_glob = std::string(trim(text.substr(colon + 1)));
+    }
+    return c;
+}
+
+std::string_view builtin_stream(const std::vector<HeaderField>& fields) {
+    for (const auto& f : fields) {
+        if (iequals(f.name, "List-Unsubscribe") || iequals(f.name, "List-Id")) {
+            return "bulk";
+        }
+        if (iequals(f.name, "Precedence")) {
+            const auto v = trim(f.value);
+            if (iequals(v, "bulk") || iequals(v, "list") || iequals(v, "junk")) {
+                return "bulk";
+            }
+        }
+    }
+    return "transactional";
+}
+
+StreamChoice classify(const std::vector<StreamRule>& rules, std::string_view default_stream,
+                      const StreamInput& in) {
+    for (std::size_t i = 0; i < rules.size(); ++i) {
+        if (rule_matches(rules[i], in)) {
+            return {rules[i].name, rules[i].route, static_cast<int>(i)};
+        }
+    }
+    if (rules.empty()) {
+        static const std::vector<HeaderField> kNone;
+        return {std::string(builtin_stream(in.headers != nullptr ? *in.headers : kNone)), {}, -1};
+    }
+    return {std::string(default_stream), {}, -1};
+}
+
+}  // namespace staffel::core

@@ -1,0 +1,165 @@
+// test_routing.cpp - [[stream]] rules, [[route]] return paths and header
+// templates, and the policy checks that tie them together.
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include "config/loader.hpp"
+#include "core/route/route.hpp"
+#include "core/route/streams.hpp"
+
+using namespace staffel;
+using namespace staffel::core;
+
+namespace {
+
+std::shared_ptr<const Policy> policy_from(const std::string& toml) {
+    auto r = config::load_policy_text(toml, "t.toml");
+    for (const auto& e : r.errors) {
+        FAIL(e.to_string());
+    }
+    return r.policy;
+}
+
+std::string load_error(const std::string& toml) {
+    auto r = config::load_policy_text(toml, "t.toml");
+    REQUIRE_FALSE(r.policy);
+    return r.errors.front().to_string();
+}
+
+}  // namespace
+
+TEST_CASE("globs match case-insensitively with * and ?", "[routing]") {
+    struct Case {
+        const char* glob;
+        const char* text;
+        bool want;
+    };
+    const Case cases[] = {
+        {"bulk", "BULK", true},    {"bulk", "bulky", false}, {"b*", "bulk", true},
+        {"*", "", true},           {"?ulk", "bulk", true},   {"?ulk", "ulk", false},
+        {"a*b*c", "aXXbYYc", true}, {"a*b*c", "aXXbYY", false}, {"*list*", "my-list-id", true},
+        {"", "", true},            {"", "x", false},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.glob, c.text);
+        CHECK(glob_matches(c.glob, c.text) == c.want);
+    }
+}
+
+TEST_CASE("stream rules: first match wins, every condition must hold", "[routing]") {
+    auto p = policy_from(R"(
+[routing]
+default_stream = "other"
+[[stream]]
+name = "marketing"
+sasl_users = ["news@example.com"]
+min_recipients = 2
+route = "esp"
+[[stream]]
+name = "bulk"
+headers = ["Precedence: bulk", "List-Id"]
+[[stream]]
+name = "alerts"
+senders = ["*.ops.example.com"]
+networks = ["10.0.0.0/8"]
+[[stream]]
+name = "submission"
+daemon_names = ["submission"]
+[[route]]
+name = "esp"
+bounce_domain = "bounce.esp.example"
+)");
+    const auto& rules = p->routing.streams;
+    std::vector<HeaderField> none;
+    std::vector<HeaderField> bulk{{"Precedence", " Bulk\r\n"}};
+    std::vector<HeaderField> list{{"List-ID", " <x.example.com>"}};
+    struct Case {
+        StreamInput in;
+        const char* stream;
+        const char* route;
+    };
+    const Case cases[] = {
+        {{"news@example.com", "a@example.com", "192.0.2.1", "", &none, 2}, "marketing", "esp"},
+        // One recipient: the min_recipients condition fails, next rule.
+        {{"news@example.com", "a@example.com", "192.0.2.1", "", &bulk, 1}, "bulk", ""},
+        {{"", "a@example.com", "192.0.2.1", "", &list, 1}, "bulk", ""},
+        {{"", "x@db.ops.example.com", "10.1.2.3", "", &none, 1}, "alerts", ""},
+        // Sender matches but the network does not.
+        {{"", "x@db.ops.example.com", "192.0.2.1", "", &none, 1}, "other", ""},
+        {{"", "a@example.com", "192.0.2.1", "submission", &none, 1}, "submission", ""},
+        {{"", "", "192.0.2.1", "", &none, 1}, "other", ""},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.in.sasl_user, c.in.sender, c.in.client_ip, c.in.recipients);
+        auto got = classify(rules, p->routing.default_stream, c.in);
+        CHECK(got.stream == c.stream);
+        CHECK(got.route == c.route);
+    }
+    // Without rules, the built-in classification.
+    CHECK(classify({}, "x", {"", "a@example.com", "", "", &bulk, 1}).stream == "bulk");
+    CHECK(classify({}, "x", {"", "a@example.com", "", "", &none, 1}).stream == "transactional");
+}
+
+TEST_CASE("return paths: plain, VERP for one recipient, keep, null sender", "[routing]") {
+    Route r;
+    r.bounce_domain = "bounce.example.com";
+    std::vector<std::string> one{"bob@example.net"};
+    std::vector<std::string> two{"a@example.net", "b@example.net"};
+    CHECK(route_sender(r, {"app@example.com", &one}) == "bounces@bounce.example.com");
+    r.return_path = ReturnPath::Verp;
+    CHECK(route_sender(r, {"app@example.com", &one}) ==
+          "bounces+bob=example.net@bounce.example.com");
+    CHECK(route_sender(r, {"app@example.com", &two}) == "bounces@bounce.example.com");
+    CHECK_FALSE(route_sender(r, {"", &one}));  // bounces stay bounces
+    r.return_path = ReturnPath::Keep;
+    CHECK_FALSE(route_sender(r, {"app@example.com", &one}));
+}
+
+TEST_CASE("header templates expand fields, stream and route; line breaks are removed",
+          "[routing]") {
+    std::vector<HeaderField> fields{{"X-Campaign-Id", " nov-2026 \r\n"},
+                                    {"X-Evil", " a\r\nInjected: yes"}};
+    TemplateInput in{&fields, "bulk", "esp", "app@shop.example"};
+    CHECK(expand_template("{header:x-campaign-id}/{stream}/{route}/{sender_domain}", in) ==
+          "nov-2026/bulk/esp/shop.example");
+    CHECK(expand_template("[{header:Missing}]", in) == "[]");
+    const auto evil = expand_template("{header:X-Evil}", in);
+    CHECK(evil.find('\n') == std::string::npos);
+    CHECK(evil.find('\r') == std::string::npos);
+    CHECK(expand_template(std::string(2000, 'x'), in).size() == 998);
+    CHECK(check_template("{header:X}{stream}"));
+    CHECK_FALSE(check_template("{nope}"));
+    CHECK_FALSE(check_template("{stream"));
+}
+
+TEST_CASE("routing references are checked at load, with locations", "[routing][config]") {
+    CHECK(load_error("[routing]\ndefault_route = \"nowhere\"\n") ==
+          "t.toml: error: routing.default_route: no [[route]] is named \"nowhere\"");
+    CHECK(load_error("[[stream]]\nname = \"b\"\nheaders = [\"List-Id\"]\nroute = \"esp\"\n") ==
+          "t.toml:1:1: error: stream.route: no [[route]] is named \"esp\"");
+    CHECK_THAT(load_error("[[stream]]\nname = \"b\"\n"),
+               Catch::Contains("a rule needs at least one condition"));
+    CHECK_THAT(load_error("[[route]]\nname = \"r\"\n"),
+               Catch::Contains("bounce_domain is required"));
+    CHECK_THAT(load_error("[[route]]\nname = \"r\"\nreturn_path = \"keep\"\n[[route]]\n"
+                          "name = \"r\"\nreturn_path = \"keep\"\n"),
+               Catch::Contains("declared twice"));
+    CHECK_THAT(load_error("[[route]]\nname = \"r\"\nreturn_path = \"keep\"\nfallback = \"r\"\n"),
+               Catch::Contains("is not another [[route]]"));
+    CHECK_THAT(load_error("[[route]]\nname = \"r\"\nreturn_path = \"keep\"\n"
+                          "dkim_keys = [\"example.com/s1\"]\n"),
+               Catch::Contains("is not a [[dkim.keys]] entry"));
+    CHECK_THAT(load_error("[[route]]\nname = \"r\"\nbounce_domain = \"b.example\"\n"
+                          "add_headers = [\"X-A: {bogus}\"]\n"),
+               Catch::Contains("unknown placeholder {bogus}"));
+    // With rules, quotas and suppression must name streams that exist.
+    CHECK_THAT(load_error("[[stream]]\nname = \"news\"\nheaders = [\"List-Id\"]\n"
+                          "[[quota]]\nname = \"q\"\nlimit = \"5/1d\"\nstreams = [\"bulk\"]\n"),
+               Catch::Contains("quota.streams: no [[stream]] rule names \"bulk\""));
+    CHECK_THAT(load_error("[[stream]]\nname = \"news\"\nheaders = [\"List-Id\"]\n[suppression]\n"),
+               Catch::Contains("suppression.unsubscribe_streams"));
+    CHECK(policy_from("[[stream]]\nname = \"news\"\nheaders = [\"List-Id\"]\n[suppression]\n"
+                      "unsubscribe_streams = [\"news\"]\n"));
+}
