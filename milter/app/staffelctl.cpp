@@ -13,6 +13,8 @@
 //                 manage the suppression list (app/suppress_cmd.hpp)
 //   ingest        a bounce (DSN) or complaint (ARF) report on standard
 //                 input -> suppression entries (app/ingest_cmd.hpp)
+//   route down|up NAME, route list
+//                 switch a [[route]] off and on for every node (app/route_cmd.hpp)
 // The record formats and comparisons are the core's (core/dkim/
 // dns_record.hpp); DNS goes through app/dns_txt.hpp, keys through the
 // OpenSSL adapter, the policy through config/loader.hpp.
@@ -43,6 +45,7 @@
 #include "adapters/idn/idna.hpp"
 #include "app/ingest_cmd.hpp"
 #include "app/quota_cmd.hpp"
+#include "app/route_cmd.hpp"
 #include "app/runtime.hpp"
 #include "app/suppress_cmd.hpp"
 #include "config/loader.hpp"
@@ -78,6 +81,9 @@ struct Options {
     std::string ingest_recipient;
     std::string ingest_file = "-";
     bool ingest_dry_run = false;
+    // route down / up, srs encode
+    std::string route_name;
+    std::string srs_address;
 };
 
 // ---------------------------------------------------------------- help
@@ -254,6 +260,28 @@ EXAMPLES
   staffel-ingest unix - n n - 4 pipe
     flags=q user=staffel argv=/usr/sbin/staffelctl -c /etc/staffel/staffel.toml
     ingest --recipient ${recipient}
+)";
+
+constexpr const char* kRouteDescription =
+    R"(Switches a [[route]] of the policy off ("down") and on again ("up") for every
+staffeld that shares the policy's Redis, or lists the routes and their state.
+The state lives in the Redis set PREFIX routes:down; each staffeld reads it
+every 250 ms, so within a second new mail for a route that is down takes the
+route's fallback (route.fallback, and its fallback in turn). Mail for a route
+that is down with no fallback in service is answered 451 4.3.2 and retried by
+the client. Messages already queued in the MTA are not moved.)";
+
+constexpr const char* kRouteFooter = R"(EXIT STATUS
+  0   done
+  1   NAME is not a [[route]] of the policy
+  64  bad command line
+  69  Redis cannot be reached (the message says why)
+  78  the policy is invalid
+
+EXAMPLES
+  staffelctl -c /etc/staffel/staffel.toml route down inhouse
+  staffelctl route up inhouse
+  staffelctl route list
 )";
 
 constexpr const char* kDkimDescription =
@@ -612,7 +640,104 @@ struct Commands {
     CLI::App* quota_show = nullptr;
     CLI::App* quota_reset = nullptr;
     CLI::App* ingest = nullptr;
+    CLI::App* route_down = nullptr;
+    CLI::App* route_up = nullptr;
+    CLI::App* route_list = nullptr;
+    CLI::App* srs_encode = nullptr;
+    CLI::App* srs_decode = nullptr;
 };
+
+constexpr const char* kSrsDescription =
+    R"(Makes and reads the SRS return-paths of routes with return_path = "srs".
+"srs encode" prints the address the route gives an envelope sender:
+SRS0=HASH=TT=DOMAIN=LOCAL@BOUNCE-DOMAIN (HASH: HMAC-SHA1 under the route's first
+secret; TT: the day), the format postsrsd uses, so either side reads the
+other's. "srs decode" prints the original sender of such an address, checking
+the hash against every secret of the route's srs_secret_file and the age
+against route.srs_max_age (21 days by default); SRS1 addresses give the SRS0
+address they wrap. A tampered or expired address is refused with the reason.)";
+
+constexpr const char* kSrsFooter = R"(EXIT STATUS
+  0   done
+  1   the address is tampered with, expired or not an SRS address
+  64  bad command line, or no such SRS route in the policy
+  78  the policy is invalid
+
+EXAMPLES
+  staffelctl srs encode --route relay alice@example.org
+  staffelctl srs decode SRS0=HHHH=TT=example.org=alice@bounce.example.com
+)";
+
+void add_route(CLI::App& app, Options& opt, Commands& c) {
+    auto* route = app.add_subcommand("route", "switch a route off and on, or list the routes");
+    route->require_subcommand(1);
+    man_page(route, "staffelctl [-c POLICY] route down|up NAME\nstaffelctl [-c POLICY] route list",
+             kRouteDescription, kRouteFooter);
+    c.route_down = route->add_subcommand("down", "switch a route off: its mail takes the fallback");
+    man_page(c.route_down, "staffelctl [-c POLICY] route down NAME", kRouteDescription,
+             kRouteFooter);
+    c.route_up = route->add_subcommand("up", "switch a route on again");
+    man_page(c.route_up, "staffelctl [-c POLICY] route up NAME", kRouteDescription, kRouteFooter);
+    for (auto* sub : {c.route_down, c.route_up}) {
+        sub->add_option("NAME", opt.route_name, "The name of a [[route]] of the policy")
+            ->required()
+            ->type_name("NAME");
+    }
+    c.route_list = route->add_subcommand("list", "print each route, whether it is up, its fallback");
+    man_page(c.route_list, "staffelctl [-c POLICY] route list", kRouteDescription, kRouteFooter);
+}
+
+void add_srs(CLI::App& app, Options& opt, Commands& c) {
+    auto* srs = app.add_subcommand("srs", "make or read the SRS return-path of a route");
+    srs->require_subcommand(1);
+    man_page(srs, "staffelctl [-c POLICY] srs encode --route NAME ADDRESS\n"
+                  "staffelctl [-c POLICY] srs decode ADDRESS",
+             kSrsDescription, kSrsFooter);
+    c.srs_encode = srs->add_subcommand("encode", "the SRS return-path a route gives an address");
+    man_page(c.srs_encode, "staffelctl [-c POLICY] srs encode --route NAME ADDRESS",
+             kSrsDescription, kSrsFooter);
+    c.srs_encode->add_option("--route", opt.route_name, "A [[route]] with return_path = \"srs\"")
+        ->required()
+        ->type_name("NAME");
+    c.srs_decode = srs->add_subcommand("decode", "the original sender of an SRS address");
+    man_page(c.srs_decode, "staffelctl [-c POLICY] srs decode ADDRESS", kSrsDescription,
+             kSrsFooter);
+    for (auto* sub : {c.srs_encode, c.srs_decode}) {
+        sub->add_option("ADDRESS", opt.srs_address, "An envelope address")->required()->type_name(
+            "ADDRESS");
+    }
+}
+
+int run_srs(const Options& opt, const Commands& c) {
+    auto loaded = config::load_policy(opt.config, {});
+    if (!loaded.policy) {
+        for (const auto& e : loaded.errors) {
+            std::cerr << e.to_string() << '\n';
+        }
+        return kExitConfig;
+    }
+    const auto now = static_cast<std::int64_t>(::time(nullptr));
+    if (c.srs_encode->parsed()) {
+        return srs_encode(*loaded.policy, opt.route_name, opt.srs_address, now, std::cout,
+                          std::cerr);
+    }
+    return srs_decode(*loaded.policy, opt.srs_address, now, std::cout, std::cerr);
+}
+
+int run_route(const Options& opt, const Commands& c) {
+    auto loaded = config::load_policy(opt.config, {});
+    if (!loaded.policy) {
+        for (const auto& e : loaded.errors) {
+            std::cerr << e.to_string() << '\n';
+        }
+        return kExitConfig;
+    }
+    if (c.route_list->parsed()) {
+        return route_list(*loaded.policy, std::cout, std::cerr);
+    }
+    return route_set_down(*loaded.policy, opt.route_name, c.route_down->parsed(), std::cout,
+                          std::cerr);
+}
 
 void add_ingest(CLI::App& app, Options& opt, Commands& c) {
     c.ingest = app.add_subcommand("ingest", "turn a bounce or complaint report into suppression");
@@ -720,6 +845,8 @@ int parse_and_run(int argc, char** argv) {
     auto commands = add_dkim(app, opt);
     add_quota(app, opt, commands);
     add_ingest(app, opt, commands);
+    add_route(app, opt, commands);
+    add_srs(app, opt, commands);
     SuppressCli suppress;
     suppress.add(app, man_page);
     try {
@@ -742,6 +869,13 @@ int parse_and_run(int argc, char** argv) {
     }
     if (commands.ingest->parsed()) {
         return run_ingest(opt);
+    }
+    if (commands.srs_encode->parsed() || commands.srs_decode->parsed()) {
+        return run_srs(opt, commands);
+    }
+    if (commands.route_down->parsed() || commands.route_up->parsed() ||
+        commands.route_list->parsed()) {
+        return run_route(opt, commands);
     }
     return fail(kExitUsage, "no command given; see staffelctl --help");
 }

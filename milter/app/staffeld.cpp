@@ -35,6 +35,7 @@
 #include "adapters/milter/socket_tuning.hpp"
 #include "adapters/openssl/dkim_keys.hpp"
 #include "adapters/redis/probe.hpp"
+#include "adapters/redis/route_status.hpp"
 #include "app/process.hpp"
 #include "adapters/idn/idna.hpp"
 #include "app/runtime.hpp"
@@ -131,6 +132,7 @@ class Daemon {
             return fail(kExitOsErr, r.error().message);
         }
         probe_redis(*policy, *logger_);
+        route_status_->start();
         set_thread_stack_size();
         std::thread milter([this] {
             const int rc = smfi_main();
@@ -145,6 +147,7 @@ class Daemon {
         }
         stop_milter(policy->milter.socket);
         milter.join();
+        route_status_->stop();
         cleanup(*policy);
         logger_->notice(
             std::string(status == 0 ? "stopped" : "stopped after an error") +
@@ -213,6 +216,9 @@ class Daemon {
         suppressions_.configure(p.redis);
         ctx.suppress = {&suppressions_, &adapters::sha256_factory(), adapters::domain_to_ascii,
                         &suppress_stats_};
+        route_status_ = std::make_unique<adapters::RedisRouteStatus>(
+            [this] { return store_.current(); }, *logger_);
+        ctx.route_status = route_status_.get();  // started in run(), after daemonising
         if (auto r = adapters::register_milter("staffeld", std::move(ctx)); !r) {
             return r;
         }
@@ -362,6 +368,7 @@ class Daemon {
     SwitchableStore counters_;
     core::QuotaStats quota_stats_;
     SwitchableSuppressionStore suppressions_;
+    std::unique_ptr<adapters::RedisRouteStatus> route_status_;
     core::SuppressStats suppress_stats_;
     std::atomic<bool> milter_done_{false};
 };

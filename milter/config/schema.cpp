@@ -294,7 +294,8 @@ core::Result<std::string> key_prefix(std::string_view text) {
 
 // A secret in a file of its own: absolute path, owner-only, one line.
 std::optional<std::string> read_secret(const std::string& path, std::string& out,
-                                       std::string_view what = "password file") {
+                                       std::string_view what = "password file",
+                                       bool several_lines = false) {
     const std::string label(what);
     if (path.empty() || path.front() != '/') {
         return "\"" + path + "\" is not an absolute path";
@@ -324,7 +325,8 @@ std::optional<std::string> read_secret(const std::string& path, std::string& out
             while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
                 text.pop_back();
             }
-            if (text.empty() || text.find_first_of("\r\n") != std::string::npos) {
+            if (text.empty() ||
+                (!several_lines && text.find_first_of("\r\n") != std::string::npos)) {
                 why = label + " " + path + " must hold exactly one non-empty line";
             } else {
                 out = std::move(text);
@@ -567,6 +569,58 @@ std::vector<FieldSpec> build_schema() {
                             return std::string(t);
                         },
                         true)});
+    rows.push_back({"route", "srs_secret_file",
+                    "the absolute path of a file (mode 0600 or stricter), one secret per line",
+                    "required with return_path = \"srs\"",
+                    [](const toml::node& n, Policy& p) -> std::optional<std::string> {
+                        const auto* s = n.as_string();
+                        if (s == nullptr) {
+                            return "got " + type_name(n);
+                        }
+                        auto& r = last_route(p);
+                        r.srs_secret_file = s->get();
+                        std::string text;
+                        if (auto why = read_secret(r.srs_secret_file, text, "secret file", true)) {
+                            return why;
+                        }
+                        r.srs_secrets.clear();
+                        std::size_t start = 0;
+                        while (start < text.size()) {
+                            auto end = text.find('\n', start);
+                            if (end == std::string::npos) {
+                                end = text.size();
+                            }
+                            auto line = text.substr(start, end - start);
+                            if (!line.empty() && line.back() == '\r') {
+                                line.pop_back();
+                            }
+                            if (!line.empty()) {
+                                r.srs_secrets.push_back(std::move(line));
+                            }
+                            start = end + 1;
+                        }
+                        if (r.srs_secrets.empty()) {
+                            return "secret file " + r.srs_secret_file + " holds no secret";
+                        }
+                        return std::nullopt;
+                    }});
+    rows.push_back({"route", "srs_max_age", "a duration from \"1d\" to \"1000d\"", "\"21d\"",
+                    [](const toml::node& n, Policy& p) -> std::optional<std::string> {
+                        const auto* s = n.as_string();
+                        if (s == nullptr) {
+                            return "got " + type_name(n);
+                        }
+                        auto d = core::parse_duration(s->get());
+                        if (!d) {
+                            return d.error().message;
+                        }
+                        const auto days = d->count() / 86400000;
+                        if (d->count() % 86400000 != 0 || days < 1 || days > 1000) {
+                            return "\"" + s->get() + "\" is not a whole number of days from 1 to 1000";
+                        }
+                        last_route(p).srs_max_age_days = static_cast<int>(days);
+                        return std::nullopt;
+                    }});
     rows.push_back({"route", "fallback", "the name of another [[route]]", "(none)",
                     string_with([](Policy & p) -> auto& { return last_route(p).fallback; },
                                 quota_name)});
@@ -914,6 +968,9 @@ const std::vector<SubsectionSpec>& subsections() {
                      return "route \"" + r.name + "\" is declared twice (also at " +
                             p.routing.routes[i].where + ")";
                  }
+             }
+             if (r.return_path == core::ReturnPath::Srs && r.srs_secrets.empty()) {
+                 return std::string("return_path = \"srs\" needs srs_secret_file");
              }
              if (r.bounce_domain.empty() && r.return_path != core::ReturnPath::Keep) {
                  return std::string(

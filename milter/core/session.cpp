@@ -7,6 +7,7 @@
 #include "core/dkim/table.hpp"
 #include "core/quota/quota.hpp"
 #include "core/route/route.hpp"
+#include "core/route/srs.hpp"
 #include "core/route/streams.hpp"
 
 namespace staffel::core {
@@ -324,6 +325,26 @@ void Session::choose_route(Message& m) {
     m.stream = std::move(choice.stream);
     const std::string& name = choice.route.empty() ? routing.default_route : choice.route;
     m.route = name.empty() ? nullptr : find_route(routing.routes, name);
+    if (m.route != nullptr && route_status_ != nullptr) {
+        std::vector<std::string> passed;
+        const Route* in_service = route_in_service(routing.routes, *m.route, *route_status_, &passed);
+        if (in_service == nullptr) {
+            m.route_down = m.route->name;
+            m.route_result = m.route->name + ":down";
+            m.route = nullptr;
+            return;
+        }
+        m.route = in_service;
+        if (!passed.empty()) {
+            std::string from;
+            for (const auto& n : passed) {
+                from += from.empty() ? "" : ",";
+                from += n;
+            }
+            m.route_result = m.route->name + "(down:" + from + ")";
+            return;
+        }
+    }
     if (m.route != nullptr) {
         m.route_result = m.route->name;
     }
@@ -387,7 +408,22 @@ Verdict Session::apply_route(Message& m, MessageEdits& edits) {
         rcpts.emplace_back(a);
     }
     const EnvelopeInput envelope{m.sender.address, &rcpts};
-    if (auto from = route_sender(*m.route, envelope)) {
+    std::optional<std::string> from = route_sender(*m.route, envelope);
+    if (m.route->return_path == ReturnPath::Srs && !m.sender.address.empty()) {
+        SrsConfig srs{m.route->bounce_domain, m.route->srs_secrets, m.route->srs_max_age_days, '='};
+        auto rewritten = srs_hmac_ ? srs_forward(srs, m.sender.address, clock_(), srs_hmac_)
+                                   : Result<std::string>(make_error("no HMAC-SHA1 is set"));
+        if (!rewritten) {
+            log_.error("SRS rewriting of <" + log_escape(m.sender.address) +
+                       "> failed: " + log_escape(rewritten.error().message, 256, true));
+            return Verdict::tempfail("451", "4.3.0",
+                                     "Staffel: cannot route the message now, try again later");
+        }
+        if (*rewritten != m.sender.address) {
+            from = std::move(rewritten).value();
+        }
+    }
+    if (from) {
         if (!edits.change_sender(*from)) {
             log_.error("the MTA refused to change the envelope sender");
             return Verdict::tempfail("451", "4.3.0",
@@ -504,7 +540,13 @@ Verdict Session::end_of_message(std::string_view queue_id, MessageEdits* edits) 
                                 std::to_string(policy_->milter.max_header_bytes) + " bytes)");
     } else {
         end_of_headers();
-        v = check_suppression_at_end(m);
+        if (!m.route_down.empty()) {
+            v = Verdict::tempfail("451", "4.3.2",
+                                  "Staffel: route \"" + m.route_down +
+                                      "\" is down and no fallback is in service; try again later");
+        } else {
+            v = check_suppression_at_end(m);
+        }
         if (v.action == Verdict::Action::Continue) {
             v = check_quotas(m);
         }

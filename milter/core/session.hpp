@@ -30,6 +30,7 @@
 #include "core/log.hpp"
 #include "core/policy.hpp"
 #include "core/quota/store.hpp"
+#include "core/route/status.hpp"
 #include "core/suppress/store.hpp"
 
 namespace staffel::core {
@@ -167,6 +168,13 @@ class Session {
     // not, recipients are never refused there, only removed at the end.
     void rcpt_replies_negotiated(bool yes) { rcpt_replies_ = yes; }
     void content_negotiated(bool yes) { content_negotiated_ = yes; }
+    // Which routes are down (staffelctl route down); null: all are up.
+    void route_status(const RouteStatus* status) { route_status_ = status; }
+    // HMAC-SHA1 for SRS return paths (OpenSSL in staffeld); unset: routes
+    // with return_path = "srs" tempfail.
+    void srs_hmac(std::function<std::string(std::string_view, std::string_view)> f) {
+        srs_hmac_ = std::move(f);
+    }
 
     [[nodiscard]] bool in_message() const { return message_.has_value(); }
     [[nodiscard]] std::size_t recipients() const { return message_ ? message_->recipients : 0; }
@@ -191,6 +199,7 @@ class Session {
         std::string stream;                  // the stream's name; "" without headers
         const Route* route = nullptr;        // the route that carries it; null: none
         std::string route_result;            // log token: route name, ",from=...", errors
+        std::string route_down;              // the route wanted, down with no fallback up
         std::vector<CounterCharge> charged;  // admitted quota charges, for a refund
         std::string quota_result;            // log token: "ok", "over:NAME", ...
         std::vector<Recipient> rcpts;        // accepted recipients (suppression on)
@@ -229,6 +238,8 @@ class Session {
     SuppressServices suppress_;
     bool content_negotiated_ = false;
     bool rcpt_replies_ = true;
+    const RouteStatus* route_status_ = nullptr;
+    std::function<std::string(std::string_view, std::string_view)> srs_hmac_;
     std::shared_ptr<const Policy> policy_;
     std::string client_host_;
     std::string client_addr_;      // escaped, for log lines

@@ -158,3 +158,93 @@ def test_plain_return_path_and_several_recipients(chain, sink, esp_sink):
     assert dsn.accepted, str(dsn)
     got = [m for m in sink.wait_for(2) if m.headers("Subject") == ["null"]]
     assert got and got[0].mail_from == ""
+
+
+def failover_policy(redis, keys, srs_secret=None):
+    text = routing_policy(keys, inhouse_return="plain").replace(
+        'return_path = "verp"\n', 'return_path = "verp"\nfallback = "inhouse"\n')
+    text = '[redis]\naddress = "%s"\n\n' % redis.address + text
+    if srs_secret:
+        text += ('\n[[route]]\nname = "forward"\nbounce_domain = "srs.staffel.test"\n'
+                 'return_path = "srs"\nsrs_secret_file = "%s"\n' % srs_secret)
+    return text
+
+
+def staffelctl(policy_path, *args):
+    import subprocess
+    return subprocess.run([harness.STAFFELCTL, "-c", str(policy_path), *args],
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_route_down_takes_the_fallback_within_a_second_on_two_nodes(
+        workdir, redis, staffeld_factory, postfix_factory, sink, esp_sink):
+    import time
+    keys = make_keys(workdir)
+    line = contrib_transport_line().replace("bounce.esp.example.com", "bounce.esp.test") \
+        .replace("[esp-relay.example.net]:587", "[127.0.0.1]:%d" % esp_sink.port)
+    nodes = []
+    for _ in range(2):
+        staffeld = staffeld_factory(policy=failover_policy(redis, keys))
+        postfix = postfix_factory(milter=staffeld.socket_spec, extra_main_cf={
+            "sender_dependent_default_transport_maps": line})
+        nodes.append((postfix, staffeld))
+    policy = nodes[0][1].policy_path
+
+    down = staffelctl(policy, "route", "down", "esp")
+    assert down.returncode == 0, down
+    assert "its mail takes route inhouse" in down.stdout
+    marked = time.monotonic()
+    time.sleep(1.0)
+    for i, (postfix, _) in enumerate(nodes):
+        r = smtp_send(postfix.smtp_port, SENDER, ["bob@example.net"], message("down %d" % i, True))
+        assert r.accepted, str(r)
+    assert time.monotonic() - marked < 2.0
+    home = sink.wait_for(2)
+    assert sorted(m.headers("Subject")[0] for m in home) == ["down 0", "down 1"]
+    assert {m.mail_from for m in home} == {"bounces@bounce.example.com"}
+    assert esp_sink.count() == 0
+    for _, staffeld in nodes:
+        staffeld.wait_log(r"stream=bulk route=inhouse\(down:esp\)")
+
+    listed = staffelctl(policy, "route", "list")
+    assert re.search(r"^esp\tdown\tinhouse\t", listed.stdout, re.M), listed.stdout
+
+    up = staffelctl(policy, "route", "up", "esp")
+    assert up.returncode == 0, up
+    time.sleep(1.0)
+    for i, (postfix, _) in enumerate(nodes):
+        r = smtp_send(postfix.smtp_port, SENDER, ["bob@example.net"], message("up %d" % i, True))
+        assert r.accepted, str(r)
+    assert sorted(m.headers("Subject")[0] for m in esp_sink.wait_for(2)) == ["up 0", "up 1"]
+    assert staffelctl(policy, "route", "down", "nowhere").returncode == 1
+
+
+def test_srs_route_rewrites_and_staffelctl_decodes(workdir, redis, staffeld_factory,
+                                                   postfix_factory, sink):
+    import os
+    keys = make_keys(workdir)
+    secret = workdir / "srs.secrets"
+    secret.write_text("new-secret-2026\nold-secret-2025\n")
+    os.chmod(secret, 0o600)
+    policy = failover_policy(redis, keys, srs_secret=secret).replace(
+        'default_route = "inhouse"', 'default_route = "forward"')
+    staffeld = staffeld_factory(policy=policy)
+    postfix = postfix_factory(milter=staffeld.socket_spec)
+    r = smtp_send(postfix.smtp_port, "alice@example.org", ["bob@example.net"],
+                  message("forwarded", False))
+    assert r.accepted, str(r)
+    got = sink.wait_for(1)[0]
+    assert re.fullmatch(r"SRS0=[A-Za-z0-9+/]{4}=[A-Z2-7]{2}=example\.org=alice@srs\.staffel\.test",
+                        got.mail_from), got.mail_from
+    decoded = staffelctl(staffeld.policy_path, "srs", "decode", got.mail_from)
+    assert decoded.returncode == 0, decoded
+    assert decoded.stdout.strip() == "alice@example.org"
+    encoded = staffelctl(staffeld.policy_path, "srs", "encode", "--route", "forward",
+                         "alice@example.org")
+    assert encoded.stdout.strip() == got.mail_from
+    # Tampered: one character of the hash changed.
+    h = got.mail_from[5]
+    tampered = got.mail_from[:5] + ("B" if h != "B" else "C") + got.mail_from[6:]
+    bad = staffelctl(staffeld.policy_path, "srs", "decode", tampered)
+    assert bad.returncode == 1, bad
+    assert "hash" in bad.stderr

@@ -10,6 +10,8 @@
 #include <memory>
 #include <new>
 
+#include "adapters/openssl/hmac.hpp"
+
 namespace staffel::adapters {
 namespace {
 
@@ -33,7 +35,10 @@ constexpr unsigned long kWanted = kSkipped | kNoReply | SMFIP_HDR_LEADSPC;
 
 struct Connection {
     explicit Connection(const MilterContext& c)
-        : session(c.policies, *c.log, c.in_flight, c.sha256, {}, c.quota, c.suppress) {}
+        : session(c.policies, *c.log, c.in_flight, c.sha256, {}, c.quota, c.suppress) {
+        session.route_status(c.route_status);
+        session.srs_hmac(hmac_sha1);
+    }
     core::Session session;
     unsigned long steps = 0;  // negotiated protocol flags
 };

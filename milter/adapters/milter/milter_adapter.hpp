@@ -27,6 +27,7 @@ struct MilterContext {
     const core::Sha256Factory* sha256 = nullptr;  // for DKIM body and header hashes
     core::QuotaServices quota;                    // counter store for [[quota]] limits
     core::SuppressServices suppress;              // suppression store for [suppression]
+    const core::RouteStatus* route_status = nullptr;  // routes marked down
 };
 
 // Registers the filter (smfi_register) and keeps `ctx` for the callbacks.

@@ -17,12 +17,12 @@ std::string hmac_sha1(std::string_view key, std::string_view message) {
     // OpenSSL gets non-null pointers also for empty inputs.
     static constexpr unsigned char kEmpty = 0;
     const void* key_bytes = key.empty() ? static_cast<const void*>(&kEmpty) : key.data();
-    const auto* data = message.empty() ? &kEmpty
-                                       : reinterpret_cast<const unsigned char*>(message.data());
+    const auto* data =
+        message.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(message.data());
     std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
     unsigned int length = 0;
-    if (HMAC(EVP_sha1(), key_bytes, static_cast<int>(key.size()),
-             data, message.size(), digest.data(), &length) == nullptr) {
+    if (HMAC(EVP_sha1(), key_bytes, static_cast<int>(key.size()), data, message.size(),
+             digest.data(), &length) == nullptr) {
         ERR_clear_error();
         return {};
     }

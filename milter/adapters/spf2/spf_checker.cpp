@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <condition_variable>
 #include <cstring>
@@ -46,8 +47,13 @@ constexpr std::size_t kMaxHelo = 255;
 constexpr std::size_t kMaxDomain = 253;  // RFC 1035, without a trailing dot
 constexpr int kCacheBits = 10;           // 1024 hash chains
 
+// SPF_server_free() leaves the DNS layers of SPF_server_new_dns() to their
+// creator; SPF_dns_free() frees a layer and every layer below it.
 struct DnsFree {
     void operator()(SPF_dns_server_t* dns) const { SPF_dns_free(dns); }
+};
+struct ServerFree {
+    void operator()(SPF_server_t* server) const { SPF_server_free(server); }
 };
 struct RequestFree {
     void operator()(SPF_request_t* request) const { SPF_request_free(request); }
@@ -56,6 +62,7 @@ struct ResponseFree {
     void operator()(SPF_response_t* response) const { SPF_response_free(response); }
 };
 using DnsPtr = std::unique_ptr<SPF_dns_server_t, DnsFree>;
+using ServerPtr = std::unique_ptr<SPF_server_t, ServerFree>;
 using RequestPtr = std::unique_ptr<SPF_request_t, RequestFree>;
 using ResponsePtr = std::unique_ptr<SPF_response_t, ResponseFree>;
 
@@ -102,7 +109,8 @@ bool plausible_domain(std::string_view domain) {
     if (!domain.empty() && domain.back() == '.') {
         domain.remove_suffix(1);
     }
-    if (domain.empty() || domain.size() > kMaxDomain || domain.find('.') == std::string_view::npos) {
+    if (domain.empty() || domain.size() > kMaxDomain ||
+        domain.find('.') == std::string_view::npos) {
         return false;
     }
     std::size_t label = 0;
@@ -282,7 +290,7 @@ DnsPtr resolver_stack(const Spf2Options& options) {
     if (!cache) {
         throw std::runtime_error("SPF: libspf2 could not create its cache layer");
     }
-    resolver.release();  // SPF_dns_free(cache) frees the layer below too
+    static_cast<void>(resolver.release());  // SPF_dns_free(cache) frees the layer below too
     // Its resolver reports no TTLs: every answer, errors too, lives this long.
     const auto ttl = static_cast<time_t>(options.cache_ttl.count());
     SPF_dns_cache_set_ttl(cache.get(), ttl, ttl, ttl, ttl);
@@ -313,8 +321,9 @@ SPF_dns_rr_t* delay_lookup(SPF_dns_server_t* layer, const char* domain, ns_type 
 }
 
 void delay_destroy(SPF_dns_server_t* layer) {
-    delete static_cast<std::vector<DelayRule>*>(layer->hook);
-    delete layer;
+    const std::unique_ptr<std::vector<DelayRule>> rules(
+        static_cast<std::vector<DelayRule>*>(layer->hook));
+    const std::unique_ptr<SPF_dns_server_t> owned(layer);
 }
 
 DnsPtr with_delays(DnsPtr below, std::vector<DelayRule> rules) {
@@ -332,8 +341,12 @@ struct ZoneType {
     const char* name;
     ns_type type;
 };
-constexpr ZoneType kZoneTypes[] = {{"TXT", ns_t_txt}, {"A", ns_t_a},     {"AAAA", ns_t_aaaa},
-                                   {"MX", ns_t_mx},   {"PTR", ns_t_ptr}, {"ANY", ns_t_any}};
+constexpr std::array<ZoneType, 6> kZoneTypes = {{{"TXT", ns_t_txt},
+                                                 {"A", ns_t_a},
+                                                 {"AAAA", ns_t_aaaa},
+                                                 {"MX", ns_t_mx},
+                                                 {"PTR", ns_t_ptr},
+                                                 {"ANY", ns_t_any}}};
 
 SPF_dns_stat_t herrno_of(Spf2Checker::DnsStatus status) {
     switch (status) {
@@ -361,9 +374,9 @@ ns_type checked_record(const Spf2Checker::ZoneRecord& record, std::size_t index)
                        [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
         return t;
     }();
-    const auto* found = std::find_if(std::begin(kZoneTypes), std::end(kZoneTypes),
+    const auto* found = std::find_if(kZoneTypes.begin(), kZoneTypes.end(),
                                      [&](const ZoneType& z) { return type == z.name; });
-    if (found == std::end(kZoneTypes)) {
+    if (found == kZoneTypes.end()) {
         throw std::invalid_argument(where + "type must be TXT, A, AAAA, MX, PTR or ANY");
     }
     if (record.domain.empty() || record.domain.find('\0') != std::string::npos ||
@@ -400,7 +413,7 @@ DnsPtr zone_stack(const std::vector<Spf2Checker::ZoneRecord>& records) {
         const ns_type type = checked_record(record, i);
         const bool answer = record.status == Spf2Checker::DnsStatus::Answer;
         const auto key = std::make_pair(lower(record.domain), static_cast<int>(type));
-        if (with_status.count(key) != 0 || (!answer && answered.count(key) != 0)) {
+        if (with_status.contains(key) || (!answer && answered.contains(key))) {
             throw std::invalid_argument("SPF zone record " + std::to_string(i + 1) +
                                         ": a status cannot share a name and type");
         }
@@ -424,7 +437,7 @@ DnsPtr zone_stack(const std::vector<Spf2Checker::ZoneRecord>& records) {
         }
     }
     for (const std::string& name : names) {
-        if (with_status.count({name, static_cast<int>(ns_t_any)}) == 0) {
+        if (!with_status.contains({name, static_cast<int>(ns_t_any)})) {
             SPF_dns_zone_add_str(zone.get(), name.c_str(), ns_t_any, NO_DATA, nullptr);
         }
     }
@@ -437,17 +450,16 @@ DnsPtr zone_stack(const std::vector<Spf2Checker::ZoneRecord>& records) {
 
 struct Spf2Checker::Impl {
     Impl(DnsPtr dns_stack, const Spf2Options& opts);
-    ~Impl();
-    Impl(const Impl&) = delete;
-    Impl& operator=(const Impl&) = delete;
 
     [[nodiscard]] core::Result<SpfAnswer> evaluate(const Prepared& query) const;
     void run_job(Job& job) const;
     void run_worker(std::size_t index);
 
-    DnsPtr dns_;
-    SPF_server_t* server_ = nullptr;  // only read once built
+    // Declared in this order: options are checked before anything is made,
+    // and the server (which does not own its DNS layers) goes first.
     const Spf2Options options_;
+    DnsPtr dns_;
+    ServerPtr server_;  // only read once built
 
     std::mutex mutex_;  // guards what follows
     std::condition_variable work_ready_;
@@ -460,23 +472,16 @@ struct Spf2Checker::Impl {
 };
 
 Spf2Checker::Impl::Impl(DnsPtr dns_stack, const Spf2Options& opts)
-    : dns_(std::move(dns_stack)), options_(checked(opts)) {
-    server_ = SPF_server_new_dns(dns_.get(), 0);
-    if (server_ == nullptr || SPF_server_set_rec_dom(server_, kReceiver) != SPF_E_SUCCESS) {
-        if (server_ != nullptr) {
-            SPF_server_free(server_);
-        }
+    : options_(checked(opts)),
+      dns_(std::move(dns_stack)),
+      server_(SPF_server_new_dns(dns_.get(), 0)) {
+    if (!server_ || SPF_server_set_rec_dom(server_.get(), kReceiver) != SPF_E_SUCCESS) {
         throw std::runtime_error("SPF: libspf2 could not create its server");
     }
 }
 
-// SPF_server_new_dns() leaves the DNS layers to their creator.
-Spf2Checker::Impl::~Impl() {
-    SPF_server_free(server_);
-}
-
 core::Result<SpfAnswer> Spf2Checker::Impl::evaluate(const Prepared& query) const {
-    RequestPtr request(SPF_request_new(server_));
+    RequestPtr request(SPF_request_new(server_.get()));
     if (!request) {
         return core::make_error("SPF: libspf2 is out of memory");
     }
@@ -628,8 +633,9 @@ core::Result<SpfAnswer> Spf2Checker::check(const core::SpfQuery& query) {
     std::unique_lock lock(job->mutex);
     if (!job->done.wait_until(lock, deadline, [&] { return job->answer.has_value(); })) {
         job->abandoned = true;
-        return SpfAnswer{SpfResult::TempError,
-                         "timeout after " + std::to_string(impl_->options_.timeout.count()) + " ms"};
+        return SpfAnswer{
+            SpfResult::TempError,
+            "timeout after " + std::to_string(impl_->options_.timeout.count()) + " ms"};
     }
     return std::move(*job->answer);
 }

@@ -49,6 +49,11 @@ struct Route {
     std::vector<std::string> dkim_keys;      // "domain/selector"; empty: any the table allows
     std::vector<std::string> egress_ips;
     std::string fallback;  // route to take while this one is down; "" = none
+    // return_path = "srs": secrets from srs_secret_file, the first signs,
+    // every one verifies (rotation); never logged.
+    std::string srs_secret_file;
+    std::vector<std::string> srs_secrets;
+    int srs_max_age_days = 21;
     std::string where;     // FILE:LINE:COL
 };
 

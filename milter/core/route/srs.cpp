@@ -2,7 +2,10 @@
 #include "core/route/srs.hpp"
 
 #include <array>
+#include <initializer_list>
 #include <optional>
+#include <string>
+#include <string_view>
 
 namespace staffel::core {
 namespace {
@@ -131,8 +134,8 @@ Result<int> decode_timestamp(std::string_view stamp) {
 }
 
 // The four hash characters for parts under secret.
-Result<std::string> make_hash(std::string_view secret, std::initializer_list<std::string_view> parts,
-                              const HmacSha1& hmac) {
+Result<std::string> make_hash(std::string_view secret,
+                              std::initializer_list<std::string_view> parts, const HmacSha1& hmac) {
     std::string message;
     for (auto p : parts) {
         for (char c : p) {
@@ -196,8 +199,7 @@ Result<std::string> bounded(std::string out) {
 }
 
 Result<std::string> forward_plain(const SrsConfig& config, std::string_view local,
-                                  std::string_view domain, std::int64_t now,
-                                  const HmacSha1& hmac) {
+                                  std::string_view domain, std::int64_t now, const HmacSha1& hmac) {
     if (local.size() > kMaxLocalPart) {
         return make_error("local part too long (" + std::to_string(local.size()) +
                           " octets, max 64)");
@@ -230,8 +232,10 @@ struct Srs1Fields {
     std::string_view rest;  // the SRS0 part, from its separator on
 };
 
-// Splits "SRS1" SEP HASH "=" HOST "=" REST.
-Result<Srs1Fields> parse_srs1(std::string_view local) {
+// Splits "SRS1" SEP HASH "=" HOST "=" REST. The hash must have min_hash
+// characters: four to be verified, one to be passed on (another forwarder's,
+// as postsrsd does).
+Result<Srs1Fields> parse_srs1(std::string_view local, std::size_t min_hash) {
     std::string_view s = local.substr(5);
     Srs1Fields f;
     if (!take_field(s, f.hash)) {
@@ -240,13 +244,17 @@ Result<Srs1Fields> parse_srs1(std::string_view local) {
     if (!take_field(s, f.host)) {
         return make_error("malformed SRS1 address: nothing after the host");
     }
-    if (f.hash.size() < kHashChars) {
+    if (f.hash.empty()) {
+        return make_error("malformed SRS1 address: empty hash");
+    }
+    if (f.hash.size() < min_hash) {
         return make_error("malformed SRS1 address: hash shorter than 4 characters");
     }
-    if (f.host.empty() || s.empty()) {
-        return make_error(std::string("malformed SRS1 address: empty ") +
-                          (f.host.empty() ? "host" : "SRS0 part"));
+    if (f.host.empty()) {
+        return make_error("malformed SRS1 address: empty host");
     }
+    // The rest may be empty: postsrsd makes "SRS1=HASH=HOST=@..." of the
+    // sender "SRS0@HOST", and decodes it back to that.
     f.rest = s;
     return f;
 }
@@ -254,15 +262,15 @@ Result<Srs1Fields> parse_srs1(std::string_view local) {
 // An SRS1 local part of another domain: keep its host and rest, sign again.
 Result<std::string> forward_resign(const SrsConfig& config, std::string_view local,
                                    const HmacSha1& hmac) {
-    auto f = parse_srs1(local);
+    auto f = parse_srs1(local, 1);
     if (!f) {
         return f.error();
     }
     return forward_srs1(config, f->host, f->rest, hmac);
 }
 
-Result<std::string> reverse_srs0(const SrsConfig& config, std::string_view local,
-                                 std::int64_t now, const HmacSha1& hmac) {
+Result<std::string> reverse_srs0(const SrsConfig& config, std::string_view local, std::int64_t now,
+                                 const HmacSha1& hmac) {
     std::string_view s = local.substr(5);
     std::string_view hash;
     std::string_view stamp;
@@ -304,7 +312,7 @@ Result<std::string> reverse_srs0(const SrsConfig& config, std::string_view local
 
 Result<std::string> reverse_srs1(const SrsConfig& config, std::string_view local,
                                  const HmacSha1& hmac) {
-    auto f = parse_srs1(local);
+    auto f = parse_srs1(local, kHashChars);
     if (!f) {
         return f.error();
     }
@@ -354,8 +362,8 @@ bool is_srs_address(std::string_view address) {
     return tag_of(address.substr(0, address.find('@'))) != Tag::None;
 }
 
-Result<std::string> srs_forward(const SrsConfig& config, std::string_view address,
-                                std::int64_t now, const HmacSha1& hmac) {
+Result<std::string> srs_forward(const SrsConfig& config, std::string_view address, std::int64_t now,
+                                const HmacSha1& hmac) {
     if (auto ok = check_srs_config(config); !ok) {
         return ok.error();
     }
@@ -388,8 +396,8 @@ Result<std::string> srs_forward(const SrsConfig& config, std::string_view addres
     return forward_plain(config, local, domain, now, hmac);
 }
 
-Result<std::string> srs_reverse(const SrsConfig& config, std::string_view address,
-                                std::int64_t now, const HmacSha1& hmac) {
+Result<std::string> srs_reverse(const SrsConfig& config, std::string_view address, std::int64_t now,
+                                const HmacSha1& hmac) {
     if (auto ok = check_srs_config(config); !ok) {
         return ok.error();
     }

@@ -31,13 +31,15 @@
 //   addresses it signed expire. A timestamp is valid from its own day to
 //   max_age_days later (21 days old: valid; 22: expired); a timestamp from
 //   the future counts as nearly 1024 days old.
-// Differences from postsrsd, none of which changes what either side can
-//   decode of the other's output: the hash is checked before the age (so a
-//   forged address reads "hash does not match", not "expired"); forward
-//   refuses empty, quoted or over-long (RFC 5321) parts, which postsrsd
-//   would rewrite into unusable addresses; a local part that is exactly
-//   "SRS0" or "SRS1" is a plain local part here; forward splits at the last
-//   "@" (postsrsd: the first) and refuses a local part containing "@".
+// Differences from postsrsd: the hash is checked before the age (so a
+//   forged address reads "hash does not match", not "expired"; what is
+//   accepted is the same); forward refuses empty, quoted or over-long
+//   (RFC 5321) parts, which postsrsd would rewrite into unusable addresses,
+//   and reverse refuses postsrsd's rewrites of such senders (an empty local
+//   part or domain); a local part that is exactly "SRS0" or "SRS1" is a
+//   plain local part here (postsrsd: an SRS0 address with nothing after the
+//   tag; either decodes the other's rewrite of it); forward splits at the
+//   last "@" (postsrsd: the first) and refuses a local part containing "@".
 //   Like postsrsd, reverse does not look at the domain after "@" (the hash
 //   does not cover it): the caller decides which domains it decodes.
 // Limits: an address is at most 254 octets (RFC 5321 path of 256 less the
@@ -92,8 +94,8 @@ bool is_srs_address(std::string_view address);
 // bad config, no "@", empty or over-long parts, characters an unquoted
 // local part or a domain cannot hold, a malformed SRS1 address, a result
 // over 254 octets, an HMAC failure.
-Result<std::string> srs_forward(const SrsConfig& config, std::string_view address,
-                                std::int64_t now, const HmacSha1& hmac);
+Result<std::string> srs_forward(const SrsConfig& config, std::string_view address, std::int64_t now,
+                                const HmacSha1& hmac);
 
 // Decodes an SRS address at now: SRS0 gives the original sender, SRS1 the
 // first forwarder's SRS0 address. Errors, in the order checked (after a
@@ -103,7 +105,7 @@ Result<std::string> srs_forward(const SrsConfig& config, std::string_view addres
 //   "malformed SRS0 address: ..." / "malformed SRS1 address: ..."
 //   "hash does not match (tampered or wrong secret)"
 //   "timestamp expired (N days old, max M)"  (SRS0 only)
-Result<std::string> srs_reverse(const SrsConfig& config, std::string_view address,
-                                std::int64_t now, const HmacSha1& hmac);
+Result<std::string> srs_reverse(const SrsConfig& config, std::string_view address, std::int64_t now,
+                                const HmacSha1& hmac);
 
 }  // namespace staffel::core
