@@ -142,7 +142,7 @@ def test_staffelctl_quota_show_and_reset(staffeld_factory, postfix_factory, sink
 [[quota]]
 name = "domain-rate"
 key = "sender_domain"
-limit = "600/1m"
+limit = "6/1m"
 burst = 20
 '''
     staffeld = staffeld_factory(policy=quota_policy(redis, quotas))
@@ -159,7 +159,9 @@ burst = 20
     assert r.returncode == 0, r.stderr
     row = r.stdout.splitlines()[1].split()
     assert row[:2] == ["domain-rate", "sender_domain"], r.stdout
-    assert 1 <= int(row[2]) <= 3 and row[3] == "20", r.stdout  # drains 10 a second
+    # One unit drains every 10 s: slow enough that a loaded machine (ASan)
+    # still finds at least two of the three in use.
+    assert 2 <= int(row[2]) <= 3 and row[3] == "20", r.stdout
     # A key no limit applies to.
     r = staffelctl(staffeld.policy_path, "quota", "show", "192.0.2.1")
     assert r.returncode == 1 and "no [[quota]] limit" in r.stderr, (r.stdout, r.stderr)
