@@ -502,6 +502,36 @@ std::vector<FieldSpec> build_schema() {
                     integer_in(
                         [](Policy & p) -> auto& { return last_stream(p).min_recipients; }, 1,
                         1000000)});
+    rows.push_back(
+        {"stream", "unsubscribe", "one of \"add\", \"refuse\", \"report\", \"off\"",
+         "\"off\"",
+         string_with([](Policy & p) -> auto& { return last_stream(p).unsubscribe; },
+                     [](std::string_view t) -> core::Result<core::StreamRule::Unsubscribe> {
+                         using U = core::StreamRule::Unsubscribe;
+                         if (t == "add") return U::Add;
+                         if (t == "refuse") return U::Refuse;
+                         if (t == "report") return U::Report;
+                         if (t == "off") return U::Off;
+                         return core::make_error("unknown unsubscribe action \"" + std::string(t) +
+                                                 "\"");
+                     })});
+    rows.push_back(
+        {"stream", "unsubscribe_template",
+         "a List-Unsubscribe value with an https URI, e.g. "
+         "\"<https://example.com/u?c={header:X-Campaign-Id}>, <mailto:unsubscribe@example.com>\"",
+         "required with unsubscribe = \"add\"",
+         string_with([](Policy & p) -> auto& { return last_stream(p).unsubscribe_template; },
+                     [](std::string_view t) -> core::Result<std::string> {
+                         if (auto ok = core::check_template(t); !ok) {
+                             return ok.error();
+                         }
+                         if (t.find("<https://") == std::string_view::npos) {
+                             return core::make_error(
+                                 "one-click unsubscribe (RFC 8058) needs an <https://...> URI in "
+                                 "List-Unsubscribe");
+                         }
+                         return std::string(t);
+                     })});
     rows.push_back({"stream", "route", "the name of a [[route]]", "routing.default_route",
                     string_with([](Policy & p) -> auto& { return last_stream(p).route; },
                                 quota_name)});
@@ -948,6 +978,10 @@ const std::vector<SubsectionSpec>& subsections() {
          [](Policy& p, const std::string& where) { p.routing.streams.emplace_back().where = where; },
          [](Policy& p, const std::string&) -> std::optional<std::string> {
              const auto& r = p.routing.streams.back();
+             if (r.unsubscribe == core::StreamRule::Unsubscribe::Add &&
+                 r.unsubscribe_template.empty()) {
+                 return std::string("unsubscribe = \"add\" needs unsubscribe_template");
+             }
              if (r.sasl_users.empty() && r.senders.empty() && r.networks.empty() &&
                  r.daemon_names.empty() && r.headers.empty() && r.min_recipients == 0) {
                  return std::string(

@@ -323,6 +323,7 @@ void Session::choose_route(Message& m) {
                          m.sender.daemon_name, &m.headers.fields(), m.recipients};
     auto choice = classify(routing.streams, routing.default_stream, in);
     m.stream = std::move(choice.stream);
+    m.rule = choice.rule >= 0 ? &routing.streams[static_cast<std::size_t>(choice.rule)] : nullptr;
     const std::string& name = choice.route.empty() ? routing.default_route : choice.route;
     m.route = name.empty() ? nullptr : find_route(routing.routes, name);
     if (m.route != nullptr && route_status_ != nullptr) {
@@ -350,10 +351,35 @@ void Session::choose_route(Message& m) {
     }
 }
 
+Verdict Session::check_unsubscribe_gate(Message& m) {
+    if (m.rule == nullptr || m.rule->unsubscribe == StreamRule::Unsubscribe::Off) {
+        return Verdict::proceed();
+    }
+    const TemplateInput in{&m.headers.fields(), m.stream,
+                           m.route != nullptr ? std::string_view(m.route->name) : std::string_view(),
+                           m.sender.address};
+    auto gate = unsubscribe_gate(m.rule, m.headers.fields(),
+                                 expand_template(m.rule->unsubscribe_template, in));
+    m.gate_result = gate.log;
+    m.gate_add = std::move(gate.add);
+    if (gate.refuse) {
+        return Verdict::reject("550", "5.7.1",
+                               "Staffel: " + m.stream +
+                                   " mail must carry List-Unsubscribe and List-Unsubscribe-Post "
+                                   "(RFC 8058); this message lacks them");
+    }
+    return Verdict::proceed();
+}
+
 std::vector<HeaderField> Session::final_header(const Message& m) const {
     const auto& fields = m.headers.fields();
-    if (m.route == nullptr) {
+    if (m.route == nullptr && m.gate_add.empty()) {
         return fields;
+    }
+    if (m.route == nullptr) {
+        auto out = fields;
+        out.insert(out.end(), m.gate_add.begin(), m.gate_add.end());
+        return out;
     }
     std::vector<HeaderField> out;
     out.reserve(fields.size() + m.route->add_headers.size());
@@ -368,6 +394,7 @@ std::vector<HeaderField> Session::final_header(const Message& m) const {
     for (const auto& t : m.route->add_headers) {
         out.push_back({t.name, " " + expand_template(t.value, in)});
     }
+    out.insert(out.end(), m.gate_add.begin(), m.gate_add.end());
     return out;
 }
 
@@ -545,6 +572,9 @@ Verdict Session::end_of_message(std::string_view queue_id, MessageEdits* edits) 
                                   "Staffel: route \"" + m.route_down +
                                       "\" is down and no fallback is in service; try again later");
         } else {
+            v = check_unsubscribe_gate(m);
+        }
+        if (v.action == Verdict::Action::Continue) {
             v = check_suppression_at_end(m);
         }
         if (v.action == Verdict::Action::Continue) {
@@ -586,6 +616,14 @@ Verdict Session::apply_edits(Message& m, Verdict v, MessageEdits& edits) {
     if (auto routed = apply_route(m, edits); routed.action != Verdict::Action::Continue) {
         refund(m);
         return routed;
+    }
+    for (const auto& f : m.gate_add) {  // below the route's fields, as final_header() has them
+        if (!edits.append_header(f.name, f.value)) {
+            log_.error("the MTA refused to add the " + f.name + " header field");
+            refund(m);
+            return Verdict::tempfail("451", "4.3.0",
+                                     "Staffel: cannot route the message now, try again later");
+        }
     }
     // Inserted bottom-up at the top, so the first ends on top.
     for (auto it = v.prepend.rbegin(); it != v.prepend.rend(); ++it) {
@@ -724,6 +762,9 @@ void Session::finish(std::string_view queue_id, std::string_view action) {
         }
         if (!message_->route_result.empty()) {
             line += " route=" + message_->route_result;
+        }
+        if (!message_->gate_result.empty()) {
+            line += " unsubscribe=" + message_->gate_result;
         }
         if (policy_ && policy_->suppression.enabled) {
             line += " suppressed=" + std::to_string(message_->refused + message_->removed.size());

@@ -200,6 +200,9 @@ class Session {
         const Route* route = nullptr;        // the route that carries it; null: none
         std::string route_result;            // log token: route name, ",from=...", errors
         std::string route_down;              // the route wanted, down with no fallback up
+        const StreamRule* rule = nullptr;    // the [[stream]] rule that matched
+        std::vector<HeaderField> gate_add;   // List-Unsubscribe fields the gate adds
+        std::string gate_result;             // log token of the bulk-sender gate
         std::vector<CounterCharge> charged;  // admitted quota charges, for a refund
         std::string quota_result;            // log token: "ok", "over:NAME", ...
         std::vector<Recipient> rcpts;        // accepted recipients (suppression on)
@@ -216,6 +219,7 @@ class Session {
     // The header as it will leave: stripped and added fields of the route.
     [[nodiscard]] std::vector<HeaderField> final_header(const Message& m) const;
     Verdict apply_route(Message& m, MessageEdits& edits);
+    Verdict check_unsubscribe_gate(Message& m);
     [[nodiscard]] SuppressionKeys suppression_keys() const;
     Result<std::vector<std::optional<SuppressionEntry>>> lookup(std::span<const std::string> keys);
     std::vector<std::string> lookup_keys(const Message& m, std::string_view normalised,

@@ -34,6 +34,8 @@ def routing_policy(keys, inhouse_return="keep"):
         "[[stream]]\n"
         'name = "bulk"\n'
         'headers = ["Precedence: bulk", "List-Unsubscribe"]\n'
+        'unsubscribe = "add"\n'
+        'unsubscribe_template = "<https://example.com/u/{header:X-Campaign-Id}>"\n'
         'route = "esp"\n\n'
         "[[route]]\n"
         'name = "inhouse"\n'
@@ -126,6 +128,12 @@ def test_bulk_leaves_by_the_esp_transactional_in_house(chain, sink, esp_sink):
     assert esp.headers("X-Campaign") == ["nov-2026"]
     assert esp.headers("X-Stream") == ["bulk"]
     assert esp.headers("X-Internal-Ticket") == []
+    # The bulk-sender gate added the one-click field the message lacked, and
+    # it is signed (the signatures verify below).
+    assert esp.headers("List-Unsubscribe") == ["<mailto:u@example.com>"]
+    assert esp.headers("List-Unsubscribe-Post") == ["List-Unsubscribe=One-Click"]
+    for sig in esp.headers("DKIM-Signature"):
+        assert "list-unsubscribe-post" in re.sub(r"\s", "", sig).lower()
     home = at_home[0]
     assert home.mail_from == SENDER  # in-house route with return_path = "keep"
     assert home.headers("X-Internal-Ticket") == ["T-4711"]
@@ -136,7 +144,8 @@ def test_bulk_leaves_by_the_esp_transactional_in_house(chain, sink, esp_sink):
         assert ("py", "rsa") in results and ("py", "ed") in results
 
     lines = staffeld.wait_message_line(bulk.queue_id)
-    assert "stream=bulk route=esp,from=bounces+bob=example.net@bounce.esp.test" in lines[0]["line"]
+    assert ("stream=bulk route=esp,from=bounces+bob=example.net@bounce.esp.test "
+            "unsubscribe=added") in lines[0]["line"]
     lines = staffeld.wait_message_line(tx.queue_id)
     assert "stream=transactional route=inhouse" in lines[0]["line"]
 

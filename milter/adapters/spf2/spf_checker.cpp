@@ -570,6 +570,7 @@ Spf2Checker::Spf2Checker(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {
 void Spf2Checker::start_workers() {
     const std::size_t count = impl_->options_.workers;
     impl_->exited_.assign(count, false);
+    workers_.reserve(count);
     try {
         for (std::size_t i = 0; i < count; ++i) {
             {

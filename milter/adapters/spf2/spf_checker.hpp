@@ -42,6 +42,10 @@
 // Outside input: senders and HELO names from SMTP (checked: no NUL, no
 //   controls, bounded lengths, a plausible domain); DNS answers (through
 //   libspf2; explanations are sanitised and bounded by the core's rule).
+//   The sender's local part reaches libspf2's macro expander only through
+//   %{l}/%{s} in a listed domain's own record; libspf2's macro code has had
+//   memory-safety bugs (CVE-2021-20314, fixed in Debian's 1.2.10-7.1), so
+//   keep macros out of the records of domains the policy evaluates.
 #pragma once
 
 #include <chrono>
@@ -74,7 +78,9 @@ class Spf2Checker final : public core::SpfChecker {
         NoRecovery,  // NO_RECOVERY: REFUSED, FORMERR, NOTIMP
     };
 
-    // One record of an in-memory test zone.
+    // One record of an in-memory test zone. libspf2 answers a query with
+    // the first record, in the order given, whose name (or wildcard) and
+    // type (or ANY) match: give specific records before wildcards and ANY.
     struct ZoneRecord {
         std::string domain;  // "example.com", or "*.example.com" (libspf2 wildcard)
         std::string type;    // "TXT", "A", "AAAA", "MX", "PTR"; "ANY" only with a status

@@ -137,4 +137,45 @@ StreamChoice classify(const std::vector<StreamRule>& rules, std::string_view def
     return {std::string(default_stream), {}, -1};
 }
 
+UnsubscribeGate unsubscribe_gate(const StreamRule* rule, const std::vector<HeaderField>& fields,
+                                 const std::string& expanded_template) {
+    UnsubscribeGate g;
+    if (rule == nullptr || rule->unsubscribe == StreamRule::Unsubscribe::Off) {
+        return g;
+    }
+    auto has = [&](std::string_view name) {
+        return std::any_of(fields.begin(), fields.end(),
+                           [&](const HeaderField& f) { return iequals(f.name, name); });
+    };
+    const bool has_list = has("List-Unsubscribe");
+    const bool has_post = has("List-Unsubscribe-Post");
+    if (has_list && has_post) {
+        return g;
+    }
+    g.missing = true;
+    switch (rule->unsubscribe) {
+        case StreamRule::Unsubscribe::Refuse:
+            g.refuse = true;
+            g.log = "refused";
+            break;
+        case StreamRule::Unsubscribe::Report:
+            g.log = "missing";
+            break;
+        case StreamRule::Unsubscribe::Add:
+            // A List-Unsubscribe the sender wrote is kept; only the missing
+            // fields are added. One-click (RFC 8058) needs an https URI.
+            if (!has_list) {
+                g.add.push_back({"List-Unsubscribe", " " + expanded_template});
+            }
+            if (!has_post) {
+                g.add.push_back({"List-Unsubscribe-Post", " List-Unsubscribe=One-Click"});
+            }
+            g.log = "added";
+            break;
+        case StreamRule::Unsubscribe::Off:
+            break;
+    }
+    return g;
+}
+
 }  // namespace staffel::core

@@ -41,7 +41,13 @@ struct StreamRule {
     std::vector<HeaderCondition> headers;   // any one of them
     std::size_t min_recipients = 0;         // 0: any count
     std::string route;                      // "" = the default route
-    std::string where;                      // FILE:LINE:COL, for messages
+    // The bulk-sender gate (Gmail's and Yahoo's 2024 rules, RFC 8058): what
+    // to do with this stream's mail that lacks List-Unsubscribe or
+    // List-Unsubscribe-Post.
+    enum class Unsubscribe { Off, Add, Refuse, Report };
+    Unsubscribe unsubscribe = Unsubscribe::Off;
+    std::string unsubscribe_template;  // Add: the List-Unsubscribe value (route.hpp templates)
+    std::string where;                 // FILE:LINE:COL, for messages
 };
 
 struct StreamInput {
@@ -58,6 +64,19 @@ struct StreamChoice {
     std::string route;  // "" = none named (the default route, if any)
     int rule = -1;      // index of the matching rule; -1 = default / built-in
 };
+
+// What the bulk-sender gate decides for one message.
+struct UnsubscribeGate {
+    bool missing = false;              // a field the rules require is absent
+    bool refuse = false;               // the rule says refuse
+    std::vector<HeaderField> add;      // fields to append (values with a leading space)
+    std::string log;                   // "" | "added" | "missing" | "refused"
+};
+
+// `rule` is the stream's rule (null: no gate). `expand` expands the
+// template (route.hpp's expand_template with the message's context).
+UnsubscribeGate unsubscribe_gate(const StreamRule* rule, const std::vector<HeaderField>& fields,
+                                 const std::string& expanded_template);
 
 // Parses "Name" or "Name: glob".
 std::optional<HeaderCondition> parse_header_condition(std::string_view text);

@@ -163,3 +163,43 @@ TEST_CASE("routing references are checked at load, with locations", "[routing][c
     CHECK(policy_from("[[stream]]\nname = \"news\"\nheaders = [\"List-Id\"]\n[suppression]\n"
                       "unsubscribe_streams = [\"news\"]\n"));
 }
+
+TEST_CASE("the bulk-sender gate adds, refuses or reports missing unsubscribe fields",
+          "[routing]") {
+    StreamRule rule;
+    rule.name = "bulk";
+    std::vector<HeaderField> none{{"Subject", " x"}};
+    std::vector<HeaderField> list_only{{"List-Unsubscribe", " <mailto:u@example.com>"}};
+    std::vector<HeaderField> both{{"list-unsubscribe", " <https://e.example/u>"},
+                                  {"List-Unsubscribe-Post", " List-Unsubscribe=One-Click"}};
+    CHECK(unsubscribe_gate(&rule, none, "").log.empty());  // off
+    CHECK(unsubscribe_gate(nullptr, none, "").log.empty());
+
+    rule.unsubscribe = StreamRule::Unsubscribe::Add;
+    auto added = unsubscribe_gate(&rule, none, "<https://e.example/u>");
+    REQUIRE(added.add.size() == 2);
+    CHECK(added.add[0].name == "List-Unsubscribe");
+    CHECK(added.add[0].value == " <https://e.example/u>");
+    CHECK(added.add[1].value == " List-Unsubscribe=One-Click");
+    CHECK(added.log == "added");
+    auto post_only = unsubscribe_gate(&rule, list_only, "<https://e.example/u>");
+    REQUIRE(post_only.add.size() == 1);  // the sender's own List-Unsubscribe is kept
+    CHECK(post_only.add[0].name == "List-Unsubscribe-Post");
+    CHECK_FALSE(unsubscribe_gate(&rule, both, "x").missing);
+
+    rule.unsubscribe = StreamRule::Unsubscribe::Refuse;
+    auto refused = unsubscribe_gate(&rule, list_only, "");
+    CHECK(refused.refuse);
+    CHECK(refused.add.empty());
+    rule.unsubscribe = StreamRule::Unsubscribe::Report;
+    auto reported = unsubscribe_gate(&rule, none, "");
+    CHECK_FALSE(reported.refuse);
+    CHECK(reported.log == "missing");
+
+    CHECK_THAT(load_error("[[stream]]\nname = \"b\"\nheaders = [\"List-Id\"]\n"
+                          "unsubscribe = \"add\"\n"),
+               Catch::Contains("needs unsubscribe_template"));
+    CHECK_THAT(load_error("[[stream]]\nname = \"b\"\nheaders = [\"List-Id\"]\n"
+                          "unsubscribe = \"add\"\nunsubscribe_template = \"<mailto:u@x.example>\"\n"),
+               Catch::Contains("needs an <https://...> URI"));
+}
