@@ -4,6 +4,7 @@
 #include "adapters/openssl/dkim_keys.hpp"
 #include "adapters/redis/counter_store.hpp"
 #include "adapters/redis/suppression_store.hpp"
+#include "adapters/spf2/spf_checker.hpp"
 #include "core/endpoints.hpp"
 
 namespace staffel::app {
@@ -47,6 +48,24 @@ std::unique_ptr<core::CounterStore> make_counter_store(const core::RedisSettings
 
 std::unique_ptr<core::SuppressionStore> make_suppression_store(const core::RedisSettings& redis) {
     return std::make_unique<adapters::RedisSuppressionStore>(redis_options(redis));
+}
+
+LazySpfChecker::~LazySpfChecker() = default;
+
+core::Result<core::SpfAnswer> LazySpfChecker::check(const core::SpfQuery& query) {
+    std::call_once(once_, [this] {
+        try {
+            adapters::Spf2Options o;
+            o.timeout = timeout_;
+            checker_ = std::make_unique<adapters::Spf2Checker>(o);
+        } catch (const std::exception& e) {
+            failure_ = std::string("cannot start the SPF checker: ") + e.what();
+        }
+    });
+    if (!checker_) {
+        return core::make_error(failure_);
+    }
+    return checker_->check(query);
 }
 
 void SwitchableSuppressionStore::configure(const core::RedisSettings& redis) {

@@ -21,6 +21,7 @@
 #include "core/policy.hpp"
 #include "core/quota/store.hpp"
 #include "core/session.hpp"
+#include "core/route/spf.hpp"
 #include "core/suppress/store.hpp"
 
 namespace staffel::app {
@@ -102,6 +103,21 @@ class SwitchableSuppressionStore final : public core::SuppressionStore {
     mutable std::mutex mu_;
     std::optional<core::RedisSettings> settings_;
     std::shared_ptr<core::SuppressionStore> store_;
+};
+
+// The SPF checker of staffeld's pre-flight (libspf2, real DNS), made on
+// first use: its worker threads must start after staffeld daemonises.
+class LazySpfChecker final : public core::SpfChecker {
+  public:
+    explicit LazySpfChecker(std::chrono::milliseconds timeout) : timeout_(timeout) {}
+    ~LazySpfChecker() override;
+    core::Result<core::SpfAnswer> check(const core::SpfQuery& query) override;
+
+  private:
+    std::chrono::milliseconds timeout_;
+    std::once_flag once_;
+    std::unique_ptr<core::SpfChecker> checker_;
+    std::string failure_;  // why it could not be made
 };
 
 // A Redis suppression store for one policy's [redis] settings (staffelctl).

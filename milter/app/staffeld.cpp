@@ -219,6 +219,9 @@ class Daemon {
         route_status_ = std::make_unique<adapters::RedisRouteStatus>(
             [this] { return store_.current(); }, *logger_);
         ctx.route_status = route_status_.get();  // started in run(), after daemonising
+        // spf_timeout takes effect at start; the checker starts on first use.
+        spf_ = std::make_unique<LazySpfChecker>(p.routing.spf_timeout);
+        ctx.spf = spf_.get();
         if (auto r = adapters::register_milter("staffeld", std::move(ctx)); !r) {
             return r;
         }
@@ -369,6 +372,7 @@ class Daemon {
     core::QuotaStats quota_stats_;
     SwitchableSuppressionStore suppressions_;
     std::unique_ptr<adapters::RedisRouteStatus> route_status_;
+    std::unique_ptr<LazySpfChecker> spf_;
     core::SuppressStats suppress_stats_;
     std::atomic<bool> milter_done_{false};
 };

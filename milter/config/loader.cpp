@@ -203,6 +203,11 @@ class Loader {
             }
         }
         for (const auto& route : r.routes) {
+            if (route.on_spf_fail == core::Route::SpfAction::SwitchRoute &&
+                (route.spf_switch_route == route.name || !known_route(route.spf_switch_route))) {
+                error_where(route.where, "route.on_spf_fail",
+                            "\"route:" + route.spf_switch_route + "\" is not another [[route]]");
+            }
             if (!route.fallback.empty() && (route.fallback == route.name || !known_route(route.fallback))) {
                 error_where(route.where, "route.fallback",
                             "\"" + route.fallback + "\" is not another [[route]]");

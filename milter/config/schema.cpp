@@ -459,6 +459,39 @@ std::vector<FieldSpec> build_schema() {
     rows.push_back({"routing", "default_route", "the name of a [[route]]", "(none: no rewriting)",
                     string_with(
                         [](Policy & p) -> auto& { return p.routing.default_route; }, quota_name)});
+    rows.push_back({"routing", "spf_domains",
+                    "an array of sender domains: \"example.com\", \"*.example.com\"",
+                    "[] (no SPF pre-flight)",
+                    array_of<std::string>(
+                        [](Policy & p) -> auto& { return p.routing.spf_domains; }, domain_pattern,
+                        true)});
+    rows.push_back({"routing", "spf_timeout", "a duration from \"10ms\" to \"30s\"", "\"2s\"",
+                    duration_in(
+                        [](Policy & p) -> auto& { return p.routing.spf_timeout; }, 10ms, 30s)});
+    rows.push_back({"route", "on_spf_fail",
+                    "\"report\", \"bounce_domain\" or \"route:NAME\"", "\"report\"",
+                    [](const toml::node& n, Policy& p) -> std::optional<std::string> {
+                        const auto* s = n.as_string();
+                        if (s == nullptr) {
+                            return "got " + type_name(n);
+                        }
+                        auto& r = last_route(p);
+                        const std::string v = s->get();
+                        if (v == "report") {
+                            r.on_spf_fail = core::Route::SpfAction::Report;
+                        } else if (v == "bounce_domain") {
+                            r.on_spf_fail = core::Route::SpfAction::BounceDomain;
+                        } else if (v.starts_with("route:") && quota_name(v.substr(6))) {
+                            r.on_spf_fail = core::Route::SpfAction::SwitchRoute;
+                            r.spf_switch_route = v.substr(6);
+                        } else {
+                            return "unknown action \"" + v + "\"";
+                        }
+                        return std::nullopt;
+                    }});
+    rows.push_back({"route", "helo", "a host name", "(none)",
+                    string_with([](Policy & p) -> auto& { return last_route(p).helo; },
+                                domain_name)});
     rows.push_back({"stream", "name", "letters, digits, '-', '_', '.' (up to 64)", "required",
                     string_with([](Policy & p) -> auto& { return last_stream(p).name; },
                                 quota_name)});
@@ -1002,6 +1035,9 @@ const std::vector<SubsectionSpec>& subsections() {
                      return "route \"" + r.name + "\" is declared twice (also at " +
                             p.routing.routes[i].where + ")";
                  }
+             }
+             if (r.on_spf_fail == core::Route::SpfAction::BounceDomain && r.bounce_domain.empty()) {
+                 return std::string("on_spf_fail = \"bounce_domain\" needs bounce_domain");
              }
              if (r.return_path == core::ReturnPath::Srs && r.srs_secrets.empty()) {
                  return std::string("return_path = \"srs\" needs srs_secret_file");

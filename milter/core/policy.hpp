@@ -127,6 +127,9 @@ struct RoutingSettings {
     std::vector<Route> routes;        // [[route]]
     std::string default_stream = "transactional";  // no rule matched (with rules)
     std::string default_route;        // "" = no route: the envelope stays as it is
+    // SPF pre-flight: only envelope senders of these domains are evaluated.
+    std::vector<std::string> spf_domains;  // "example.com", "*.example.com"
+    std::chrono::milliseconds spf_timeout{2000};
 };
 
 struct Policy {

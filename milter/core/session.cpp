@@ -349,6 +349,62 @@ void Session::choose_route(Message& m) {
     if (m.route != nullptr) {
         m.route_result = m.route->name;
     }
+    spf_preflight(m);
+}
+
+// Would the route's egress IPs pass SPF for the envelope sender's domain as
+// the message will leave? Only for the policy's spf_domains.
+void Session::spf_preflight(Message& m) {
+    const auto& routing = policy_->routing;
+    if (m.route == nullptr || spf_ == nullptr || routing.spf_domains.empty() ||
+        m.route->egress_ips.empty() || m.sender.address.empty()) {
+        return;
+    }
+    std::string sender = m.sender.address;
+    if (m.route->return_path == ReturnPath::Srs) {
+        sender = "postmaster@" + m.route->bounce_domain;
+    } else if (auto from = route_sender(*m.route, {m.sender.address, nullptr})) {
+        sender = *from;
+    }
+    const auto at = sender.rfind('@');
+    const std::string_view domain = at == std::string::npos ? std::string_view() : std::string_view(sender).substr(at + 1);
+    if (domain.empty() || std::none_of(routing.spf_domains.begin(), routing.spf_domains.end(),
+                                       [&](const std::string& p) { return domain_pattern_matches(p, domain); })) {
+        return;
+    }
+    for (const auto& ip : m.route->egress_ips) {
+        auto answer = spf_->check({ip, sender, m.route->helo});
+        const SpfResult result = answer ? answer->result : SpfResult::TempError;
+        if (result == SpfResult::Pass) {
+            continue;
+        }
+        m.spf_result = std::string(to_string(result)) + ":" + log_escape(ip, 64);
+        if (log_.enabled(LogLevel::Info)) {
+            log_.info("SPF pre-flight: " + log_escape(ip, 64) + " would get " +
+                      std::string(to_string(result)) + " for " + log_escape(sender) + " on route " +
+                      m.route->name + " (" +
+                      log_escape(answer ? answer->explanation : answer.error().message, 300, true) + ")");
+        }
+        switch (m.route->on_spf_fail) {
+            case Route::SpfAction::Report:
+                break;
+            case Route::SpfAction::BounceDomain:
+                if (!m.route->bounce_domain.empty()) {
+                    m.spf_use_bounce_domain = true;
+                    m.spf_result += "->bounce_domain";
+                }
+                break;
+            case Route::SpfAction::SwitchRoute:
+                if (const auto* other = find_route(routing.routes, m.route->spf_switch_route)) {
+                    m.route_result = other->name + "(spf:" + m.route->name + ")";
+                    m.spf_result += "->route:" + other->name;
+                    m.route = other;
+                }
+                break;
+        }
+        return;
+    }
+    m.spf_result = "pass";
 }
 
 Verdict Session::check_unsubscribe_gate(Message& m) {
@@ -436,6 +492,11 @@ Verdict Session::apply_route(Message& m, MessageEdits& edits) {
     }
     const EnvelopeInput envelope{m.sender.address, &rcpts};
     std::optional<std::string> from = route_sender(*m.route, envelope);
+    if (!from && m.spf_use_bounce_domain && !m.sender.address.empty()) {
+        // The pre-flight found the sender's domain would fail SPF from this
+        // route: the return path moves to the route's own bounce domain.
+        from = m.route->return_local + "@" + m.route->bounce_domain;
+    }
     if (m.route->return_path == ReturnPath::Srs && !m.sender.address.empty()) {
         SrsConfig srs{m.route->bounce_domain, m.route->srs_secrets, m.route->srs_max_age_days, '='};
         auto rewritten = srs_hmac_ ? srs_forward(srs, m.sender.address, clock_(), srs_hmac_)
@@ -762,6 +823,9 @@ void Session::finish(std::string_view queue_id, std::string_view action) {
         }
         if (!message_->route_result.empty()) {
             line += " route=" + message_->route_result;
+        }
+        if (!message_->spf_result.empty()) {
+            line += " spf=" + message_->spf_result;
         }
         if (!message_->gate_result.empty()) {
             line += " unsubscribe=" + message_->gate_result;

@@ -30,6 +30,7 @@
 #include "core/log.hpp"
 #include "core/policy.hpp"
 #include "core/quota/store.hpp"
+#include "core/route/spf.hpp"
 #include "core/route/status.hpp"
 #include "core/suppress/store.hpp"
 
@@ -170,6 +171,8 @@ class Session {
     void content_negotiated(bool yes) { content_negotiated_ = yes; }
     // Which routes are down (staffelctl route down); null: all are up.
     void route_status(const RouteStatus* status) { route_status_ = status; }
+    // The SPF checker of the pre-flight (libspf2 in staffeld); null: off.
+    void spf_checker(SpfChecker* checker) { spf_ = checker; }
     // HMAC-SHA1 for SRS return paths (OpenSSL in staffeld); unset: routes
     // with return_path = "srs" tempfail.
     void srs_hmac(std::function<std::string(std::string_view, std::string_view)> f) {
@@ -203,6 +206,8 @@ class Session {
         const StreamRule* rule = nullptr;    // the [[stream]] rule that matched
         std::vector<HeaderField> gate_add;   // List-Unsubscribe fields the gate adds
         std::string gate_result;             // log token of the bulk-sender gate
+        std::string spf_result;              // log token of the SPF pre-flight
+        bool spf_use_bounce_domain = false;  // the pre-flight moved the return path
         std::vector<CounterCharge> charged;  // admitted quota charges, for a refund
         std::string quota_result;            // log token: "ok", "over:NAME", ...
         std::vector<Recipient> rcpts;        // accepted recipients (suppression on)
@@ -220,6 +225,7 @@ class Session {
     [[nodiscard]] std::vector<HeaderField> final_header(const Message& m) const;
     Verdict apply_route(Message& m, MessageEdits& edits);
     Verdict check_unsubscribe_gate(Message& m);
+    void spf_preflight(Message& m);
     [[nodiscard]] SuppressionKeys suppression_keys() const;
     Result<std::vector<std::optional<SuppressionEntry>>> lookup(std::span<const std::string> keys);
     std::vector<std::string> lookup_keys(const Message& m, std::string_view normalised,
@@ -243,6 +249,7 @@ class Session {
     bool content_negotiated_ = false;
     bool rcpt_replies_ = true;
     const RouteStatus* route_status_ = nullptr;
+    SpfChecker* spf_ = nullptr;
     std::function<std::string(std::string_view, std::string_view)> srs_hmac_;
     std::shared_ptr<const Policy> policy_;
     std::string client_host_;

@@ -38,6 +38,7 @@ struct Connection {
         : session(c.policies, *c.log, c.in_flight, c.sha256, {}, c.quota, c.suppress) {
         session.route_status(c.route_status);
         session.srs_hmac(hmac_sha1);
+        session.spf_checker(c.spf);
     }
     core::Session session;
     unsigned long steps = 0;  // negotiated protocol flags

@@ -28,6 +28,7 @@ struct MilterContext {
     core::QuotaServices quota;                    // counter store for [[quota]] limits
     core::SuppressServices suppress;              // suppression store for [suppression]
     const core::RouteStatus* route_status = nullptr;  // routes marked down
+    core::SpfChecker* spf = nullptr;                  // SPF pre-flight of routes
 };
 
 // Registers the filter (smfi_register) and keeps `ctx` for the callbacks.

@@ -54,6 +54,12 @@ struct Route {
     std::string srs_secret_file;
     std::vector<std::string> srs_secrets;
     int srs_max_age_days = 21;
+    // SPF pre-flight: what to do when an egress IP would not pass SPF for
+    // the envelope sender's domain (only domains in routing.spf_domains).
+    enum class SpfAction { Report, BounceDomain, SwitchRoute };
+    SpfAction on_spf_fail = SpfAction::Report;
+    std::string spf_switch_route;  // SwitchRoute: the route to take
+    std::string helo;              // the HELO name the route's MTA uses (SPF %{h}); "" = none
     std::string where;     // FILE:LINE:COL
 };
 

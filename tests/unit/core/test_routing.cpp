@@ -5,7 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "adapters/spf2/spf_checker.hpp"
 #include "config/loader.hpp"
+#include "core/session.hpp"
 #include "core/route/route.hpp"
 #include "core/route/streams.hpp"
 
@@ -202,4 +204,88 @@ TEST_CASE("the bulk-sender gate adds, refuses or reports missing unsubscribe fie
     CHECK_THAT(load_error("[[stream]]\nname = \"b\"\nheaders = [\"List-Id\"]\n"
                           "unsubscribe = \"add\"\nunsubscribe_template = \"<mailto:u@x.example>\"\n"),
                Catch::Contains("needs an <https://...> URI"));
+}
+
+namespace {
+
+struct NullLogger : Logger {
+    std::vector<std::string> lines;
+    void log(LogLevel, std::string_view m) override { lines.emplace_back(m); }
+    [[nodiscard]] bool enabled(LogLevel) const override { return true; }
+};
+
+struct Edits : MessageEdits {
+    std::string sender;
+    bool insert_header(std::string_view, std::string_view) override { return true; }
+    bool quarantine(std::string_view) override { return true; }
+    bool delete_recipient(std::string_view) override { return true; }
+    bool change_sender(std::string_view s) override {
+        sender = std::string(s);
+        return true;
+    }
+    bool remove_header(std::string_view, int) override { return true; }
+    bool append_header(std::string_view, std::string_view) override { return true; }
+};
+
+}  // namespace
+
+TEST_CASE("SPF pre-flight: each result from the zone leads to the route's action",
+          "[routing][spf]") {
+    using Z = adapters::Spf2Checker;
+    auto zone = Z::with_zone({
+        {"pass.example", "TXT", "v=spf1 ip4:192.0.2.10 -all"},
+        {"fail.example", "TXT", "v=spf1 ip4:198.51.100.1 -all"},
+        {"soft.example", "TXT", "v=spf1 ~all"},
+        {"none.example", "A", "198.51.100.7"},
+        {"temp.example", "TXT", "", Z::DnsStatus::TryAgain},
+    });
+    auto policy = [](const std::string& action) {
+        return policy_from("[routing]\ndefault_route = \"inhouse\"\n"
+                           "spf_domains = [\"*.example\", \"pass.example\"]\n"
+                           "[[route]]\nname = \"inhouse\"\nreturn_path = \"keep\"\n"
+                           "bounce_domain = \"bounce.org.test\"\negress_ips = [\"192.0.2.10\"]\n"
+                           "on_spf_fail = \"" + action + "\"\n"
+                           "[[route]]\nname = \"esp\"\nbounce_domain = \"bounce.esp.test\"\n");
+    };
+    struct Case {
+        const char* domain;
+        const char* action;
+        const char* want_sender;  // "" = unchanged
+        const char* want_log;
+    };
+    const Case cases[] = {
+        {"pass.example", "bounce_domain", "", "spf=pass"},
+        {"fail.example", "bounce_domain", "bounces@bounce.org.test",
+         "spf=fail:192.0.2.10->bounce_domain"},
+        {"soft.example", "bounce_domain", "bounces@bounce.org.test",
+         "spf=softfail:192.0.2.10->bounce_domain"},
+        {"none.example", "bounce_domain", "bounces@bounce.org.test",
+         "spf=none:192.0.2.10->bounce_domain"},
+        {"temp.example", "bounce_domain", "bounces@bounce.org.test",
+         "spf=temperror:192.0.2.10->bounce_domain"},
+        {"fail.example", "report", "", "spf=fail:192.0.2.10 "},
+        {"fail.example", "route:esp", "bounces@bounce.esp.test",
+         "route=esp(spf:inhouse),from=bounces@bounce.esp.test spf=fail:192.0.2.10->route:esp"},
+        {"other.test", "bounce_domain", "", "route=inhouse "},  // not in spf_domains
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.domain, c.action);
+        auto p = policy(c.action);
+        NullLogger log;
+        Session s([&] { return p; }, log);
+        s.spf_checker(zone.get());
+        s.content_negotiated(true);
+        s.mail_from({std::string("app@") + c.domain, "", "QID"});
+        s.rcpt_to("<bob@example.net>");
+        s.header("From", std::string(" app@") + c.domain);
+        s.end_of_headers();
+        Edits edits;
+        auto v = s.end_of_message("QID", &edits);
+        CHECK(v.action == Verdict::Action::Continue);
+        CHECK(edits.sender == c.want_sender);
+        CHECK_THAT(log.lines.back(), Catch::Contains(c.want_log));
+        if (std::string(c.domain) == "other.test") {
+            CHECK_THAT(log.lines.back(), !Catch::Contains("spf="));
+        }
+    }
 }
