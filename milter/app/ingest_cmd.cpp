@@ -82,8 +82,8 @@ std::optional<std::string> verp_decode(std::string_view envelope_recipient) {
     return std::string(encoded.substr(0, eq)) + "@" + std::string(encoded.substr(eq + 1));
 }
 
-int ingest(const IngestContext& ctx, std::string_view message,
-           std::string_view envelope_recipient, std::ostream& out, std::ostream& err) {
+int ingest(const IngestContext& ctx, std::string_view message, std::string_view envelope_recipient,
+           std::ostream& out, std::ostream& err) {
     const auto& policy = *ctx.policy;
     const core::AddressRules rules{policy.suppression.fold_local_part};
     std::optional<std::string> verp;
@@ -137,7 +137,8 @@ int ingest(const IngestContext& ctx, std::string_view message,
             case Verdict::Kind::Hard:
             case Verdict::Kind::Complaint: {
                 const bool hard = v.kind == Verdict::Kind::Hard;
-                e.reason = hard ? core::SuppressReason::HardBounce : core::SuppressReason::Complaint;
+                e.reason =
+                    hard ? core::SuppressReason::HardBounce : core::SuppressReason::Complaint;
                 e.source = source_of(*report, hard ? "dsn" : "arf");
                 if (!ctx.dry_run) {
                     auto done = ctx.store->put(keys.entry_key({}, *address), e);

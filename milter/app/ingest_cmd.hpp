@@ -46,8 +46,8 @@ struct IngestContext {
     bool dry_run = false;  // decide and print, write nothing
 };
 
-int ingest(const IngestContext& ctx, std::string_view message,
-           std::string_view envelope_recipient, std::ostream& out, std::ostream& err);
+int ingest(const IngestContext& ctx, std::string_view message, std::string_view envelope_recipient,
+           std::ostream& out, std::ostream& err);
 
 // The recipient a VERP address encodes: "bounces+bob=example.org@b.example"
 // -> "bob@example.org" (the last "=" of the part after the first "+" is

@@ -6,8 +6,8 @@
 #include <ostream>
 #include <set>
 
-#include "adapters/redis/redis_pool.hpp"
 #include "adapters/openssl/hmac.hpp"
+#include "adapters/redis/redis_pool.hpp"
 #include "adapters/redis/route_status.hpp"
 #include "core/route/srs.hpp"
 
@@ -46,12 +46,13 @@ int route_set_down(const core::Policy& policy, const std::string& name, bool dow
     const std::string argv[] = {down ? "SADD" : "SREM", adapters::routes_down_key(policy), name};
     auto reply = pool.command(argv);
     if (!reply || reply.value()->type != REDIS_REPLY_INTEGER) {
-        err << "staffelctl: " << (reply ? std::string("unexpected reply from Redis") : reply.error().message)
-            << '\n';
+        err << "staffelctl: "
+            << (reply ? std::string("unexpected reply from Redis") : reply.error().message) << '\n';
         return kExitUnavailable;
     }
     const bool changed = reply.value()->integer == 1;
-    out << "route " << name << (down ? " is down" : " is up") << (changed ? "" : " (it was already)");
+    out << "route " << name << (down ? " is down" : " is up")
+        << (changed ? "" : " (it was already)");
     if (down) {
         out << (route->fallback.empty()
                     ? "; it has no fallback: its mail is tempfailed until it is up again"
@@ -66,8 +67,8 @@ int route_list(const core::Policy& policy, std::ostream& out, std::ostream& err)
     const std::string argv[] = {"SMEMBERS", adapters::routes_down_key(policy)};
     auto reply = pool.command(argv);
     if (!reply || reply.value()->type != REDIS_REPLY_ARRAY) {
-        err << "staffelctl: " << (reply ? std::string("unexpected reply from Redis") : reply.error().message)
-            << '\n';
+        err << "staffelctl: "
+            << (reply ? std::string("unexpected reply from Redis") : reply.error().message) << '\n';
         return kExitUnavailable;
     }
     std::set<std::string> down;

@@ -85,8 +85,8 @@ core::Result<std::shared_ptr<core::SuppressionStore>> SwitchableSuppressionStore
     return store_;
 }
 
-core::Result<std::vector<std::optional<core::SuppressionEntry>>>
-SwitchableSuppressionStore::lookup(std::span<const std::string> keys) {
+core::Result<std::vector<std::optional<core::SuppressionEntry>>> SwitchableSuppressionStore::lookup(
+    std::span<const std::string> keys) {
     auto s = current();
     if (!s) {
         return s.error();

@@ -20,8 +20,8 @@
 #include "config/loader.hpp"
 #include "core/policy.hpp"
 #include "core/quota/store.hpp"
-#include "core/session.hpp"
 #include "core/route/spf.hpp"
+#include "core/session.hpp"
 #include "core/suppress/store.hpp"
 
 namespace staffel::app {

@@ -26,8 +26,8 @@
 //   the key file cannot be created; 78 the policy is invalid.
 #include <CLI/CLI.hpp>
 #include <cerrno>
-#include <cstring>
 #include <csignal>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -40,9 +40,9 @@
 #include <utility>
 #include <vector>
 
+#include "adapters/idn/idna.hpp"
 #include "adapters/openssl/dkim_keys.hpp"
 #include "app/dns_txt.hpp"
-#include "adapters/idn/idna.hpp"
 #include "app/ingest_cmd.hpp"
 #include "app/quota_cmd.hpp"
 #include "app/route_cmd.hpp"
@@ -607,8 +607,8 @@ int run_ingest(const Options& opt) {
     if (opt.ingest_file != "-") {
         file.open(opt.ingest_file, std::ios::binary);
         if (!file) {
-            return fail(kExitNoInput, "cannot read " + opt.ingest_file + ": " +
-                                          std::strerror(errno));
+            return fail(kExitNoInput,
+                        "cannot read " + opt.ingest_file + ": " + std::strerror(errno));
         }
     }
     std::istream& in = opt.ingest_file == "-" ? std::cin : file;
@@ -617,8 +617,9 @@ int run_ingest(const Options& opt) {
     while (in.read(buf, sizeof buf) || in.gcount() > 0) {
         message.append(buf, static_cast<std::size_t>(in.gcount()));
         if (message.size() > kMaxMessage) {
-            return fail(kExitDataErr, "ingest: the message is larger than 10 MiB; "
-                                      "no report is that large");
+            return fail(kExitDataErr,
+                        "ingest: the message is larger than 10 MiB; "
+                        "no report is that large");
         }
     }
     const auto& policy = *loaded.policy;
@@ -683,15 +684,17 @@ void add_route(CLI::App& app, Options& opt, Commands& c) {
             ->required()
             ->type_name("NAME");
     }
-    c.route_list = route->add_subcommand("list", "print each route, whether it is up, its fallback");
+    c.route_list =
+        route->add_subcommand("list", "print each route, whether it is up, its fallback");
     man_page(c.route_list, "staffelctl [-c POLICY] route list", kRouteDescription, kRouteFooter);
 }
 
 void add_srs(CLI::App& app, Options& opt, Commands& c) {
     auto* srs = app.add_subcommand("srs", "make or read the SRS return-path of a route");
     srs->require_subcommand(1);
-    man_page(srs, "staffelctl [-c POLICY] srs encode --route NAME ADDRESS\n"
-                  "staffelctl [-c POLICY] srs decode ADDRESS",
+    man_page(srs,
+             "staffelctl [-c POLICY] srs encode --route NAME ADDRESS\n"
+             "staffelctl [-c POLICY] srs decode ADDRESS",
              kSrsDescription, kSrsFooter);
     c.srs_encode = srs->add_subcommand("encode", "the SRS return-path a route gives an address");
     man_page(c.srs_encode, "staffelctl [-c POLICY] srs encode --route NAME ADDRESS",
@@ -703,8 +706,9 @@ void add_srs(CLI::App& app, Options& opt, Commands& c) {
     man_page(c.srs_decode, "staffelctl [-c POLICY] srs decode ADDRESS", kSrsDescription,
              kSrsFooter);
     for (auto* sub : {c.srs_encode, c.srs_decode}) {
-        sub->add_option("ADDRESS", opt.srs_address, "An envelope address")->required()->type_name(
-            "ADDRESS");
+        sub->add_option("ADDRESS", opt.srs_address, "An envelope address")
+            ->required()
+            ->type_name("ADDRESS");
     }
 }
 

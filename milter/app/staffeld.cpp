@@ -37,7 +37,6 @@
 #include "adapters/redis/probe.hpp"
 #include "adapters/redis/route_status.hpp"
 #include "app/process.hpp"
-#include "adapters/idn/idna.hpp"
 #include "app/runtime.hpp"
 #include "core/units.hpp"
 

@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -182,7 +182,8 @@ class Loader {
         if (c1 != std::string::npos) {
             e.file = where.substr(0, c1);
             e.line = static_cast<std::uint32_t>(std::strtoul(where.c_str() + c1 + 1, nullptr, 10));
-            e.column = static_cast<std::uint32_t>(std::strtoul(where.c_str() + c2 + 1, nullptr, 10));
+            e.column =
+                static_cast<std::uint32_t>(std::strtoul(where.c_str() + c2 + 1, nullptr, 10));
         }
         errors_.push_back(std::move(e));
     }
@@ -192,7 +193,9 @@ class Loader {
     // streams quotas and suppression name (once [[stream]] rules exist).
     void check_routing_references(const std::string& main_path) {
         const auto& r = policy_.routing;
-        auto known_route = [&](const std::string& n) { return core::find_route(r.routes, n) != nullptr; };
+        auto known_route = [&](const std::string& n) {
+            return core::find_route(r.routes, n) != nullptr;
+        };
         if (!r.default_route.empty() && !known_route(r.default_route)) {
             error_where(main_path, "routing.default_route",
                         "no [[route]] is named \"" + r.default_route + "\"");
@@ -208,14 +211,16 @@ class Loader {
                 error_where(route.where, "route.on_spf_fail",
                             "\"route:" + route.spf_switch_route + "\" is not another [[route]]");
             }
-            if (!route.fallback.empty() && (route.fallback == route.name || !known_route(route.fallback))) {
+            if (!route.fallback.empty() &&
+                (route.fallback == route.name || !known_route(route.fallback))) {
                 error_where(route.where, "route.fallback",
                             "\"" + route.fallback + "\" is not another [[route]]");
             }
             for (const auto& k : route.dkim_keys) {
-                const bool found = std::any_of(
-                    policy_.dkim.keys.begin(), policy_.dkim.keys.end(),
-                    [&](const core::DkimKeySpec& spec) { return spec.domain + "/" + spec.selector == k; });
+                const bool found = std::any_of(policy_.dkim.keys.begin(), policy_.dkim.keys.end(),
+                                               [&](const core::DkimKeySpec& spec) {
+                                                   return spec.domain + "/" + spec.selector == k;
+                                               });
                 if (!found) {
                     error_where(route.where, "route.dkim_keys",
                                 "\"" + k + "\" is not a [[dkim.keys]] entry (DOMAIN/SELECTOR)");
@@ -236,15 +241,17 @@ class Loader {
             for (const auto& s : q.streams) {
                 if (!known_stream(s)) {
                     error_where(q.where, "quota.streams",
-                                "no [[stream]] rule names \"" + s + "\" and it is not routing.default_stream");
+                                "no [[stream]] rule names \"" + s +
+                                    "\" and it is not routing.default_stream");
                 }
             }
         }
         for (const auto& s : policy_.suppression.enabled ? policy_.suppression.unsubscribe_streams
-                                                          : std::vector<std::string>{}) {
+                                                         : std::vector<std::string>{}) {
             if (!known_stream(s)) {
-                error_where(main_path, "suppression.unsubscribe_streams",
-                            "no [[stream]] rule names \"" + s + "\" and it is not routing.default_stream");
+                error_where(
+                    main_path, "suppression.unsubscribe_streams",
+                    "no [[stream]] rule names \"" + s + "\" and it is not routing.default_stream");
             }
         }
     }
@@ -399,7 +406,8 @@ class Loader {
                              "]: " + join(known));
                 continue;
             }
-            const std::string once = (instance.empty() ? section : instance) + "." + std::string(key.str());
+            const std::string once =
+                (instance.empty() ? section : instance) + "." + std::string(key.str());
             if (auto seen = set_at_.find(once); seen != set_at_.end()) {
                 error_at(path, &key.source(), name, "already set at " + seen->second);
                 continue;
@@ -465,8 +473,8 @@ LoadResult load_policy(const std::string& path, const KeyLoader& load_key) {
         }
         k.key = std::move(key).value();
     }
-    result.policy = result.errors.empty() ? std::shared_ptr<const core::Policy>(std::move(policy))
-                                          : nullptr;
+    result.policy =
+        result.errors.empty() ? std::shared_ptr<const core::Policy>(std::move(policy)) : nullptr;
     return result;
 }
 

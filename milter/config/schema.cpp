@@ -81,16 +81,17 @@ Setter duration_in(Get get, std::chrono::milliseconds min, std::chrono::millisec
 // A duration stored in whole seconds.
 template <typename Get>
 Setter seconds_in(Get get, std::chrono::milliseconds min, std::chrono::milliseconds max) {
-    return string_with(get, [min, max](std::string_view text) -> core::Result<std::chrono::seconds> {
-        auto d = core::parse_duration(text);
-        if (!d) {
-            return d.error();
-        }
-        if (*d < min || *d > max) {
-            return core::make_error("duration \"" + std::string(text) + "\" is out of range");
-        }
-        return std::chrono::duration_cast<std::chrono::seconds>(*d);
-    });
+    return string_with(
+        get, [min, max](std::string_view text) -> core::Result<std::chrono::seconds> {
+            auto d = core::parse_duration(text);
+            if (!d) {
+                return d.error();
+            }
+            if (*d < min || *d > max) {
+                return core::make_error("duration \"" + std::string(text) + "\" is out of range");
+            }
+            return std::chrono::duration_cast<std::chrono::seconds>(*d);
+        });
 }
 
 template <typename Get>
@@ -459,18 +460,16 @@ std::vector<FieldSpec> build_schema() {
     rows.push_back({"routing", "default_route", "the name of a [[route]]", "(none: no rewriting)",
                     string_with(
                         [](Policy & p) -> auto& { return p.routing.default_route; }, quota_name)});
-    rows.push_back({"routing", "spf_domains",
-                    "an array of sender domains: \"example.com\", \"*.example.com\"",
-                    "[] (no SPF pre-flight)",
-                    array_of<std::string>(
-                        [](Policy & p) -> auto& { return p.routing.spf_domains; }, domain_pattern,
-                        true)});
+    rows.push_back(
+        {"routing", "spf_domains", "an array of sender domains: \"example.com\", \"*.example.com\"",
+         "[] (no SPF pre-flight)",
+         array_of<std::string>(
+             [](Policy & p) -> auto& { return p.routing.spf_domains; }, domain_pattern, true)});
     rows.push_back({"routing", "spf_timeout", "a duration from \"10ms\" to \"30s\"", "\"2s\"",
                     duration_in(
                         [](Policy & p) -> auto& { return p.routing.spf_timeout; }, 10ms, 30s)});
-    rows.push_back({"route", "on_spf_fail",
-                    "\"report\", \"bounce_domain\" or \"route:NAME\"", "\"report\"",
-                    [](const toml::node& n, Policy& p) -> std::optional<std::string> {
+    rows.push_back({"route", "on_spf_fail", "\"report\", \"bounce_domain\" or \"route:NAME\"",
+                    "\"report\"", [](const toml::node& n, Policy& p) -> std::optional<std::string> {
                         const auto* s = n.as_string();
                         if (s == nullptr) {
                             return "got " + type_name(n);
@@ -490,136 +489,144 @@ std::vector<FieldSpec> build_schema() {
                         return std::nullopt;
                     }});
     rows.push_back({"route", "helo", "a host name", "(none)",
-                    string_with([](Policy & p) -> auto& { return last_route(p).helo; },
-                                domain_name)});
+                    string_with(
+                        [](Policy & p) -> auto& { return last_route(p).helo; }, domain_name)});
     rows.push_back({"stream", "name", "letters, digits, '-', '_', '.' (up to 64)", "required",
-                    string_with([](Policy & p) -> auto& { return last_stream(p).name; },
-                                quota_name)});
-    rows.push_back({"stream", "sasl_users", "an array of SASL logins or \"*@DOMAIN\"", "(any)",
-                    array_of<std::string>(
-                        [](Policy & p) -> auto& { return last_stream(p).sasl_users; },
-                        sasl_pattern, false)});
+                    string_with(
+                        [](Policy & p) -> auto& { return last_stream(p).name; }, quota_name)});
+    rows.push_back(
+        {"stream", "sasl_users", "an array of SASL logins or \"*@DOMAIN\"", "(any)",
+         array_of<std::string>(
+             [](Policy & p) -> auto& { return last_stream(p).sasl_users; }, sasl_pattern, false)});
     rows.push_back(
         {"stream", "senders",
          "an array of envelope senders: \"a@example.com\", \"*@example.com\", \"example.com\", "
          "\"*.example.com\"",
          "(any)",
-         array_of<std::string>([](Policy & p) -> auto& { return last_stream(p).senders; },
-                               sender_pattern, false)});
+         array_of<std::string>(
+             [](Policy & p) -> auto& { return last_stream(p).senders; }, sender_pattern, false)});
     rows.push_back({"stream", "networks", "an array of networks, e.g. [\"10.1.0.0/16\"]", "(any)",
                     array_of<core::Network>(
                         [](Policy & p) -> auto& { return last_stream(p).networks; },
                         core::parse_network, false)});
-    rows.push_back({"stream", "daemon_names",
-                    "an array of the MTA's {daemon_name} values, e.g. [\"submission\"]", "(any)",
-                    array_of<std::string>(
-                        [](Policy & p) -> auto& { return last_stream(p).daemon_names; }, nonempty,
+    rows.push_back(
+        {"stream", "daemon_names",
+         "an array of the MTA's {daemon_name} values, e.g. [\"submission\"]", "(any)",
+         array_of<std::string>(
+             [](Policy & p) -> auto& { return last_stream(p).daemon_names; }, nonempty, false)});
+    rows.push_back({"stream", "headers",
+                    "an array of \"Name\" (present) or \"Name: glob\" (a value matching), e.g. "
+                    "[\"Precedence: bulk\", \"List-Unsubscribe\"]",
+                    "(any)",
+                    array_of<core::HeaderCondition>(
+                        [](Policy & p) -> auto& { return last_stream(p).headers; },
+                        [](std::string_view text) -> core::Result<core::HeaderCondition> {
+                            auto c = core::parse_header_condition(text);
+                            if (!c) {
+                                return core::make_error("bad header condition \"" +
+                                                        std::string(text) + "\"");
+                            }
+                            return *c;
+                        },
                         false)});
     rows.push_back(
-        {"stream", "headers",
-         "an array of \"Name\" (present) or \"Name: glob\" (a value matching), e.g. "
-         "[\"Precedence: bulk\", \"List-Unsubscribe\"]",
-         "(any)",
-         array_of<core::HeaderCondition>(
-             [](Policy & p) -> auto& { return last_stream(p).headers; },
-             [](std::string_view text) -> core::Result<core::HeaderCondition> {
-                 auto c = core::parse_header_condition(text);
-                 if (!c) {
-                     return core::make_error("bad header condition \"" + std::string(text) +
-                                             "\"");
-                 }
-                 return *c;
-             },
-             false)});
-    rows.push_back({"stream", "min_recipients", "an integer from 1 to 1000000", "(any)",
-                    integer_in(
-                        [](Policy & p) -> auto& { return last_stream(p).min_recipients; }, 1,
-                        1000000)});
+        {"stream", "min_recipients", "an integer from 1 to 1000000", "(any)",
+         integer_in(
+             [](Policy & p) -> auto& { return last_stream(p).min_recipients; }, 1, 1000000)});
     rows.push_back(
-        {"stream", "unsubscribe", "one of \"add\", \"refuse\", \"report\", \"off\"",
-         "\"off\"",
-         string_with([](Policy & p) -> auto& { return last_stream(p).unsubscribe; },
-                     [](std::string_view t) -> core::Result<core::StreamRule::Unsubscribe> {
-                         using U = core::StreamRule::Unsubscribe;
-                         if (t == "add") return U::Add;
-                         if (t == "refuse") return U::Refuse;
-                         if (t == "report") return U::Report;
-                         if (t == "off") return U::Off;
-                         return core::make_error("unknown unsubscribe action \"" + std::string(t) +
-                                                 "\"");
-                     })});
+        {"stream", "unsubscribe", "one of \"add\", \"refuse\", \"report\", \"off\"", "\"off\"",
+         string_with(
+             [](Policy & p) -> auto& { return last_stream(p).unsubscribe; },
+             [](std::string_view t) -> core::Result<core::StreamRule::Unsubscribe> {
+                 using U = core::StreamRule::Unsubscribe;
+                 if (t == "add")
+                     return U::Add;
+                 if (t == "refuse")
+                     return U::Refuse;
+                 if (t == "report")
+                     return U::Report;
+                 if (t == "off")
+                     return U::Off;
+                 return core::make_error("unknown unsubscribe action \"" + std::string(t) + "\"");
+             })});
     rows.push_back(
         {"stream", "unsubscribe_template",
          "a List-Unsubscribe value with an https URI, e.g. "
          "\"<https://example.com/u?c={header:X-Campaign-Id}>, <mailto:unsubscribe@example.com>\"",
          "required with unsubscribe = \"add\"",
-         string_with([](Policy & p) -> auto& { return last_stream(p).unsubscribe_template; },
-                     [](std::string_view t) -> core::Result<std::string> {
-                         if (auto ok = core::check_template(t); !ok) {
-                             return ok.error();
-                         }
-                         if (t.find("<https://") == std::string_view::npos) {
-                             return core::make_error(
-                                 "one-click unsubscribe (RFC 8058) needs an <https://...> URI in "
-                                 "List-Unsubscribe");
-                         }
-                         return std::string(t);
-                     })});
-    rows.push_back({"stream", "route", "the name of a [[route]]", "routing.default_route",
-                    string_with([](Policy & p) -> auto& { return last_stream(p).route; },
-                                quota_name)});
-    rows.push_back({"route", "name", "letters, digits, '-', '_', '.' (up to 64)", "required",
-                    string_with([](Policy & p) -> auto& { return last_route(p).name; },
-                                quota_name)});
-    rows.push_back({"route", "bounce_domain", "a domain name", "required unless return_path = \"keep\"",
-                    string_with([](Policy & p) -> auto& { return last_route(p).bounce_domain; },
-                                domain_name)});
-    rows.push_back({"route", "return_path", "one of \"plain\", \"verp\", \"srs\", \"keep\"",
-                    "\"plain\"",
-                    string_with([](Policy & p) -> auto& { return last_route(p).return_path; },
-                                [](std::string_view t) -> core::Result<core::ReturnPath> {
-                                    if (t == "plain") return core::ReturnPath::Plain;
-                                    if (t == "verp") return core::ReturnPath::Verp;
-                                    if (t == "srs") return core::ReturnPath::Srs;
-                                    if (t == "keep") return core::ReturnPath::Keep;
-                                    return core::make_error("unknown return path \"" +
-                                                            std::string(t) + "\"");
-                                })});
-    rows.push_back({"route", "return_local", "a local part (letters, digits, '-', '_', '.')",
-                    "\"bounces\"",
-                    string_with([](Policy & p) -> auto& { return last_route(p).return_local; },
-                                quota_name)});
-    rows.push_back(
-        {"route", "add_headers", "an array of \"Name: template\", e.g. [\"X-Campaign: {header:X-Campaign-Id}\"]",
-         "[]",
-         array_of<core::HeaderTemplate>(
-             [](Policy & p) -> auto& { return last_route(p).add_headers; },
-             [](std::string_view text) -> core::Result<core::HeaderTemplate> {
-                 const auto colon = text.find(':');
-                 auto name = header_name(text.substr(0, colon));
-                 if (colon == std::string_view::npos || !name) {
-                     return core::make_error("expected \"Name: template\", got \"" +
-                                             std::string(text) + "\"");
-                 }
-                 auto value = text.substr(colon + 1);
-                 while (!value.empty() && value.front() == ' ') {
-                     value.remove_prefix(1);
-                 }
-                 if (auto ok = core::check_template(value); !ok) {
+         string_with(
+             [](Policy & p) -> auto& { return last_stream(p).unsubscribe_template; },
+             [](std::string_view t) -> core::Result<std::string> {
+                 if (auto ok = core::check_template(t); !ok) {
                      return ok.error();
                  }
-                 return core::HeaderTemplate{*name, std::string(value)};
-             },
-             true)});
-    rows.push_back({"route", "strip_headers", "an array of header field names", "[]",
-                    array_of<std::string>(
-                        [](Policy & p) -> auto& { return last_route(p).strip_headers; },
-                        header_name, true)});
-    rows.push_back({"route", "dkim_keys", "an array of \"domain/selector\" of [[dkim.keys]]",
-                    "(any key the signing table allows)",
-                    array_of<std::string>(
-                        [](Policy & p) -> auto& { return last_route(p).dkim_keys; }, nonempty,
+                 if (t.find("<https://") == std::string_view::npos) {
+                     return core::make_error(
+                         "one-click unsubscribe (RFC 8058) needs an <https://...> URI in "
+                         "List-Unsubscribe");
+                 }
+                 return std::string(t);
+             })});
+    rows.push_back({"stream", "route", "the name of a [[route]]", "routing.default_route",
+                    string_with(
+                        [](Policy & p) -> auto& { return last_stream(p).route; }, quota_name)});
+    rows.push_back({"route", "name", "letters, digits, '-', '_', '.' (up to 64)", "required",
+                    string_with(
+                        [](Policy & p) -> auto& { return last_route(p).name; }, quota_name)});
+    rows.push_back(
+        {"route", "bounce_domain", "a domain name", "required unless return_path = \"keep\"",
+         string_with(
+             [](Policy & p) -> auto& { return last_route(p).bounce_domain; }, domain_name)});
+    rows.push_back(
+        {"route", "return_path", "one of \"plain\", \"verp\", \"srs\", \"keep\"", "\"plain\"",
+         string_with(
+             [](Policy & p) -> auto& { return last_route(p).return_path; },
+             [](std::string_view t) -> core::Result<core::ReturnPath> {
+                 if (t == "plain")
+                     return core::ReturnPath::Plain;
+                 if (t == "verp")
+                     return core::ReturnPath::Verp;
+                 if (t == "srs")
+                     return core::ReturnPath::Srs;
+                 if (t == "keep")
+                     return core::ReturnPath::Keep;
+                 return core::make_error("unknown return path \"" + std::string(t) + "\"");
+             })});
+    rows.push_back(
+        {"route", "return_local", "a local part (letters, digits, '-', '_', '.')", "\"bounces\"",
+         string_with(
+             [](Policy & p) -> auto& { return last_route(p).return_local; }, quota_name)});
+    rows.push_back({"route", "add_headers",
+                    "an array of \"Name: template\", e.g. [\"X-Campaign: {header:X-Campaign-Id}\"]",
+                    "[]",
+                    array_of<core::HeaderTemplate>(
+                        [](Policy & p) -> auto& { return last_route(p).add_headers; },
+                        [](std::string_view text) -> core::Result<core::HeaderTemplate> {
+                            const auto colon = text.find(':');
+                            auto name = header_name(text.substr(0, colon));
+                            if (colon == std::string_view::npos || !name) {
+                                return core::make_error("expected \"Name: template\", got \"" +
+                                                        std::string(text) + "\"");
+                            }
+                            auto value = text.substr(colon + 1);
+                            while (!value.empty() && value.front() == ' ') {
+                                value.remove_prefix(1);
+                            }
+                            if (auto ok = core::check_template(value); !ok) {
+                                return ok.error();
+                            }
+                            return core::HeaderTemplate{*name, std::string(value)};
+                        },
                         true)});
+    rows.push_back(
+        {"route", "strip_headers", "an array of header field names", "[]",
+         array_of<std::string>(
+             [](Policy & p) -> auto& { return last_route(p).strip_headers; }, header_name, true)});
+    rows.push_back(
+        {"route", "dkim_keys", "an array of \"domain/selector\" of [[dkim.keys]]",
+         "(any key the signing table allows)",
+         array_of<std::string>(
+             [](Policy & p) -> auto& { return last_route(p).dkim_keys; }, nonempty, true)});
     rows.push_back({"route", "egress_ips", "an array of IP addresses", "[]",
                     array_of<std::string>(
                         [](Policy & p) -> auto& { return last_route(p).egress_ips; },
@@ -679,14 +686,15 @@ std::vector<FieldSpec> build_schema() {
                         }
                         const auto days = d->count() / 86400000;
                         if (d->count() % 86400000 != 0 || days < 1 || days > 1000) {
-                            return "\"" + s->get() + "\" is not a whole number of days from 1 to 1000";
+                            return "\"" + s->get() +
+                                   "\" is not a whole number of days from 1 to 1000";
                         }
                         last_route(p).srs_max_age_days = static_cast<int>(days);
                         return std::nullopt;
                     }});
     rows.push_back({"route", "fallback", "the name of another [[route]]", "(none)",
-                    string_with([](Policy & p) -> auto& { return last_route(p).fallback; },
-                                quota_name)});
+                    string_with(
+                        [](Policy & p) -> auto& { return last_route(p).fallback; }, quota_name)});
     // [suppression]
     rows.push_back({"suppression", "enabled", "true or false", "true (once the table exists)",
                     boolean_in([](Policy& p) -> bool& { return p.suppression.enabled; })});
@@ -709,19 +717,20 @@ std::vector<FieldSpec> build_schema() {
                     array_of<std::string>(
                         [](Policy & p) -> auto& { return p.suppression.unsubscribe_streams; },
                         quota_name, false)});
-    rows.push_back({"suppression", "soft_bounce_limit", "an integer from 1 to 1000", "5",
-                    integer_in(
-                        [](Policy & p) -> auto& { return p.suppression.soft_bounce_limit; }, 1,
-                        1000)});
-    rows.push_back({"suppression", "soft_bounce_window",
-                    "a duration from \"1h\" to \"365d\", e.g. \"7d\"", "\"7d\"",
-                    seconds_in([](Policy & p) -> auto& { return p.suppression.soft_bounce_window; },
-                               1h, 24h * 365)});
+    rows.push_back(
+        {"suppression", "soft_bounce_limit", "an integer from 1 to 1000", "5",
+         integer_in(
+             [](Policy & p) -> auto& { return p.suppression.soft_bounce_limit; }, 1, 1000)});
+    rows.push_back(
+        {"suppression", "soft_bounce_window", "a duration from \"1h\" to \"365d\", e.g. \"7d\"",
+         "\"7d\"",
+         seconds_in(
+             [](Policy & p) -> auto& { return p.suppression.soft_bounce_window; }, 1h, 24h * 365)});
     rows.push_back({"suppression", "soft_bounce_expires",
                     "a duration up to \"3650d\"; \"0\" = never", "\"30d\"",
                     seconds_in(
-                        [](Policy & p) -> auto& { return p.suppression.soft_bounce_expires; },
-                        0h, 24h * 3650)});
+                        [](Policy & p) -> auto& { return p.suppression.soft_bounce_expires; }, 0h,
+                        24h * 3650)});
     // [general]
     rows.push_back(
         {"general", "time_zone", "an IANA time zone name, e.g. \"Europe/Berlin\" or \"UTC\"",
@@ -966,8 +975,8 @@ std::vector<FieldSpec> build_schema() {
 
 const std::vector<std::string_view>& known_sections() {
     static const std::vector<std::string_view> sections{
-        "general", "milter", "redis", "log", "dkim", "quota", "suppression", "routing", "stream",
-        "route"};
+        "general", "milter",      "redis",   "log",    "dkim",
+        "quota",   "suppression", "routing", "stream", "route"};
     return sections;
 }
 
@@ -1008,7 +1017,9 @@ const std::vector<SubsectionSpec>& subsections() {
         {"stream",
          true,
          {"name"},
-         [](Policy& p, const std::string& where) { p.routing.streams.emplace_back().where = where; },
+         [](Policy& p, const std::string& where) {
+             p.routing.streams.emplace_back().where = where;
+         },
          [](Policy& p, const std::string&) -> std::optional<std::string> {
              const auto& r = p.routing.streams.back();
              if (r.unsubscribe == core::StreamRule::Unsubscribe::Add &&

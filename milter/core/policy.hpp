@@ -123,10 +123,10 @@ struct SuppressionSettings {
 // [routing], [[stream]] and [[route]]: which stream a message is, and
 // which exit it leaves by.
 struct RoutingSettings {
-    std::vector<StreamRule> streams;  // [[stream]], first match wins
-    std::vector<Route> routes;        // [[route]]
+    std::vector<StreamRule> streams;               // [[stream]], first match wins
+    std::vector<Route> routes;                     // [[route]]
     std::string default_stream = "transactional";  // no rule matched (with rules)
-    std::string default_route;        // "" = no route: the envelope stays as it is
+    std::string default_route;                     // "" = no route: the envelope stays as it is
     // SPF pre-flight: only envelope senders of these domains are evaluated.
     std::vector<std::string> spf_domains;  // "example.com", "*.example.com"
     std::chrono::milliseconds spf_timeout{2000};

@@ -161,8 +161,8 @@ Verdict Session::rcpt_to(std::string_view recipient) {
                 const std::string qid = m.sender.queue_id.empty() ? "NOQUEUE" : m.sender.queue_id;
                 log_.info(log_escape(qid, 64) + ": refused RCPT <" + log_escape(r.normalised) +
                           ">: suppressed reason=" + std::string(reason_name(e->reason)) +
-                          (e->scope.empty() ? "" : " scope=" + log_escape(e->scope)) +
-                          " from=<" + log_escape(m.sender.address) + ">");
+                          (e->scope.empty() ? "" : " scope=" + log_escape(e->scope)) + " from=<" +
+                          log_escape(m.sender.address) + ">");
             }
             const auto reply = reply_for(e->reason);
             return Verdict::reject(reply.rcode, reply.xcode, text);
@@ -319,7 +319,7 @@ bool Session::wants_content() const {
 // then its route (or the default route).
 void Session::choose_route(Message& m) {
     const auto& routing = policy_->routing;
-    const StreamInput in{m.sender.sasl_user, m.sender.address, client_addr_raw_,
+    const StreamInput in{m.sender.sasl_user,   m.sender.address,    client_addr_raw_,
                          m.sender.daemon_name, &m.headers.fields(), m.recipients};
     auto choice = classify(routing.streams, routing.default_stream, in);
     m.stream = std::move(choice.stream);
@@ -328,7 +328,8 @@ void Session::choose_route(Message& m) {
     m.route = name.empty() ? nullptr : find_route(routing.routes, name);
     if (m.route != nullptr && route_status_ != nullptr) {
         std::vector<std::string> passed;
-        const Route* in_service = route_in_service(routing.routes, *m.route, *route_status_, &passed);
+        const Route* in_service =
+            route_in_service(routing.routes, *m.route, *route_status_, &passed);
         if (in_service == nullptr) {
             m.route_down = m.route->name;
             m.route_result = m.route->name + ":down";
@@ -343,10 +344,9 @@ void Session::choose_route(Message& m) {
                 from += n;
             }
             m.route_result = m.route->name + "(down:" + from + ")";
-            return;
         }
     }
-    if (m.route != nullptr) {
+    if (m.route != nullptr && m.route_result.empty()) {
         m.route_result = m.route->name;
     }
     spf_preflight(m);
@@ -367,9 +367,11 @@ void Session::spf_preflight(Message& m) {
         sender = *from;
     }
     const auto at = sender.rfind('@');
-    const std::string_view domain = at == std::string::npos ? std::string_view() : std::string_view(sender).substr(at + 1);
-    if (domain.empty() || std::none_of(routing.spf_domains.begin(), routing.spf_domains.end(),
-                                       [&](const std::string& p) { return domain_pattern_matches(p, domain); })) {
+    const std::string_view domain =
+        at == std::string::npos ? std::string_view() : std::string_view(sender).substr(at + 1);
+    if (domain.empty() ||
+        std::none_of(routing.spf_domains.begin(), routing.spf_domains.end(),
+                     [&](const std::string& p) { return domain_pattern_matches(p, domain); })) {
         return;
     }
     for (const auto& ip : m.route->egress_ips) {
@@ -383,7 +385,8 @@ void Session::spf_preflight(Message& m) {
             log_.info("SPF pre-flight: " + log_escape(ip, 64) + " would get " +
                       std::string(to_string(result)) + " for " + log_escape(sender) + " on route " +
                       m.route->name + " (" +
-                      log_escape(answer ? answer->explanation : answer.error().message, 300, true) + ")");
+                      log_escape(answer ? answer->explanation : answer.error().message, 300, true) +
+                      ")");
         }
         switch (m.route->on_spf_fail) {
             case Route::SpfAction::Report:
@@ -411,9 +414,10 @@ Verdict Session::check_unsubscribe_gate(Message& m) {
     if (m.rule == nullptr || m.rule->unsubscribe == StreamRule::Unsubscribe::Off) {
         return Verdict::proceed();
     }
-    const TemplateInput in{&m.headers.fields(), m.stream,
-                           m.route != nullptr ? std::string_view(m.route->name) : std::string_view(),
-                           m.sender.address};
+    const TemplateInput in{
+        &m.headers.fields(), m.stream,
+        m.route != nullptr ? std::string_view(m.route->name) : std::string_view(),
+        m.sender.address};
     auto gate = unsubscribe_gate(m.rule, m.headers.fields(),
                                  expand_template(m.rule->unsubscribe_template, in));
     m.gate_result = gate.log;

@@ -123,7 +123,7 @@ struct SuppressStats {
 };
 
 struct SuppressServices {
-    SuppressionStore* store = nullptr;  // null: every lookup is a store error
+    SuppressionStore* store = nullptr;   // null: every lookup is a store error
     const Sha256Factory* sha = nullptr;  // for hashed keys
     DomainToAscii idna;                  // IDN domains; without it they are not looked up
     SuppressStats* stats = nullptr;
@@ -185,10 +185,10 @@ class Session {
 
   private:
     struct Recipient {
-        std::string given;                       // as the MTA passed it, for smfi_delrcpt
-        std::string normalised;                  // "" when it is not an address we can look up
-        std::vector<SuppressionEntry> entries;   // entries that may block it, by stream
-        bool checked = false;                    // looked up (or checking was waived)
+        std::string given;                      // as the MTA passed it, for smfi_delrcpt
+        std::string normalised;                 // "" when it is not an address we can look up
+        std::vector<SuppressionEntry> entries;  // entries that may block it, by stream
+        bool checked = false;                   // looked up (or checking was waived)
     };
     struct Message {
         explicit Message(const Policy& p)

@@ -24,9 +24,9 @@ struct MilterContext {
     core::PolicySource policies;
     core::Logger* log = nullptr;
     core::InFlight* in_flight = nullptr;
-    const core::Sha256Factory* sha256 = nullptr;  // for DKIM body and header hashes
-    core::QuotaServices quota;                    // counter store for [[quota]] limits
-    core::SuppressServices suppress;              // suppression store for [suppression]
+    const core::Sha256Factory* sha256 = nullptr;      // for DKIM body and header hashes
+    core::QuotaServices quota;                        // counter store for [[quota]] limits
+    core::SuppressServices suppress;                  // suppression store for [suppression]
     const core::RouteStatus* route_status = nullptr;  // routes marked down
     core::SpfChecker* spf = nullptr;                  // SPF pre-flight of routes
 };

@@ -109,7 +109,8 @@ SigningDecision decide_signatures(const DkimSettings& dkim, const SignerIdentity
     }
     for (const auto* k : keys) {
         if (k->key) {
-            d.specs.push_back({k->domain, k->selector, k->key, k->canonicalization.value_or(dkim.canonicalization)});
+            d.specs.push_back({k->domain, k->selector, k->key,
+                               k->canonicalization.value_or(dkim.canonicalization)});
         }
     }
     if (d.specs.empty()) {

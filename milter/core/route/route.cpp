@@ -12,7 +12,8 @@ std::string_view trim(std::string_view v) {
     while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
         v.remove_prefix(1);
     }
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t' || v.back() == '\r' || v.back() == '\n')) {
+    while (!v.empty() &&
+           (v.back() == ' ' || v.back() == '\t' || v.back() == '\r' || v.back() == '\n')) {
         v.remove_suffix(1);
     }
     return v;
@@ -117,8 +118,8 @@ Result<bool> check_template(std::string_view text) {
 }
 
 const Route* find_route(const std::vector<Route>& routes, std::string_view name) {
-    const auto it = std::find_if(routes.begin(), routes.end(),
-                                 [&](const Route& r) { return r.name == name; });
+    const auto it =
+        std::find_if(routes.begin(), routes.end(), [&](const Route& r) { return r.name == name; });
     return it == routes.end() ? nullptr : &*it;
 }
 

@@ -60,11 +60,11 @@ struct Route {
     SpfAction on_spf_fail = SpfAction::Report;
     std::string spf_switch_route;  // SwitchRoute: the route to take
     std::string helo;              // the HELO name the route's MTA uses (SPF %{h}); "" = none
-    std::string where;     // FILE:LINE:COL
+    std::string where;             // FILE:LINE:COL
 };
 
 struct EnvelopeInput {
-    std::string_view sender;                // current MAIL FROM, "" for <>
+    std::string_view sender;                               // current MAIL FROM, "" for <>
     const std::vector<std::string>* recipients = nullptr;  // accepted, normalised or as given
 };
 

@@ -16,7 +16,8 @@ std::string_view trim(std::string_view v) {
     while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
         v.remove_prefix(1);
     }
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t' || v.back() == '\r' || v.back() == '\n')) {
+    while (!v.empty() &&
+           (v.back() == ' ' || v.back() == '\t' || v.back() == '\r' || v.back() == '\n')) {
         v.remove_suffix(1);
     }
     return v;
@@ -39,7 +40,8 @@ bool sender_matches(std::string_view pattern, std::string_view sender) {
 
 bool header_matches(const HeaderCondition& c, const std::vector<HeaderField>& fields) {
     return std::any_of(fields.begin(), fields.end(), [&](const HeaderField& f) {
-        return iequals(f.name, c.name) && (!c.value_glob || glob_matches(*c.value_glob, trim(f.value)));
+        return iequals(f.name, c.name) &&
+               (!c.value_glob || glob_matches(*c.value_glob, trim(f.value)));
     });
 }
 

@@ -33,9 +33,10 @@ struct HeaderCondition {
 // One [[stream]] rule. Every condition given must hold; an empty list
 // does not constrain.
 struct StreamRule {
-    std::string name;                        // the stream it names
-    std::vector<std::string> sasl_users;     // logins, "*@domain" or "*"
-    std::vector<std::string> senders;        // "a@example.com", "*@example.com", "example.com", "*.example.com"
+    std::string name;                     // the stream it names
+    std::vector<std::string> sasl_users;  // logins, "*@domain" or "*"
+    std::vector<std::string>
+        senders;  // "a@example.com", "*@example.com", "example.com", "*.example.com"
     std::vector<Network> networks;          // client address
     std::vector<std::string> daemon_names;  // the MTA's {daemon_name} (e.g. a submission service)
     std::vector<HeaderCondition> headers;   // any one of them
@@ -67,10 +68,10 @@ struct StreamChoice {
 
 // What the bulk-sender gate decides for one message.
 struct UnsubscribeGate {
-    bool missing = false;              // a field the rules require is absent
-    bool refuse = false;               // the rule says refuse
-    std::vector<HeaderField> add;      // fields to append (values with a leading space)
-    std::string log;                   // "" | "added" | "missing" | "refused"
+    bool missing = false;          // a field the rules require is absent
+    bool refuse = false;           // the rule says refuse
+    std::vector<HeaderField> add;  // fields to append (values with a leading space)
+    std::string log;               // "" | "added" | "missing" | "refused"
 };
 
 // `rule` is the stream's rule (null: no gate). `expand` expands the

@@ -35,7 +35,8 @@ std::string_view trim(std::string_view s) {
 }
 
 bool has_high_byte(std::string_view s) {
-    return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+    return std::any_of(s.begin(), s.end(),
+                       [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
 }
 
 // LDH labels after A-label conversion; underscores are tolerated (seen in

@@ -1,7 +1,6 @@
 // test_ingest.cpp - `staffelctl ingest`: reports in, suppression entries
 // out, over a fake store and the sample reports in tests/data/bounces/.
 #include <catch2/catch.hpp>
-
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -80,7 +79,7 @@ struct Harness {
     }
     Run ingest(const std::string& message, const std::string& rcpt = {}) {
         app::IngestContext ctx{policy.get(), &store, nullptr, adapters::domain_to_ascii,
-                               1764000000, false};
+                               1764000000,   false};
         std::ostringstream out;
         std::ostringstream err;
         Run r;
@@ -134,8 +133,8 @@ TEST_CASE("soft bounces are counted and suppress at the limit", "[ingest]") {
     CHECK_THAT(first.out, Catch::Contains("soft bounce 1 of 2 for tom@example.org"));
     CHECK(h.entry("tom@example.org") == nullptr);
     auto second = h.ingest(sample("postfix_delayed.eml"));
-    CHECK_THAT(second.out, Catch::Contains("soft bounce 2 of 2") &&
-                               Catch::Contains("suppressed hard_bounce"));
+    CHECK_THAT(second.out,
+               Catch::Contains("soft bounce 2 of 2") && Catch::Contains("suppressed hard_bounce"));
     const auto* e = h.entry("tom@example.org");
     REQUIRE(e != nullptr);
     CHECK(e->source == "soft-bounces");

@@ -101,7 +101,8 @@ TEST_CASE("bad policies give one located error naming the field", "[config]") {
     const Case cases[] = {
         {"[milter]\nsockett = \"unix:/x\"\n",
          "p.toml:2:1: error: milter.sockett: unknown key; did you mean \"socket\"? known keys in "
-         "[milter]: socket, user, group, socket_mode, timeout, backlog, drain_timeout, max_header_bytes, max_headers"},
+         "[milter]: socket, user, group, socket_mode, timeout, backlog, drain_timeout, "
+         "max_header_bytes, max_headers"},
         {"[milter]\nsocket = 5\n",
          "p.toml:2:10: error: milter.socket: expected \"unix:/absolute/path\" or "
          "\"inet:PORT@HOST\" (e.g. \"inet:8891@127.0.0.1\"), got an integer"},
@@ -135,7 +136,8 @@ TEST_CASE("bad policies give one located error naming the field", "[config]") {
          "p.toml:2:10: error: dkim.keys.domain: bad domain \"exa mple.com\" (letters, digits, '-' "
          "and dots; IDNs in A-label form); expected a domain name, e.g. \"example.com\""},
         {"[dkim]\nkeys = 1\n",
-         "p.toml:2:8: error: dkim.keys: expected tables written as [[dkim.keys]], got a plain value"},
+         "p.toml:2:8: error: dkim.keys: expected tables written as [[dkim.keys]], got a plain "
+         "value"},
         {"[dkim]\ntrusted_networks = [\"10.0.0.1/8\"]\n",
          "p.toml:2:20: error: dkim.trusted_networks: bad network \"10.0.0.1/8\": host bits set "
          "after the prefix; did you mean \"10.0.0.0/8\"?; expected an array of networks, e.g. "
@@ -297,11 +299,13 @@ TEST_CASE("the minimal DKIM form loads, with keys read by the key loader", "[con
                                 "key = \"/etc/staffel/keys/ed.pem\"\n"
                                 "subdomains = true\n");
     std::vector<std::string> asked;
-    auto r = config::load_policy(main, [&](const std::string& path, core::DkimAlgorithm a)
-                                           -> core::Result<std::shared_ptr<const core::SigningKey>> {
-        asked.push_back(path);
-        return std::shared_ptr<const core::SigningKey>(std::make_shared<FakeKey>(a));
-    });
+    auto r = config::load_policy(
+        main,
+        [&](const std::string& path,
+            core::DkimAlgorithm a) -> core::Result<std::shared_ptr<const core::SigningKey>> {
+            asked.push_back(path);
+            return std::shared_ptr<const core::SigningKey>(std::make_shared<FakeKey>(a));
+        });
     INFO(first_error(r));
     REQUIRE(r.policy);
     const auto& keys = r.policy->dkim.keys;
@@ -328,10 +332,12 @@ TEST_CASE("a key the key loader refuses is an error at its [[dkim.keys]] entry",
                                 "[milter]\nsocket = \"unix:/x\"\n\n"
                                 "[[dkim.keys]]\ndomain = \"example.com\"\nselector = \"s\"\n"
                                 "key = \"/k.pem\"\n");
-    auto r = config::load_policy(main, [](const std::string& path, core::DkimAlgorithm)
-                                           -> core::Result<std::shared_ptr<const core::SigningKey>> {
-        return core::make_error("key file " + path + " is readable by group or others");
-    });
+    auto r = config::load_policy(
+        main,
+        [](const std::string& path,
+           core::DkimAlgorithm) -> core::Result<std::shared_ptr<const core::SigningKey>> {
+            return core::make_error("key file " + path + " is readable by group or others");
+        });
     CHECK_FALSE(r.policy);
     REQUIRE(r.errors.size() == 1);
     CHECK(r.errors[0].to_string() ==
@@ -377,8 +383,8 @@ TEST_CASE("[redis] password_file: read once, owner-only, never echoed", "[config
         std::ofstream out(path);
         out << "s3cret-pass\n";
     }
-    std::filesystem::permissions(path, std::filesystem::perms::owner_read |
-                                           std::filesystem::perms::owner_write);
+    std::filesystem::permissions(
+        path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
     const std::string policy = "[redis]\npassword_file = \"" + path.string() + "\"\n";
     auto ok = config::load_policy_text(policy, "p.toml");
     REQUIRE(ok.policy);

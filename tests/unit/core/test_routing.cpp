@@ -1,15 +1,14 @@
 // test_routing.cpp - [[stream]] rules, [[route]] return paths and header
 // templates, and the policy checks that tie them together.
 #include <catch2/catch.hpp>
-
 #include <string>
 #include <vector>
 
 #include "adapters/spf2/spf_checker.hpp"
 #include "config/loader.hpp"
-#include "core/session.hpp"
 #include "core/route/route.hpp"
 #include "core/route/streams.hpp"
+#include "core/session.hpp"
 
 using namespace staffel;
 using namespace staffel::core;
@@ -39,10 +38,17 @@ TEST_CASE("globs match case-insensitively with * and ?", "[routing]") {
         bool want;
     };
     const Case cases[] = {
-        {"bulk", "BULK", true},    {"bulk", "bulky", false}, {"b*", "bulk", true},
-        {"*", "", true},           {"?ulk", "bulk", true},   {"?ulk", "ulk", false},
-        {"a*b*c", "aXXbYYc", true}, {"a*b*c", "aXXbYY", false}, {"*list*", "my-list-id", true},
-        {"", "", true},            {"", "x", false},
+        {"bulk", "BULK", true},
+        {"bulk", "bulky", false},
+        {"b*", "bulk", true},
+        {"*", "", true},
+        {"?ulk", "bulk", true},
+        {"?ulk", "ulk", false},
+        {"a*b*c", "aXXbYYc", true},
+        {"a*b*c", "aXXbYY", false},
+        {"*list*", "my-list-id", true},
+        {"", "", true},
+        {"", "x", false},
     };
     for (const auto& c : cases) {
         CAPTURE(c.glob, c.text);
@@ -162,12 +168,12 @@ TEST_CASE("routing references are checked at load, with locations", "[routing][c
                Catch::Contains("quota.streams: no [[stream]] rule names \"bulk\""));
     CHECK_THAT(load_error("[[stream]]\nname = \"news\"\nheaders = [\"List-Id\"]\n[suppression]\n"),
                Catch::Contains("suppression.unsubscribe_streams"));
-    CHECK(policy_from("[[stream]]\nname = \"news\"\nheaders = [\"List-Id\"]\n[suppression]\n"
-                      "unsubscribe_streams = [\"news\"]\n"));
+    CHECK(
+        policy_from("[[stream]]\nname = \"news\"\nheaders = [\"List-Id\"]\n[suppression]\n"
+                    "unsubscribe_streams = [\"news\"]\n"));
 }
 
-TEST_CASE("the bulk-sender gate adds, refuses or reports missing unsubscribe fields",
-          "[routing]") {
+TEST_CASE("the bulk-sender gate adds, refuses or reports missing unsubscribe fields", "[routing]") {
     StreamRule rule;
     rule.name = "bulk";
     std::vector<HeaderField> none{{"Subject", " x"}};
@@ -201,9 +207,10 @@ TEST_CASE("the bulk-sender gate adds, refuses or reports missing unsubscribe fie
     CHECK_THAT(load_error("[[stream]]\nname = \"b\"\nheaders = [\"List-Id\"]\n"
                           "unsubscribe = \"add\"\n"),
                Catch::Contains("needs unsubscribe_template"));
-    CHECK_THAT(load_error("[[stream]]\nname = \"b\"\nheaders = [\"List-Id\"]\n"
-                          "unsubscribe = \"add\"\nunsubscribe_template = \"<mailto:u@x.example>\"\n"),
-               Catch::Contains("needs an <https://...> URI"));
+    CHECK_THAT(
+        load_error("[[stream]]\nname = \"b\"\nheaders = [\"List-Id\"]\n"
+                   "unsubscribe = \"add\"\nunsubscribe_template = \"<mailto:u@x.example>\"\n"),
+        Catch::Contains("needs an <https://...> URI"));
 }
 
 namespace {
@@ -240,12 +247,15 @@ TEST_CASE("SPF pre-flight: each result from the zone leads to the route's action
         {"temp.example", "TXT", "", Z::DnsStatus::TryAgain},
     });
     auto policy = [](const std::string& action) {
-        return policy_from("[routing]\ndefault_route = \"inhouse\"\n"
-                           "spf_domains = [\"*.example\", \"pass.example\"]\n"
-                           "[[route]]\nname = \"inhouse\"\nreturn_path = \"keep\"\n"
-                           "bounce_domain = \"bounce.org.test\"\negress_ips = [\"192.0.2.10\"]\n"
-                           "on_spf_fail = \"" + action + "\"\n"
-                           "[[route]]\nname = \"esp\"\nbounce_domain = \"bounce.esp.test\"\n");
+        return policy_from(
+            "[routing]\ndefault_route = \"inhouse\"\n"
+            "spf_domains = [\"*.example\", \"pass.example\"]\n"
+            "[[route]]\nname = \"inhouse\"\nreturn_path = \"keep\"\n"
+            "bounce_domain = \"bounce.org.test\"\negress_ips = [\"192.0.2.10\"]\n"
+            "on_spf_fail = \"" +
+            action +
+            "\"\n"
+            "[[route]]\nname = \"esp\"\nbounce_domain = \"bounce.esp.test\"\n");
     };
     struct Case {
         const char* domain;

@@ -2,7 +2,6 @@
 // (plain and HMAC), the value codec, and the session's decisions at RCPT and
 // end of message over a fake store.
 #include <catch2/catch.hpp>
-
 #include <map>
 #include <memory>
 #include <string>
@@ -143,7 +142,9 @@ TEST_CASE("addresses normalise to one form, or are refused with a reason", "[sup
         {" <bob@example.org> ", true, "bob@example.org"},
         {"bob@example.org.", true, "bob@example.org"},
         {"first.last+tag@sub.example.org", true, "first.last+tag@sub.example.org"},
-        {"bob@b\xc3\xbc" "cher.example", true, "bob@xn--bcher-kva.example"},
+        {"bob@b\xc3\xbc"
+         "cher.example",
+         true, "bob@xn--bcher-kva.example"},
         {"bob@XN--BCHER-KVA.example", true, "bob@xn--bcher-kva.example"},
         {"bob", true, ""},
         {"@example.org", true, ""},
@@ -168,7 +169,10 @@ TEST_CASE("addresses normalise to one form, or are refused with a reason", "[sup
     CHECK_FALSE(normalise_address(std::string(65, 'a') + "@example.org", {}));
     CHECK(normalise_address(std::string(64, 'a') + "@example.org", {}));
     // Without a converter an IDN cannot be looked up, and says so.
-    auto no_idna = normalise_address("bob@b\xc3\xbc" "cher.example", {});
+    auto no_idna = normalise_address(
+        "bob@b\xc3\xbc"
+        "cher.example",
+        {});
     REQUIRE_FALSE(no_idna);
     CHECK_THAT(no_idna.error().message, Catch::Contains("not ASCII"));
 }
@@ -215,9 +219,9 @@ TEST_CASE("entry values round-trip and malformed ones are refused", "[suppress]"
     CHECK(back->expires_at == 1800000000);
     CHECK(back->source == "import:listx.csv:3");
     CHECK(decode_entry_value("1|hard_bounce|*|1|0|dsn")->blocks_every_stream());
-    for (const char* bad : {"", "1|hard_bounce|*|1", "2|hard_bounce|*|1|0|x",
-                            "1|bounced|*|1|0|x", "1|manual||1|0|x", "1|manual|a,,b|1|0|x",
-                            "1|manual|*|-5|0|x", "1|manual|*|1|soon|x"}) {
+    for (const char* bad :
+         {"", "1|hard_bounce|*|1", "2|hard_bounce|*|1|0|x", "1|bounced|*|1|0|x", "1|manual||1|0|x",
+          "1|manual|a,,b|1|0|x", "1|manual|*|-5|0|x", "1|manual|*|1|soon|x"}) {
         CAPTURE(bad);
         CHECK_FALSE(decode_entry_value(bad));
     }
@@ -271,9 +275,9 @@ TEST_CASE("an unsubscribe removes the recipient from bulk mail only", "[suppress
     CHECK(bulk.action == Verdict::Action::Continue);
     CHECK(h.rcpt_verdicts[1].action == Verdict::Action::Continue);  // not refused at RCPT
     CHECK(h.edits.deleted == std::vector<std::string>{"<u@example.net>"});
-    CHECK_THAT(h.log.lines.back(),
-               Catch::Contains("stream=bulk") && Catch::Contains("removed=u@example.net:unsubscribe") &&
-                   Catch::Contains("rcpts=1 "));
+    CHECK_THAT(h.log.lines.back(), Catch::Contains("stream=bulk") &&
+                                       Catch::Contains("removed=u@example.net:unsubscribe") &&
+                                       Catch::Contains("rcpts=1 "));
 
     h.edits.deleted.clear();
     auto transactional = h.send({"a@example.net", "u@example.net"}, false);
@@ -336,7 +340,8 @@ TEST_CASE("a dead suppression store follows on_store_error", "[suppress][session
     CHECK_THAT(h.log.lines.back(), Catch::Contains("suppress=store-error:accepted"));
 }
 
-TEST_CASE("without [suppression] no lookup happens and RCPT needs no reply", "[suppress][session]") {
+TEST_CASE("without [suppression] no lookup happens and RCPT needs no reply",
+          "[suppress][session]") {
     Harness h;
     h.policy = policy_from("[milter]\n");
     h.store.entries[h.key("gone@example.net")] = entry(SuppressReason::HardBounce);
