@@ -34,6 +34,7 @@
 #include "adapters/milter/milter_adapter.hpp"
 #include "adapters/milter/socket_tuning.hpp"
 #include "adapters/openssl/dkim_keys.hpp"
+#include "adapters/psl/org_domain.hpp"
 #include "adapters/redis/probe.hpp"
 #include "adapters/redis/route_status.hpp"
 #include "app/process.hpp"
@@ -156,7 +157,10 @@ class Daemon {
             " recipients refused, " + std::to_string(suppress_stats_.removed.load()) +
             " removed, store errors " +
             std::to_string(suppress_stats_.store_errors_tempfailed.load()) + " tempfailed, " +
-            std::to_string(suppress_stats_.store_errors_accepted.load()) + " accepted");
+            std::to_string(suppress_stats_.store_errors_accepted.load()) +
+            " accepted; DMARC predicted: " + std::to_string(dmarc_stats_.pass.load()) + " pass, " +
+            std::to_string(dmarc_stats_.fail.load()) + " fail (misaligned), " +
+            std::to_string(dmarc_stats_.unknown.load()) + " unknown");
         return status;
     }
 
@@ -221,6 +225,13 @@ class Daemon {
         // spf_timeout takes effect at start; the checker starts on first use.
         spf_ = std::make_unique<LazySpfChecker>(p.routing.spf_timeout);
         ctx.spf = spf_.get();
+        if (auto psl = adapters::PublicSuffixList::load(); psl) {
+            ctx.org_domain = adapters::PublicSuffixList::function(std::move(psl).value());
+        } else {
+            logger_->warning(psl.error().message +
+                             "; DMARC relaxed alignment is predicted as strict");
+        }
+        ctx.dmarc_stats = &dmarc_stats_;
         if (auto r = adapters::register_milter("staffeld", std::move(ctx)); !r) {
             return r;
         }
@@ -373,6 +384,7 @@ class Daemon {
     std::unique_ptr<adapters::RedisRouteStatus> route_status_;
     std::unique_ptr<LazySpfChecker> spf_;
     core::SuppressStats suppress_stats_;
+    core::DmarcStats dmarc_stats_;
     std::atomic<bool> milter_done_{false};
 };
 

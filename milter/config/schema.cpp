@@ -468,6 +468,22 @@ std::vector<FieldSpec> build_schema() {
     rows.push_back({"routing", "spf_timeout", "a duration from \"10ms\" to \"30s\"", "\"2s\"",
                     duration_in(
                         [](Policy & p) -> auto& { return p.routing.spf_timeout; }, 10ms, 30s)});
+    rows.push_back({"routing", "dmarc_alignment", "one of \"relaxed\", \"strict\", \"off\"",
+                    "\"relaxed\"",
+                    string_with(
+                        [](Policy & p) -> auto& { return p.routing.dmarc_alignment; },
+                        [](std::string_view t) -> core::Result<core::DmarcAlignment> {
+                            if (t == "relaxed") {
+                                return core::DmarcAlignment::Relaxed;
+                            }
+                            if (t == "strict") {
+                                return core::DmarcAlignment::Strict;
+                            }
+                            if (t == "off") {
+                                return core::DmarcAlignment::Off;
+                            }
+                            return core::make_error("not a DMARC alignment mode");
+                        })});
     rows.push_back({"route", "on_spf_fail", "\"report\", \"bounce_domain\" or \"route:NAME\"",
                     "\"report\"", [](const toml::node& n, Policy& p) -> std::optional<std::string> {
                         const auto* s = n.as_string();

@@ -23,6 +23,7 @@
 #include "core/log.hpp"
 #include "core/net.hpp"
 #include "core/quota/quota.hpp"
+#include "core/route/dmarc.hpp"
 #include "core/route/route.hpp"
 #include "core/route/streams.hpp"
 #include "core/tz.hpp"
@@ -130,6 +131,8 @@ struct RoutingSettings {
     // SPF pre-flight: only envelope senders of these domains are evaluated.
     std::vector<std::string> spf_domains;  // "example.com", "*.example.com"
     std::chrono::milliseconds spf_timeout{2000};
+    // DMARC alignment prediction per message (core/route/dmarc.hpp).
+    DmarcAlignment dmarc_alignment = DmarcAlignment::Relaxed;
 };
 
 struct Policy {

@@ -458,33 +458,11 @@ std::vector<HeaderField> Session::final_header(const Message& m) const {
     return out;
 }
 
-// The route's envelope and header edits, before the signatures go on top.
-Verdict Session::apply_route(Message& m, MessageEdits& edits) {
+// The return path the route gives the message, computed before anything
+// is charged or signed (SRS may fail, and DMARC alignment depends on it).
+Verdict Session::plan_envelope(Message& m) {
     if (m.route == nullptr) {
         return Verdict::proceed();
-    }
-    const auto& fields = m.headers.fields();
-    for (const auto& name : m.route->strip_headers) {
-        // Deleted from the last occurrence up, so the indexes stay valid.
-        int count = 0;
-        for (const auto& f : fields) {
-            count += iequals(f.name, name) ? 1 : 0;
-        }
-        for (int i = count; i >= 1; --i) {
-            if (!edits.remove_header(name, i)) {
-                log_.error("the MTA refused to remove the " + log_escape(name) + " header field");
-                return Verdict::tempfail("451", "4.3.0",
-                                         "Staffel: cannot route the message now, try again later");
-            }
-        }
-    }
-    const TemplateInput in{&fields, m.stream, m.route->name, m.sender.address};
-    for (const auto& t : m.route->add_headers) {
-        if (!edits.append_header(t.name, " " + expand_template(t.value, in))) {
-            log_.error("the MTA refused to add the " + t.name + " header field");
-            return Verdict::tempfail("451", "4.3.0",
-                                     "Staffel: cannot route the message now, try again later");
-        }
     }
     std::vector<std::string> rcpts;
     for (const auto& r : m.rcpts) {
@@ -516,12 +494,81 @@ Verdict Session::apply_route(Message& m, MessageEdits& edits) {
         }
     }
     if (from) {
-        if (!edits.change_sender(*from)) {
+        m.route_result += ",from=" + log_escape(*from, 256);
+        m.new_sender = std::move(from);
+    }
+    return Verdict::proceed();
+}
+
+// From:, the d= of the signatures and the return path as the message
+// leaves: would a receiver's DMARC check pass?
+void Session::predict_alignment(Message& m) {
+    if (policy_->routing.dmarc_alignment == DmarcAlignment::Off || !content_negotiated_) {
+        return;
+    }
+    const auto final_fields = final_header(m);
+    const auto author = author_domain(final_fields);
+    std::vector<std::string> dkim;
+    if (m.signer) {
+        for (const auto& spec : m.signer->specs()) {
+            dkim.push_back(spec.domain);
+        }
+    }
+    const std::string_view problem = author.ok ? std::string_view() : to_string(author.problem);
+    const DmarcInput in{
+        author.ok ? std::string_view(author.domain) : std::string_view(), problem, dkim,
+        m.new_sender ? std::string_view(*m.new_sender) : std::string_view(m.sender.address),
+        !m.spf_result.empty() && m.spf_result != "pass"};
+    auto p = predict_dmarc(in, policy_->routing.dmarc_alignment, org_domain_);
+    m.dmarc_result = log_escape(p.log, 512);
+    std::uint64_t count = 0;
+    if (dmarc_stats_ != nullptr) {
+        auto& c = p.outcome == DmarcPrediction::Outcome::Pass   ? dmarc_stats_->pass
+                  : p.outcome == DmarcPrediction::Outcome::Fail ? dmarc_stats_->fail
+                                                                : dmarc_stats_->unknown;
+        count = c.fetch_add(1, std::memory_order_relaxed) + 1;
+    }
+    if (p.outcome == DmarcPrediction::Outcome::Fail && log_.enabled(LogLevel::Warning)) {
+        log_.warning("DMARC alignment: mail from <" + log_escape(m.sender.address) +
+                     "> would fail DMARC at receivers: " + m.dmarc_result + "; " +
+                     std::to_string(count) + " such messages since start");
+    }
+}
+
+// The route's envelope and header edits, before the signatures go on top.
+Verdict Session::apply_route(Message& m, MessageEdits& edits) {
+    if (m.route == nullptr) {
+        return Verdict::proceed();
+    }
+    const auto& fields = m.headers.fields();
+    for (const auto& name : m.route->strip_headers) {
+        // Deleted from the last occurrence up, so the indexes stay valid.
+        int count = 0;
+        for (const auto& f : fields) {
+            count += iequals(f.name, name) ? 1 : 0;
+        }
+        for (int i = count; i >= 1; --i) {
+            if (!edits.remove_header(name, i)) {
+                log_.error("the MTA refused to remove the " + log_escape(name) + " header field");
+                return Verdict::tempfail("451", "4.3.0",
+                                         "Staffel: cannot route the message now, try again later");
+            }
+        }
+    }
+    const TemplateInput in{&fields, m.stream, m.route->name, m.sender.address};
+    for (const auto& t : m.route->add_headers) {
+        if (!edits.append_header(t.name, " " + expand_template(t.value, in))) {
+            log_.error("the MTA refused to add the " + t.name + " header field");
+            return Verdict::tempfail("451", "4.3.0",
+                                     "Staffel: cannot route the message now, try again later");
+        }
+    }
+    if (m.new_sender) {
+        if (!edits.change_sender(*m.new_sender)) {
             log_.error("the MTA refused to change the envelope sender");
             return Verdict::tempfail("451", "4.3.0",
                                      "Staffel: cannot route the message now, try again later");
         }
-        m.route_result += ",from=" + log_escape(*from, 256);
     }
     return Verdict::proceed();
 }
@@ -643,6 +690,9 @@ Verdict Session::end_of_message(std::string_view queue_id, MessageEdits* edits) 
             v = check_suppression_at_end(m);
         }
         if (v.action == Verdict::Action::Continue) {
+            v = plan_envelope(m);
+        }
+        if (v.action == Verdict::Action::Continue) {
             v = check_quotas(m);
         }
         if (v.action == Verdict::Action::Continue && m.signer) {
@@ -652,7 +702,10 @@ Verdict Session::end_of_message(std::string_view queue_id, MessageEdits* edits) 
         }
         if (v.action != Verdict::Action::Continue) {
             refund(m);
-        } else if (edits != nullptr) {
+        } else {
+            predict_alignment(m);
+        }
+        if (v.action == Verdict::Action::Continue && edits != nullptr) {
             v = apply_edits(m, std::move(v), *edits);
         }
     }
@@ -853,6 +906,9 @@ void Session::finish(std::string_view queue_id, std::string_view action) {
         }
         if (!message_->dkim_result.empty()) {
             line += " dkim=" + message_->dkim_result;
+        }
+        if (!message_->dmarc_result.empty()) {
+            line += " dmarc=" + message_->dmarc_result;
         }
         line += " action=";
         line += action;

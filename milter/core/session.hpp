@@ -30,6 +30,7 @@
 #include "core/log.hpp"
 #include "core/policy.hpp"
 #include "core/quota/store.hpp"
+#include "core/route/dmarc.hpp"
 #include "core/route/spf.hpp"
 #include "core/route/status.hpp"
 #include "core/suppress/store.hpp"
@@ -178,6 +179,12 @@ class Session {
     void srs_hmac(std::function<std::string(std::string_view, std::string_view)> f) {
         srs_hmac_ = std::move(f);
     }
+    // Organisational domains for the DMARC prediction (libpsl in staffeld;
+    // unset: relaxed alignment falls back to strict) and where to count it.
+    void dmarc(OrgDomainFn org, DmarcStats* stats) {
+        org_domain_ = std::move(org);
+        dmarc_stats_ = stats;
+    }
 
     [[nodiscard]] bool in_message() const { return message_.has_value(); }
     [[nodiscard]] std::size_t recipients() const { return message_ ? message_->recipients : 0; }
@@ -198,23 +205,25 @@ class Session {
         HeaderCollector headers;
         bool headers_done = false;
         std::optional<MessageSigner> signer;
-        std::string dkim_result;             // log token: "d/s,d/s" or "none:REASON"
-        std::string stream;                  // the stream's name; "" without headers
-        const Route* route = nullptr;        // the route that carries it; null: none
-        std::string route_result;            // log token: route name, ",from=...", errors
-        std::string route_down;              // the route wanted, down with no fallback up
-        const StreamRule* rule = nullptr;    // the [[stream]] rule that matched
-        std::vector<HeaderField> gate_add;   // List-Unsubscribe fields the gate adds
-        std::string gate_result;             // log token of the bulk-sender gate
-        std::string spf_result;              // log token of the SPF pre-flight
-        bool spf_use_bounce_domain = false;  // the pre-flight moved the return path
-        std::vector<CounterCharge> charged;  // admitted quota charges, for a refund
-        std::string quota_result;            // log token: "ok", "over:NAME", ...
-        std::vector<Recipient> rcpts;        // accepted recipients (suppression on)
-        std::size_t refused = 0;             // recipients refused at RCPT
-        std::vector<std::string> removed;    // "ADDRESS:REASON" removed at end of message
-        std::vector<Recipient> dropped;      // those recipients, for smfi_delrcpt
-        std::string suppress_result;         // log token: "error:..." when not checked
+        std::string dkim_result;                // log token: "d/s,d/s" or "none:REASON"
+        std::string stream;                     // the stream's name; "" without headers
+        const Route* route = nullptr;           // the route that carries it; null: none
+        std::string route_result;               // log token: route name, ",from=...", errors
+        std::string route_down;                 // the route wanted, down with no fallback up
+        const StreamRule* rule = nullptr;       // the [[stream]] rule that matched
+        std::vector<HeaderField> gate_add;      // List-Unsubscribe fields the gate adds
+        std::string gate_result;                // log token of the bulk-sender gate
+        std::string spf_result;                 // log token of the SPF pre-flight
+        bool spf_use_bounce_domain = false;     // the pre-flight moved the return path
+        std::optional<std::string> new_sender;  // the route's MAIL FROM, when it changes
+        std::string dmarc_result;               // log token of the DMARC prediction
+        std::vector<CounterCharge> charged;     // admitted quota charges, for a refund
+        std::string quota_result;               // log token: "ok", "over:NAME", ...
+        std::vector<Recipient> rcpts;           // accepted recipients (suppression on)
+        std::size_t refused = 0;                // recipients refused at RCPT
+        std::vector<std::string> removed;       // "ADDRESS:REASON" removed at end of message
+        std::vector<Recipient> dropped;         // those recipients, for smfi_delrcpt
+        std::string suppress_result;            // log token: "error:..." when not checked
     };
 
     void plan_signing();
@@ -223,7 +232,10 @@ class Session {
     void choose_route(Message& m);
     // The header as it will leave: stripped and added fields of the route.
     [[nodiscard]] std::vector<HeaderField> final_header(const Message& m) const;
+    // The route's return path (m.new_sender); a tempfail if SRS fails.
+    Verdict plan_envelope(Message& m);
     Verdict apply_route(Message& m, MessageEdits& edits);
+    void predict_alignment(Message& m);
     Verdict check_unsubscribe_gate(Message& m);
     void spf_preflight(Message& m);
     [[nodiscard]] SuppressionKeys suppression_keys() const;
@@ -251,6 +263,8 @@ class Session {
     const RouteStatus* route_status_ = nullptr;
     SpfChecker* spf_ = nullptr;
     std::function<std::string(std::string_view, std::string_view)> srs_hmac_;
+    OrgDomainFn org_domain_;
+    DmarcStats* dmarc_stats_ = nullptr;
     std::shared_ptr<const Policy> policy_;
     std::string client_host_;
     std::string client_addr_;      // escaped, for log lines

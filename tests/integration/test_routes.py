@@ -146,8 +146,12 @@ def test_bulk_leaves_by_the_esp_transactional_in_house(chain, sink, esp_sink):
     lines = staffeld.wait_message_line(bulk.queue_id)
     assert ("stream=bulk route=esp,from=bounces+bob=example.net@bounce.esp.test "
             "unsubscribe=added") in lines[0]["line"]
+    # DMARC: the ESP's return path does not align with From:, the
+    # example.com signature does; in-house both align.
+    assert "dmarc=pass(dkim=example.com) " in lines[0]["line"]
     lines = staffeld.wait_message_line(tx.queue_id)
     assert "stream=transactional route=inhouse" in lines[0]["line"]
+    assert "dmarc=pass(dkim=example.com,spf=example.com) " in lines[0]["line"]
 
 
 def test_plain_return_path_and_several_recipients(chain, sink, esp_sink):
@@ -155,6 +159,10 @@ def test_plain_return_path_and_several_recipients(chain, sink, esp_sink):
     tx = smtp_send(postfix.smtp_port, SENDER, ["bob@example.net"], message("plain", False))
     assert tx.accepted, str(tx)
     assert sink.wait_for(1)[0].mail_from == "bounces@bounce.example.com"
+    # bounce.example.com aligns with From: example.com through the Public
+    # Suffix List (relaxed alignment).
+    line = staffeld.wait_message_line(tx.queue_id)[0]["line"]
+    assert "dmarc=pass(dkim=example.com,spf=bounce.example.com) " in line
     # VERP needs one recipient; with two, the ESP route falls back to plain.
     bulk = smtp_send(postfix.smtp_port, SENDER, ["a@example.net", "b@example.net"],
                      message("two", True))

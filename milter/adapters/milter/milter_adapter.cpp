@@ -39,6 +39,7 @@ struct Connection {
         session.route_status(c.route_status);
         session.srs_hmac(hmac_sha1);
         session.spf_checker(c.spf);
+        session.dmarc(c.org_domain, c.dmarc_stats);
     }
     core::Session session;
     unsigned long steps = 0;  // negotiated protocol flags

@@ -29,6 +29,8 @@ struct MilterContext {
     core::SuppressServices suppress;                  // suppression store for [suppression]
     const core::RouteStatus* route_status = nullptr;  // routes marked down
     core::SpfChecker* spf = nullptr;                  // SPF pre-flight of routes
+    core::OrgDomainFn org_domain;                     // DMARC relaxed alignment
+    core::DmarcStats* dmarc_stats = nullptr;          // DMARC predictions, counted
 };
 
 // Registers the filter (smfi_register) and keeps `ctx` for the callbacks.

@@ -201,10 +201,13 @@ TEST_CASE("a signing policy signs at end of message and logs d/s", "[session][dk
     CHECK(v.prepend[0].value.find("t=1000;") != std::string::npos);
     CHECK(v.prepend[0].value.find("d=example.com; s=s1;") != std::string::npos);
     REQUIRE(log.lines.size() == 1);
-    CHECK(log.lines[0].second.find(" dkim=example.com/s1 action=pass") != std::string::npos);
+    CHECK(log.lines[0].second.find(
+              " dkim=example.com/s1 dmarc=pass(dkim=example.com,spf=example.com) action=pass") !=
+          std::string::npos);
 }
 
-TEST_CASE("too many header fields: 552 5.3.4 at end of message, nothing signed", "[session][dkim]") {
+TEST_CASE("too many header fields: 552 5.3.4 at end of message, nothing signed",
+          "[session][dkim]") {
     RecordingLogger log;
     LengthShaFactory sha;
     auto policy = signing_policy();
@@ -224,7 +227,8 @@ TEST_CASE("too many header fields: 552 5.3.4 at end of message, nothing signed",
     CHECK(v.xcode == "5.3.4");
     CHECK(v.prepend.empty());
     REQUIRE(log.lines.size() == 1);
-    CHECK(log.lines[0].second.find("dkim=none:header-too-large action=reject") != std::string::npos);
+    CHECK(log.lines[0].second.find("dkim=none:header-too-large action=reject") !=
+          std::string::npos);
     // The next message on the connection starts afresh.
     s.mail_from({"a@example.com", "", ""});
     s.header("From", " a@example.com");
