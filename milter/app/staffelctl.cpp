@@ -15,6 +15,9 @@
 //                 input -> suppression entries (app/ingest_cmd.hpp)
 //   route down|up NAME, route list
 //                 switch a [[route]] off and on for every node (app/route_cmd.hpp)
+//   srs encode|decode  the SRS return path of a route (app/route_cmd.hpp)
+//   explain       what the policy would do with one message, step by step,
+//                 read-only (app/explain_cmd.hpp)
 // The record formats and comparisons are the core's (core/dkim/
 // dns_record.hpp); DNS goes through app/dns_txt.hpp, keys through the
 // OpenSSL adapter, the policy through config/loader.hpp.
@@ -43,6 +46,7 @@
 #include "adapters/idn/idna.hpp"
 #include "adapters/openssl/dkim_keys.hpp"
 #include "app/dns_txt.hpp"
+#include "app/explain_cmd.hpp"
 #include "app/ingest_cmd.hpp"
 #include "app/quota_cmd.hpp"
 #include "app/route_cmd.hpp"
@@ -853,6 +857,8 @@ int parse_and_run(int argc, char** argv) {
     add_srs(app, opt, commands);
     SuppressCli suppress;
     suppress.add(app, man_page);
+    ExplainCli explain;
+    explain.add(app, man_page);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -870,6 +876,9 @@ int parse_and_run(int argc, char** argv) {
     }
     if (suppress.parsed()) {
         return suppress.run(opt.config);
+    }
+    if (explain.parsed()) {
+        return explain.run(opt.config);
     }
     if (commands.ingest->parsed()) {
         return run_ingest(opt);

@@ -75,6 +75,14 @@ Verdict Session::mail_from(const SenderInfo& sender) {
     policy_ = policies_();
     message_.emplace(*policy_);
     message_->sender = sender;
+    if (trace_ != nullptr) {
+        note("identity", identity() + ", client " + client_host_ + "[" + client_addr_ + "]" +
+                             (sender.daemon_name.empty()
+                                  ? std::string()
+                                  : ", daemon_name " + log_escape(sender.daemon_name, 64)) +
+                             (sender.non_smtp ? ", submitted without SMTP" : ""));
+        note("envelope", "MAIL FROM:<" + log_escape(sender.address) + ">");
+    }
     if (log_.enabled(LogLevel::Debug)) {
         log_.debug("MAIL FROM:<" + log_escape(sender.address) + "> client=" + client_host_ + "[" +
                    client_addr_ + "] identity=" + identity());
@@ -108,6 +116,7 @@ Verdict Session::rcpt_to(std::string_view recipient) {
             m.rcpts.push_back(std::move(r));
         }
         ++m.recipients;
+        note("recipient", "<" + log_escape(recipient) + ">: accepted (no [suppression])");
         return Verdict::proceed();
     }
     if (m.rcpts.size() >= kMaxTrackedRecipients) {
@@ -125,6 +134,9 @@ Verdict Session::rcpt_to(std::string_view recipient) {
         // Looked up all at once at the end of the message: mail without
         // SMTP, or a connection that began before a reload turned the
         // suppression lists on (its RCPT stage gets no reply).
+        note("recipient", "<" + log_escape(recipient) + ">: " +
+                              (r.normalised.empty() ? "not an address a suppression entry can name"
+                                                    : "looked up at the end of the message"));
         m.rcpts.push_back(std::move(r));
         ++m.recipients;
         return Verdict::proceed();
@@ -134,6 +146,8 @@ Verdict Session::rcpt_to(std::string_view recipient) {
     auto found = lookup(wanted);
     if (!found) {
         auto v = suppress_store_error(m, found.error().message);
+        note("recipient", "<" + log_escape(r.normalised) + ">: the suppression store failed (" +
+                              log_escape(found.error().message, 256, true) + ")");
         if (v.action != Verdict::Action::Continue) {
             return v;
         }
@@ -165,9 +179,27 @@ Verdict Session::rcpt_to(std::string_view recipient) {
                           log_escape(m.sender.address) + ">");
             }
             const auto reply = reply_for(e->reason);
+            note("recipient", "<" + log_escape(r.normalised) + ">: listed (" +
+                                  std::string(reason_name(e->reason)) +
+                                  (e->scope.empty() ? "" : ", for mail from " + e->scope) +
+                                  ") for every stream: refused at RCPT");
             return Verdict::reject(reply.rcode, reply.xcode, text);
         }
+        if (trace_ != nullptr) {
+            std::string streams;
+            for (const auto& st : e->streams) {
+                streams += (streams.empty() ? "" : ",") + st;
+            }
+            note("recipient", "<" + log_escape(r.normalised) + ">: listed (" +
+                                  std::string(reason_name(e->reason)) +
+                                  (e->scope.empty() ? "" : ", for mail from " + e->scope) +
+                                  ") for streams " + log_escape(streams) +
+                                  "; decided at the end of the message");
+        }
         r.entries.push_back(std::move(*e));
+    }
+    if (r.entries.empty()) {
+        note("recipient", "<" + log_escape(r.normalised) + ">: not on a suppression list");
     }
     m.rcpts.push_back(std::move(r));
     ++m.recipients;
@@ -288,16 +320,19 @@ Verdict Session::check_suppression_at_end(Message& m) {
             }
         }
         if (blocking != nullptr) {
+            note("suppression", "<" + log_escape(r.normalised) + "> removed: listed (" +
+                                    std::string(reason_name(blocking->reason)) + ") for stream " +
+                                    (stream_known ? m.stream : "(unknown)"));
             m.removed.push_back(r.normalised + ":" + std::string(reason_name(blocking->reason)));
             dropped.push_back(std::move(r));
         } else {
             kept.push_back(std::move(r));
         }
     }
+    m.rcpts = std::move(kept);  // every element of m.rcpts was moved from
     if (dropped.empty()) {
         return Verdict::proceed();
     }
-    m.rcpts = std::move(kept);
     m.recipients = m.recipients >= dropped.size() ? m.recipients - dropped.size() : 0;
     m.dropped = std::move(dropped);
     if (m.recipients == 0) {
@@ -322,15 +357,39 @@ void Session::choose_route(Message& m) {
     const StreamInput in{m.sender.sasl_user,   m.sender.address,    client_addr_raw_,
                          m.sender.daemon_name, &m.headers.fields(), m.recipients};
     auto choice = classify(routing.streams, routing.default_stream, in);
+    if (trace_ != nullptr) {
+        const auto last =
+            choice.rule >= 0 ? static_cast<std::size_t>(choice.rule) + 1 : routing.streams.size();
+        for (std::size_t i = 0; i < last; ++i) {
+            const auto& rule = routing.streams[i];
+            const auto check = check_rule(rule, in);
+            note("stream", "rule " + std::to_string(i + 1) + " \"" + rule.name + "\" (" +
+                               rule.where + "): " + (check.matched ? "matches: " : "no: ") +
+                               check.why);
+        }
+        note("stream", choice.stream + (choice.rule >= 0 ? " (the first rule that matches)"
+                                        : routing.streams.empty()
+                                            ? " (built-in: List-Unsubscribe, List-Id or "
+                                              "Precedence bulk/list/junk make bulk)"
+                                            : " (no rule matches: default_stream)"));
+    }
     m.stream = std::move(choice.stream);
     m.rule = choice.rule >= 0 ? &routing.streams[static_cast<std::size_t>(choice.rule)] : nullptr;
     const std::string& name = choice.route.empty() ? routing.default_route : choice.route;
     m.route = name.empty() ? nullptr : find_route(routing.routes, name);
+    if (trace_ != nullptr) {
+        note("route", name.empty() ? std::string("none: the envelope and header stay as they are")
+                                   : name + (choice.route.empty() ? " (default_route)"
+                                                                  : " (named by the stream)"));
+    }
     if (m.route != nullptr && route_status_ != nullptr) {
         std::vector<std::string> passed;
         const Route* in_service =
             route_in_service(routing.routes, *m.route, *route_status_, &passed);
         if (in_service == nullptr) {
+            note("route", m.route->name +
+                              " is down and no fallback is in service: the message would get "
+                              "451 4.3.2");
             m.route_down = m.route->name;
             m.route_result = m.route->name + ":down";
             m.route = nullptr;
@@ -344,6 +403,7 @@ void Session::choose_route(Message& m) {
                 from += n;
             }
             m.route_result = m.route->name + "(down:" + from + ")";
+            note("route", "down: " + from + "; the fallback " + m.route->name + " carries it");
         }
     }
     if (m.route != nullptr && m.route_result.empty()) {
@@ -372,6 +432,7 @@ void Session::spf_preflight(Message& m) {
     if (domain.empty() ||
         std::none_of(routing.spf_domains.begin(), routing.spf_domains.end(),
                      [&](const std::string& p) { return domain_pattern_matches(p, domain); })) {
+        note("spf", "not evaluated: " + log_escape(sender) + " is not in spf_domains");
         return;
     }
     for (const auto& ip : m.route->egress_ips) {
@@ -388,19 +449,25 @@ void Session::spf_preflight(Message& m) {
                       log_escape(answer ? answer->explanation : answer.error().message, 300, true) +
                       ")");
         }
+        note("spf", log_escape(ip, 64) + " would get " + std::string(to_string(result)) + " for " +
+                        log_escape(sender) + " on route " + m.route->name);
         switch (m.route->on_spf_fail) {
             case Route::SpfAction::Report:
+                note("spf", "on_spf_fail = report: only logged");
                 break;
             case Route::SpfAction::BounceDomain:
                 if (!m.route->bounce_domain.empty()) {
                     m.spf_use_bounce_domain = true;
                     m.spf_result += "->bounce_domain";
+                    note("spf", "on_spf_fail = bounce_domain: the return path moves to " +
+                                    m.route->bounce_domain);
                 }
                 break;
             case Route::SpfAction::SwitchRoute:
                 if (const auto* other = find_route(routing.routes, m.route->spf_switch_route)) {
                     m.route_result = other->name + "(spf:" + m.route->name + ")";
                     m.spf_result += "->route:" + other->name;
+                    note("spf", "on_spf_fail: route " + other->name + " carries it instead");
                     m.route = other;
                 }
                 break;
@@ -408,6 +475,8 @@ void Session::spf_preflight(Message& m) {
         return;
     }
     m.spf_result = "pass";
+    note("spf",
+         "every egress IP of route " + m.route->name + " would pass for " + log_escape(sender));
 }
 
 Verdict Session::check_unsubscribe_gate(Message& m) {
@@ -422,6 +491,17 @@ Verdict Session::check_unsubscribe_gate(Message& m) {
                                  expand_template(m.rule->unsubscribe_template, in));
     m.gate_result = gate.log;
     m.gate_add = std::move(gate.add);
+    if (trace_ != nullptr) {
+        std::string added;
+        for (const auto& f : m.gate_add) {
+            added += (added.empty() ? "" : ", ") + f.name + ":" + f.value;
+        }
+        note("unsubscribe", !gate.missing
+                                ? std::string("List-Unsubscribe and List-Unsubscribe-Post present")
+                            : gate.refuse    ? std::string("missing: the stream refuses such mail")
+                            : !added.empty() ? "missing: adds " + log_escape(added, 512, true)
+                                             : std::string("missing: reported only"));
+    }
     if (gate.refuse) {
         return Verdict::reject("550", "5.7.1",
                                "Staffel: " + m.stream +
@@ -493,6 +573,15 @@ Verdict Session::plan_envelope(Message& m) {
             from = std::move(rewritten).value();
         }
     }
+    if (trace_ != nullptr) {
+        static constexpr const char* kModes[] = {"keep", "plain", "verp", "srs"};
+        const std::string mode =
+            std::string("return_path = ") + kModes[static_cast<int>(m.route->return_path)];
+        note("envelope", from ? "MAIL FROM rewritten to <" + log_escape(*from) + "> (" + mode +
+                                    (m.spf_use_bounce_domain ? ", SPF pre-flight" : "") + ")"
+                              : "MAIL FROM unchanged (" + mode +
+                                    (m.sender.address.empty() ? ", null sender" : "") + ")");
+    }
     if (from) {
         m.route_result += ",from=" + log_escape(*from, 256);
         m.new_sender = std::move(from);
@@ -521,6 +610,10 @@ void Session::predict_alignment(Message& m) {
         !m.spf_result.empty() && m.spf_result != "pass"};
     auto p = predict_dmarc(in, policy_->routing.dmarc_alignment, org_domain_);
     m.dmarc_result = log_escape(p.log, 512);
+    note("dmarc",
+         m.dmarc_result + " (" +
+             (policy_->routing.dmarc_alignment == DmarcAlignment::Strict ? "strict" : "relaxed") +
+             " alignment)");
     std::uint64_t count = 0;
     if (dmarc_stats_ != nullptr) {
         auto& c = p.outcome == DmarcPrediction::Outcome::Pass   ? dmarc_stats_->pass
@@ -625,7 +718,14 @@ void Session::plan_signing() {
     }
     if (decision.specs.empty()) {
         m.dkim_result = "none:" + log_escape(decision.reason, 128);
+        note("dkim", "no signature: " + log_escape(decision.reason, 128));
         return;
+    }
+    if (trace_ != nullptr) {
+        for (const auto& spec : decision.specs) {
+            note("dkim", "signs as d=" + spec.domain + " s=" + spec.selector + " (" +
+                             std::string(to_string(spec.key->algorithm())) + ")");
+        }
     }
     if (sha_ == nullptr) {
         m.dkim_result = "error:no-hash";
@@ -771,6 +871,7 @@ Verdict Session::check_quotas(Message& m) {
     auto planned = plan_charges(policy_->quotas, zone, policy_->redis.prefix, subject,
                                 static_cast<std::int64_t>(m.recipients), clock_());
     if (planned.empty()) {
+        note("quota", "no [[quota]] limit applies");
         return Verdict::proceed();
     }
     std::vector<CounterCharge> charges;
@@ -790,6 +891,9 @@ Verdict Session::check_quotas(Message& m) {
             count = counter.fetch_add(1, std::memory_order_relaxed) + 1;
         }
         m.quota_result = accept ? "store-error:accepted" : "store-error:tempfail";
+        note("quota", "the counter store failed (" +
+                          log_escape(outcome.error().message, 256, true) +
+                          "): on_store_error = " + (accept ? "accept" : "tempfail"));
         log_.warning("quota store error: " + log_escape(outcome.error().message, 512, true) + "; " +
                      (accept ? "ACCEPTING the message unchecked (on_store_error = accept)"
                              : "answering tempfail (on_store_error = tempfail)") +
@@ -802,6 +906,25 @@ Verdict Session::check_quotas(Message& m) {
     }
     auto decision = decide(planned, *outcome, zone);
     m.quota_result = log_escape(decision.log, 128);
+    if (trace_ != nullptr) {
+        for (std::size_t i = 0; i < planned.size() && i < outcome->counters.size(); ++i) {
+            const auto& p = planned[i];
+            const auto& c = outcome->counters[i];
+            const auto before = outcome->admitted ? c.used - p.units : c.used;
+            note("quota", "\"" + p.limit->name + "\" for " + log_escape(p.identity) + ": " +
+                              std::to_string(before) + " of " + std::to_string(p.effective_limit) +
+                              " used, this message needs " + std::to_string(p.units) + ": " +
+                              (c.admits ? "fits" : "over") +
+                              (p.resets_at > 0 ? "; resets " + format_local(zone, p.resets_at)
+                                               : std::string()));
+        }
+        note("quota", decision.kind == QuotaDecision::Kind::Admit
+                          ? "admitted (" + decision.log + ")"
+                          : decision.log + ": " +
+                                (decision.text.empty() ? decision.hold_reason
+                                                       : decision.rcode + " " + decision.xcode +
+                                                             " " + decision.text));
+    }
     if (outcome->admitted) {
         m.charged = std::move(charges);
     }

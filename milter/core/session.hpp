@@ -103,6 +103,15 @@ class MessageEdits {
     virtual bool append_header(std::string_view name, std::string_view value) = 0;
 };
 
+// Receives, step by step, what a session decides and why (staffelctl
+// explain). Topics: "identity", "recipient", "stream", "route", "spf",
+// "unsubscribe", "suppression", "envelope", "quota", "dkim", "dmarc".
+class Trace {
+  public:
+    virtual ~Trace() = default;
+    virtual void step(std::string_view topic, std::string_view text) = 0;
+};
+
 // Decisions taken because the counter store could not answer, per
 // on_store_error; shared by every connection (metrics, log lines).
 struct QuotaStats {
@@ -185,6 +194,8 @@ class Session {
         org_domain_ = std::move(org);
         dmarc_stats_ = stats;
     }
+    // Where to say each decision (staffelctl explain); null: nowhere.
+    void trace(Trace* trace) { trace_ = trace; }
 
     [[nodiscard]] bool in_message() const { return message_.has_value(); }
     [[nodiscard]] std::size_t recipients() const { return message_ ? message_->recipients : 0; }
@@ -250,6 +261,11 @@ class Session {
     Verdict apply_edits(Message& m, Verdict v, MessageEdits& edits);
     void finish(std::string_view queue_id, std::string_view action);
     [[nodiscard]] std::string identity() const;
+    void note(std::string_view topic, const std::string& text) {
+        if (trace_ != nullptr) {
+            trace_->step(topic, text);
+        }
+    }
 
     PolicySource policies_;
     Logger& log_;
@@ -264,6 +280,7 @@ class Session {
     SpfChecker* spf_ = nullptr;
     std::function<std::string(std::string_view, std::string_view)> srs_hmac_;
     OrgDomainFn org_domain_;
+    Trace* trace_ = nullptr;
     DmarcStats* dmarc_stats_ = nullptr;
     std::shared_ptr<const Policy> policy_;
     std::string client_host_;

@@ -65,7 +65,99 @@ bool rule_matches(const StreamRule& r, const StreamInput& in) {
            in.recipients >= r.min_recipients;
 }
 
+// Quoted for explanations: bounded, without control characters.
+std::string shown(std::string_view v) {
+    std::string out = "\"";
+    for (char c : v.substr(0, 200)) {
+        out += static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? '?' : c;
+    }
+    return out + (v.size() > 200 ? "...\"" : "\"");
+}
+
+template <typename List, typename Pred, typename Show>
+std::optional<std::string> first_match(const List& list, Pred pred, Show show) {
+    for (const auto& item : list) {
+        if (pred(item)) {
+            return show(item);
+        }
+    }
+    return std::nullopt;
+}
+
 }  // namespace
+
+RuleCheck check_rule(const StreamRule& r, const StreamInput& in) {
+    static const std::vector<HeaderField> kNone;
+    const auto& fields = in.headers != nullptr ? *in.headers : kNone;
+    RuleCheck out;
+    std::vector<std::string> because;
+    auto fail = [&](std::string why) {
+        out.why = std::move(why);
+        return out;
+    };
+    if (!r.sasl_users.empty()) {
+        auto m = first_match(
+            r.sasl_users, [&](const std::string& p) { return login_matches(p, in.sasl_user); },
+            [](const std::string& p) { return p; });
+        if (!m) {
+            return fail(in.sasl_user.empty()
+                            ? "the client did not authenticate (sasl_users)"
+                            : "SASL user " + shown(in.sasl_user) + " is not in sasl_users");
+        }
+        because.push_back("SASL user " + shown(in.sasl_user) + " matches " + shown(*m));
+    }
+    if (!r.senders.empty()) {
+        auto m = first_match(
+            r.senders, [&](const std::string& p) { return sender_matches(p, in.sender); },
+            [](const std::string& p) { return p; });
+        if (!m) {
+            return fail("envelope sender " + shown(in.sender) + " is not in senders");
+        }
+        because.push_back("sender " + shown(in.sender) + " matches " + shown(*m));
+    }
+    if (!r.networks.empty()) {
+        auto m = first_match(
+            r.networks, [&](const Network& n) { return n.contains(in.client_ip); },
+            [](const Network& n) { return n.to_string(); });
+        if (!m) {
+            return fail("client " + shown(in.client_ip) + " is not in networks");
+        }
+        because.push_back("client " + shown(in.client_ip) + " is in " + *m);
+    }
+    if (!r.daemon_names.empty()) {
+        if (std::none_of(r.daemon_names.begin(), r.daemon_names.end(),
+                         [&](const std::string& d) { return d == in.daemon_name; })) {
+            return fail("daemon_name " + shown(in.daemon_name) + " is not in daemon_names");
+        }
+        because.push_back("daemon_name " + shown(in.daemon_name));
+    }
+    if (!r.headers.empty()) {
+        auto m = first_match(
+            r.headers, [&](const HeaderCondition& c) { return header_matches(c, fields); },
+            [](const HeaderCondition& c) {
+                return "header " + c.name + (c.value_glob ? ": " + *c.value_glob : "");
+            });
+        if (!m) {
+            return fail("no header field matches headers");
+        }
+        because.push_back(*m);
+    }
+    if (in.recipients < r.min_recipients) {
+        return fail(std::to_string(in.recipients) + " recipients, fewer than min_recipients " +
+                    std::to_string(r.min_recipients));
+    }
+    if (r.min_recipients > 0) {
+        because.push_back(std::to_string(in.recipients) + " recipients");
+    }
+    out.matched = true;
+    for (const auto& b : because) {
+        out.why += (out.why.empty() ? "" : "; ") + b;
+    }
+    if (out.why.empty()) {
+        out.why = "no conditions";
+    }
+    return out;
+}
 
 bool glob_matches(std::string_view glob, std::string_view text) {
     // Iterative wildcard match with one backtrack point: linear in practice.

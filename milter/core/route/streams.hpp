@@ -88,6 +88,14 @@ bool glob_matches(std::string_view glob, std::string_view text);  // case-insens
 StreamChoice classify(const std::vector<StreamRule>& rules, std::string_view default_stream,
                       const StreamInput& in);
 
+// One rule checked against one message, said in words (staffelctl
+// explain): whether it matches and why, or the first condition that fails.
+struct RuleCheck {
+    bool matched = false;
+    std::string why;  // "sender app@example.com matches *@example.com; header Precedence: bulk"
+};
+RuleCheck check_rule(const StreamRule& rule, const StreamInput& in);
+
 // The built-in classification ("bulk" or "transactional").
 std::string_view builtin_stream(const std::vector<HeaderField>& fields);
 

@@ -64,13 +64,17 @@ struct FakeSuppressionStore : SuppressionStore {
 
 struct Edits : MessageEdits {
     std::vector<std::string> deleted;
+    std::string sender;
     bool insert_header(std::string_view, std::string_view) override { return true; }
     bool quarantine(std::string_view) override { return true; }
     bool delete_recipient(std::string_view r) override {
         deleted.emplace_back(r);
         return true;
     }
-    bool change_sender(std::string_view) override { return true; }
+    bool change_sender(std::string_view s) override {
+        sender = std::string(s);
+        return true;
+    }
     bool remove_header(std::string_view, int) override { return true; }
     bool append_header(std::string_view, std::string_view) override { return true; }
 };
@@ -289,6 +293,21 @@ TEST_CASE("an unsubscribe removes the recipient from bulk mail only", "[suppress
     CHECK(none_left.action == Verdict::Action::Reject);
     CHECK(none_left.xcode == "5.7.1");
     CHECK_THAT(none_left.text, Catch::Contains("every recipient"));
+}
+
+TEST_CASE("VERP return paths name the recipient that remains after suppression",
+          "[suppress][session][routing]") {
+    Harness h;
+    h.policy = policy_from(
+        "[suppression]\n[routing]\ndefault_route = \"esp\"\n"
+        "[[route]]\nname = \"esp\"\nbounce_domain = \"bounce.esp.test\"\nreturn_path = \"verp\"\n");
+    h.send({"bob@example.net"}, true);
+    CHECK(h.edits.sender == "bounces+bob=example.net@bounce.esp.test");
+    // Two recipients, one unsubscribed from bulk: the one left gets VERP.
+    h.store.entries[h.key("u@example.net")] = entry(SuppressReason::Unsubscribe, {"bulk"});
+    h.send({"u@example.net", "a@example.net"}, true);
+    CHECK(h.edits.deleted == std::vector<std::string>{"<u@example.net>"});
+    CHECK(h.edits.sender == "bounces+a=example.net@bounce.esp.test");
 }
 
 TEST_CASE("mail without SMTP is never refused per recipient: one lookup, then removal",

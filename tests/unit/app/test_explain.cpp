@@ -1,0 +1,245 @@
+// test_explain.cpp - `staffelctl explain`: the message reader, the address
+// lists it takes recipients from, and the steps it prints over fake stores
+// (read-only: nothing charged), plus the dry-run counter store.
+#include <catch2/catch.hpp>
+#include <map>
+#include <sstream>
+#include <string>
+
+#include "../core/fake_counter_store.hpp"
+#include "adapters/idn/idna.hpp"
+#include "app/explain_cmd.hpp"
+#include "config/loader.hpp"
+#include "core/quota/dry_run.hpp"
+
+using namespace staffel;
+using namespace staffel::core;
+
+namespace {
+
+struct Entries : SuppressionStore {
+    std::map<std::string, SuppressionEntry> entries;
+    int writes = 0;
+    Result<std::vector<std::optional<SuppressionEntry>>> lookup(
+        std::span<const std::string> keys) override {
+        std::vector<std::optional<SuppressionEntry>> out;
+        for (const auto& k : keys) {
+            auto it = entries.find(k);
+            out.push_back(it == entries.end() ? std::nullopt
+                                              : std::optional<SuppressionEntry>(it->second));
+        }
+        return out;
+    }
+    Result<bool> put(const std::string&, const SuppressionEntry&) override {
+        ++writes;
+        return true;
+    }
+    Result<bool> remove(const std::string&) override {
+        ++writes;
+        return true;
+    }
+    Result<SoftBounceOutcome> count_soft_bounce(const std::string&, std::int64_t, std::int64_t,
+                                                const std::string&,
+                                                const SuppressionEntry&) override {
+        ++writes;
+        return make_error("not used");
+    }
+    Result<std::size_t> put_many(std::span<const KeyedEntry>) override {
+        ++writes;
+        return make_error("not used");
+    }
+    Result<std::size_t> scan(std::string_view, const Visitor&) override {
+        return make_error("not used");
+    }
+};
+
+const char* kPolicy = R"([suppression]
+[routing]
+default_route = "inhouse"
+[[stream]]
+name = "bulk"
+headers = ["Precedence: bulk"]
+route = "esp"
+[[route]]
+name = "inhouse"
+bounce_domain = "bounce.example.com"
+return_path = "plain"
+strip_headers = ["X-Internal"]
+[[route]]
+name = "esp"
+bounce_domain = "bounce.esp.test"
+return_path = "verp"
+add_headers = ["X-Campaign: {header:X-Campaign-Id}"]
+[[quota]]
+name = "daily"
+key = "sender"
+limit = "3/1d"
+)";
+
+const char* kBulk =
+    "From: News <news@example.com>\n"
+    "To: Bob <bob@example.net>, \"Gone, Really\" <gone@example.net>\n"
+    "Subject: November\n"
+    "Precedence: bulk\n"
+    "X-Campaign-Id: nov\n"
+    "\n"
+    "Hello\n";
+
+struct Run {
+    Entries entries;
+    test::FakeCounterStore counters;
+    std::shared_ptr<const Policy> policy;
+    std::string out, err;
+
+    Run() {
+        auto r = config::load_policy_text(kPolicy, "p.toml");
+        for (const auto& e : r.errors) {
+            FAIL(e.to_string());
+        }
+        policy = r.policy;
+    }
+    int explain(std::string_view message, app::ExplainArgs args = {}) {
+        app::ExplainServices s;
+        s.counters = &counters;
+        s.suppressions = &entries;
+        s.idna = adapters::domain_to_ascii;
+        s.now = 1795478400;  // 2026-11-24 00:00 UTC
+        if (args.file.empty()) {
+            args.file = "m.eml";
+        }
+        std::ostringstream o, e;
+        const int rc = app::explain(*policy, s, message, args, o, e);
+        out = o.str();
+        err = e.str();
+        return rc;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("address lists give bare addresses; names, comments and groups are dropped",
+          "[explain]") {
+    using V = std::vector<std::string>;
+    CHECK(app::address_list(" a@example.com") == V{"a@example.com"});
+    CHECK(app::address_list(" Bob <bob@example.net>, \"Gone, Really\" <g@example.net>") ==
+          V{"bob@example.net", "g@example.net"});
+    CHECK(app::address_list(" c@example.org (Carol, the boss),\r\n\td@example.org") ==
+          V{"c@example.org", "d@example.org"});
+    CHECK(app::address_list(" team: x@example.com, y@example.com;, z@example.com") ==
+          V{"x@example.com", "y@example.com", "z@example.com"});
+    CHECK(app::address_list(" undisclosed-recipients:;").empty());
+    CHECK(app::address_list(" <>").empty());
+}
+
+TEST_CASE("explain walks a bulk message through stream, route, suppression and quota",
+          "[explain]") {
+    Run run;
+    SuppressionKeys keys(run.policy->redis.prefix);
+    SuppressionEntry gone;
+    gone.reason = SuppressReason::HardBounce;
+    gone.added_at = 1763640000;
+    run.entries.entries[keys.entry_key({}, "gone@example.net")] = gone;
+
+    CHECK(run.explain(kBulk) == 0);
+    const auto& o = run.out;
+    CAPTURE(o);
+    CHECK_THAT(o, Catch::Contains("sender       <news@example.com> (From:)"));
+    CHECK_THAT(o, Catch::Contains("recipient    <bob@example.net>: not on a suppression list"));
+    CHECK_THAT(o, Catch::Contains("RCPT         <gone@example.net>: 550 5.1.1"));
+    CHECK_THAT(o, Catch::Contains("stream       rule 1 \"bulk\" (p.toml:4:1): matches: "
+                                  "header Precedence: bulk"));
+    CHECK_THAT(o, Catch::Contains("route        esp (named by the stream)"));
+    CHECK_THAT(o,
+               Catch::Contains("MAIL FROM rewritten to <bounces+bob=example.net@bounce.esp.test> "
+                               "(return_path = verp)"));
+    CHECK_THAT(o, Catch::Contains("quota        \"daily\" for news@example.com: 0 of 3 used, "
+                                  "this message needs 1: fits"));
+    CHECK_THAT(o, Catch::Contains("edit         append at the end: X-Campaign: nov"));
+    CHECK_THAT(o,
+               Catch::Contains("edit         MAIL FROM:<bounces+bob=example.net@bounce.esp.test>"));
+    CHECK_THAT(o, Catch::Contains("dmarc        fail(from=example.com,d=none,rp=bounce.esp.test)"));
+    CHECK_THAT(o, Catch::Contains("answer       250 accepted"));
+    // Read-only: nothing charged, nothing written.
+    CHECK(run.counters.charges == 0);
+    CHECK(run.counters.values.empty());
+    CHECK(run.entries.writes == 0);
+}
+
+TEST_CASE("explain shows the quota that would refuse, and exits 1", "[explain]") {
+    Run run;
+    auto plan = counters_for(run.policy->quotas, *run.policy->general.time_zone,
+                             run.policy->redis.prefix, "shop@example.com", 1795478400);
+    REQUIRE(plan.size() == 1);
+    run.counters.values[plan[0].charge.key] = 3;
+    const char* receipt =
+        "From: shop@example.com\r\nTo: a@example.org\r\nX-Internal: 1\r\nSubject: r\r\n\r\nx\r\n";
+    CHECK(run.explain(receipt) == 1);
+    CAPTURE(run.out);
+    CHECK_THAT(run.out, Catch::Contains("rule 1 \"bulk\" (p.toml:4:1): no: no header field "
+                                        "matches headers"));
+    CHECK_THAT(run.out, Catch::Contains("transactional (no rule matches: default_stream)"));
+    CHECK_THAT(run.out, Catch::Contains("3 of 3 used, this message needs 1: over"));
+    CHECK_THAT(run.out, Catch::Contains("answer       451 4.7.1"));
+    CHECK_THAT(run.out, !Catch::Contains("edit "));
+    CHECK(run.counters.values[plan[0].charge.key] == 3);
+    CHECK(run.counters.charges == 0);
+
+    // --from and --rcpt override the header; the null sender is kept as such.
+    app::ExplainArgs args;
+    args.from_given = true;
+    args.rcpts = {"z@example.org"};
+    CHECK(run.explain(receipt, args) == 0);
+    CHECK_THAT(run.out, Catch::Contains("sender       <> (--from)"));
+    CHECK_THAT(run.out, Catch::Contains("<z@example.org>: not on a suppression list"));
+    CHECK_THAT(run.out, Catch::Contains("MAIL FROM unchanged (return_path = plain, null sender)"));
+    CHECK_THAT(run.out, Catch::Contains("edit         remove header X-Internal (occurrence 1)"));
+}
+
+TEST_CASE("explain refuses what is not a message, or has no one to send to", "[explain]") {
+    Run run;
+    CHECK(run.explain("this is not a header\n\nbody\n") == 65);
+    CHECK_THAT(run.err, Catch::Contains("line 1 is not a header field"));
+    CHECK(run.explain(" folded first\nFrom: a@example.com\n\n") == 65);
+    CHECK(run.explain("") == 65);
+    CHECK(run.explain("Subject: no addresses\n\nx\n") == 64);
+    CHECK_THAT(run.err, Catch::Contains("--from"));
+    CHECK(run.explain("From: a@example.com\nSubject: nobody\n\nx\n") == 64);
+    CHECK_THAT(run.err, Catch::Contains("--rcpt"));
+}
+
+TEST_CASE("the dry-run store admits exactly as a charge would, and changes nothing",
+          "[explain][quota]") {
+    test::FakeCounterStore real;
+    real.now_us = 1'000'000'000;
+    DryRunCounterStore dry(real);
+    CounterCharge window;
+    window.key = "w";
+    window.limit = 5;
+    window.amount = 2;
+    CounterCharge gcra;
+    gcra.kind = CounterCharge::Kind::Gcra;
+    gcra.key = "g";
+    gcra.interval_us = 1'000'000;
+    gcra.burst = 3;
+    gcra.amount = 1;
+    for (std::int64_t used = 0; used <= 6; ++used) {
+        CAPTURE(used);
+        real.values["w"] = used;
+        real.values["g"] = real.now_us + used * gcra.interval_us;
+        const std::vector<CounterCharge> both{window, gcra};
+        auto d = dry.charge(both);
+        REQUIRE(d);
+        CHECK(real.values["w"] == used);  // unchanged
+        auto r = real.charge(both);
+        REQUIRE(r);
+        CHECK(d->admitted == r->admitted);
+        CHECK(d->counters[0].admits == r->counters[0].admits);
+        CHECK(d->counters[1].admits == r->counters[1].admits);
+        if (r->admitted) {
+            CHECK(d->counters[0].used == r->counters[0].used);
+            CHECK(d->counters[1].used == r->counters[1].used);
+        }
+    }
+    CHECK(dry.refund(std::vector<CounterCharge>{window}).value());
+    CHECK_FALSE(dry.reset(std::vector<std::string>{"w"}));
+}
