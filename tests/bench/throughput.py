@@ -20,6 +20,9 @@ Modes (--modes, comma-separated; default bare,staffeld-unix,staffeld-inet):
   staffeld-rsa-ed25519  staffeld signing bench.example with RSA-2048 and Ed25519
   opendkim-rsa          Debian's opendkim (-f, own config, unix socket) signing
                         bench.example with the same RSA-2048 key, relaxed/relaxed
+  null-milter           tests/bench/null_milter.c (compiled here against Debian's
+                        libmilter): every stage but end of message negotiated
+                        away, "continue" there - the floor any milter costs
   Runs are interleaved (bare, unix, ..., bare, ...) and medians are reported,
   since throughput swings with the host's steal time; CPU ms/message is the
   steadier figure to compare. The "scripts" column is Redis's own count
@@ -54,7 +57,7 @@ import harness  # noqa: E402
 from dkim_verify import public_key_record, verify_python_dkim  # noqa: E402
 
 MODES = ("bare", "staffeld-unix", "staffeld-inet", "staffeld-quota", "staffeld-rsa",
-         "staffeld-rsa-ed25519", "opendkim-rsa")
+         "staffeld-rsa-ed25519", "opendkim-rsa", "null-milter")
 ALIASES = {"staffeld": "staffeld-unix"}
 DEFAULT_MODES = ("bare", "staffeld-unix", "staffeld-inet")
 # The selectors each mode signs with (the key files are named after them).
@@ -67,7 +70,8 @@ RCPT = "to@example.net"
 CHECK_RCPT = "to@check.bench.test"  # routed to the capture sink
 # Ratios printed when both modes ran (every mode is also compared with bare).
 PAIRS = (("staffeld-inet", "staffeld-unix"), ("staffeld-quota", "staffeld-unix"), ("staffeld-rsa", "staffeld-unix"),
-         ("staffeld-rsa-ed25519", "staffeld-rsa"), ("staffeld-rsa", "opendkim-rsa"))
+         ("staffeld-rsa-ed25519", "staffeld-rsa"), ("staffeld-rsa", "opendkim-rsa"),
+         ("staffeld-unix", "null-milter"))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -140,6 +144,40 @@ class SmtpSink(harness.Server):
 
 # ---------------------------------------------------------------- keys and milters
 
+NULL_MILTER_SOURCE = Path(__file__).resolve().parent / "null_milter.c"
+
+
+class NullMilter(harness.Server):
+    """tests/bench/null_milter.c, built with cc against Debian's libmilter, on a unix socket."""
+
+    def __init__(self, tmpdir):
+        super().__init__()
+        self.dir = Path(tmpdir) / "null-milter"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.dir, 0o755)
+        self.binary = self.dir / "null_milter"
+        self.socket_path = self.dir / "null.sock"
+        self.socket_spec = "unix:%s" % self.socket_path
+        self.proc = None
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def start(self):
+        subprocess.run(["cc", "-O2", "-o", str(self.binary), str(NULL_MILTER_SOURCE),
+                        "-lmilter", "-pthread"], check=True, capture_output=True, timeout=120)
+        self.proc = harness.spawn([str(self.binary), self.socket_spec], self.dir / "log")
+        self._register("pid", str(self.proc.pid), self.dir)
+        harness.wait_until(lambda: self.socket_path.exists(), 10, what="null milter socket")
+        os.chmod(self.socket_path, 0o666)
+        return self
+
+    def stop(self):
+        harness.stop_process(self.proc)
+        self._unregister()
+
+
 class Keys:
     """One RSA-2048 and one Ed25519 key (PEM, mode 0600) and their TXT records."""
 
@@ -197,6 +235,8 @@ def start_milter(mode, run_dir, redis, keys):
         return None, False
     if mode == "opendkim-rsa":
         return harness.OpenDkim(run_dir, DOMAIN, "rsa", keys.paths["rsa"]).start(), False
+    if mode == "null-milter":
+        return NullMilter(run_dir).start(), False
     kind = "inet" if mode == "staffeld-inet" else "unix"
     policy = None
     if mode in SIGNS:
