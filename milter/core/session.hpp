@@ -246,6 +246,7 @@ class Session {
     // The route's return path (m.new_sender); a tempfail if SRS fails.
     Verdict plan_envelope(Message& m);
     Verdict apply_route(Message& m, MessageEdits& edits);
+    static Verdict cannot_route();
     void predict_alignment(Message& m);
     Verdict check_unsubscribe_gate(Message& m);
     void spf_preflight(Message& m);

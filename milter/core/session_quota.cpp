@@ -1,0 +1,108 @@
+// session_quota.cpp - the quota steps of a Session: one charge per message
+// at its end, and the refund when it is refused after all (see session.hpp
+// and core/quota/).
+#include "core/quota/quota.hpp"
+#include "core/session.hpp"
+
+namespace staffel::core {
+
+Verdict Session::check_quotas(Message& m) {
+    if (policy_->quotas.empty() || m.recipients == 0) {
+        return Verdict::proceed();
+    }
+    const QuotaSubject subject{m.sender.address, m.sender.sasl_user, client_addr_raw_, m.stream};
+    const auto& zone = *policy_->general.time_zone;
+    auto planned = plan_charges(policy_->quotas, zone, policy_->redis.prefix, subject,
+                                static_cast<std::int64_t>(m.recipients), clock_());
+    if (planned.empty()) {
+        note("quota", "no [[quota]] limit applies");
+        return Verdict::proceed();
+    }
+    std::vector<CounterCharge> charges;
+    charges.reserve(planned.size());
+    for (const auto& p : planned) {
+        charges.push_back(p.charge);
+    }
+    auto outcome = quota_.store != nullptr
+                       ? quota_.store->charge(charges)
+                       : Result<ChargeOutcome>(make_error("no counter store is configured"));
+    if (!outcome) {
+        const bool accept = policy_->redis.on_store_error == StoreErrorMode::Accept;
+        std::uint64_t count = 0;
+        if (quota_.stats != nullptr) {
+            auto& counter = accept ? quota_.stats->store_errors_accepted
+                                   : quota_.stats->store_errors_tempfailed;
+            count = counter.fetch_add(1, std::memory_order_relaxed) + 1;
+        }
+        m.quota_result = accept ? "store-error:accepted" : "store-error:tempfail";
+        note("quota", "the counter store failed (" +
+                          log_escape(outcome.error().message, 256, true) +
+                          "): on_store_error = " + (accept ? "accept" : "tempfail"));
+        log_.warning("quota store error: " + log_escape(outcome.error().message, 512, true) + "; " +
+                     (accept ? "ACCEPTING the message unchecked (on_store_error = accept)"
+                             : "answering tempfail (on_store_error = tempfail)") +
+                     "; " + std::to_string(count) + " such decisions since start");
+        if (accept) {
+            return Verdict::proceed();
+        }
+        return Verdict::tempfail("451", "4.3.0",
+                                 "Staffel: sending limits cannot be checked now, try again later");
+    }
+    auto decision = decide(planned, *outcome, zone);
+    m.quota_result = log_escape(decision.log, 128);
+    if (trace_ != nullptr) {
+        for (std::size_t i = 0; i < planned.size() && i < outcome->counters.size(); ++i) {
+            const auto& p = planned[i];
+            const auto& c = outcome->counters[i];
+            const auto before = outcome->admitted ? c.used - p.units : c.used;
+            note("quota", "\"" + p.limit->name + "\" for " + log_escape(p.identity) + ": " +
+                              std::to_string(before) + " of " + std::to_string(p.effective_limit) +
+                              " used, this message needs " + std::to_string(p.units) + ": " +
+                              (c.admits ? "fits" : "over") +
+                              (p.resets_at > 0 ? "; resets " + format_local(zone, p.resets_at)
+                                               : std::string()));
+        }
+        note("quota", decision.kind == QuotaDecision::Kind::Admit
+                          ? "admitted (" + decision.log + ")"
+                          : decision.log + ": " +
+                                (decision.text.empty() ? decision.hold_reason
+                                                       : decision.rcode + " " + decision.xcode +
+                                                             " " + decision.text));
+    }
+    if (outcome->admitted) {
+        m.charged = std::move(charges);
+    }
+    switch (decision.kind) {
+        case QuotaDecision::Kind::Admit:
+            return Verdict::proceed();
+        case QuotaDecision::Kind::Tempfail:
+            return Verdict::tempfail(decision.rcode, decision.xcode, decision.text);
+        case QuotaDecision::Kind::Reject:
+            return Verdict::reject(decision.rcode, decision.xcode, decision.text);
+        case QuotaDecision::Kind::Hold: {
+            Verdict v;
+            v.quarantine = decision.hold_reason;
+            return v;
+        }
+    }
+    return Verdict::proceed();
+}
+
+void Session::refund(Message& m) {
+    if (m.charged.empty()) {
+        return;
+    }
+    auto charged = std::move(m.charged);
+    m.charged.clear();
+    auto done = quota_.store != nullptr ? quota_.store->refund(charged)
+                                        : Result<bool>(make_error("no counter store"));
+    if (!done) {
+        log_.warning("quota refund failed: " + log_escape(done.error().message, 512, true) +
+                     "; the message stays counted");
+        m.quota_result += ",refund-failed";
+    } else {
+        m.quota_result += ",refunded";
+    }
+}
+
+}  // namespace staffel::core
