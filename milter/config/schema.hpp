@@ -59,4 +59,8 @@ const std::vector<FieldSpec>& schema();
 // Fields of one section; empty if the section is unknown.
 std::vector<const FieldSpec*> fields_of(std::string_view section);
 
+// The rows of the sections declared in files of their own.
+void add_routing_rows(std::vector<FieldSpec>& rows);      // schema_routing.cpp
+void add_suppression_rows(std::vector<FieldSpec>& rows);  // schema_suppress.cpp
+
 }  // namespace staffel::config

@@ -1,0 +1,52 @@
+// schema_suppress.cpp - the rows of [suppression] (see schema.hpp).
+#include "config/quota_values.hpp"
+#include "config/schema_values.hpp"
+
+namespace staffel::config {
+namespace {
+
+using namespace values;  // NOLINT(google-build-using-namespace)
+
+}  // namespace
+
+void add_suppression_rows(std::vector<FieldSpec>& rows) {
+    using namespace std::chrono_literals;
+    // [suppression]
+    rows.push_back({"suppression", "enabled", "true or false", "true (once the table exists)",
+                    boolean_in([](Policy& p) -> bool& { return p.suppression.enabled; })});
+    rows.push_back({"suppression", "fold_local_part", "true or false", "true",
+                    boolean_in([](Policy& p) -> bool& { return p.suppression.fold_local_part; })});
+    rows.push_back({"suppression", "hash_secret_file",
+                    "the absolute path of a file (mode 0600 or stricter) holding the secret",
+                    "(addresses stored in clear)",
+                    [](const toml::node& n, Policy& p) -> std::optional<std::string> {
+                        const auto* s = n.as_string();
+                        if (s == nullptr) {
+                            return "got " + type_name(n);
+                        }
+                        p.suppression.hash_secret_file = s->get();
+                        return read_secret(p.suppression.hash_secret_file,
+                                           p.suppression.hash_secret, "secret file");
+                    }});
+    rows.push_back({"suppression", "unsubscribe_streams",
+                    "an array of stream names, e.g. [\"bulk\"]", "[\"bulk\"]",
+                    array_of<std::string>(
+                        [](Policy & p) -> auto& { return p.suppression.unsubscribe_streams; },
+                        quota_name, false)});
+    rows.push_back(
+        {"suppression", "soft_bounce_limit", "an integer from 1 to 1000", "5",
+         integer_in(
+             [](Policy & p) -> auto& { return p.suppression.soft_bounce_limit; }, 1, 1000)});
+    rows.push_back(
+        {"suppression", "soft_bounce_window", "a duration from \"1h\" to \"365d\", e.g. \"7d\"",
+         "\"7d\"",
+         seconds_in(
+             [](Policy & p) -> auto& { return p.suppression.soft_bounce_window; }, 1h, 24h * 365)});
+    rows.push_back({"suppression", "soft_bounce_expires",
+                    "a duration up to \"3650d\"; \"0\" = never", "\"30d\"",
+                    seconds_in(
+                        [](Policy & p) -> auto& { return p.suppression.soft_bounce_expires; }, 0h,
+                        24h * 3650)});
+}
+
+}  // namespace staffel::config
