@@ -2,10 +2,7 @@
 #include "app/explain_cmd.hpp"
 
 #include <CLI/CLI.hpp>
-#include <cerrno>
-#include <cstring>
 #include <ctime>
-#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -459,32 +456,15 @@ bool ExplainCli::parsed() const {
 }
 
 int ExplainCli::run(const std::string& policy_path) {
-    auto loaded = config::load_policy(policy_path, adapters::load_signing_key);
-    if (!loaded.policy) {
-        for (const auto& e : loaded.errors) {
-            std::cerr << e.to_string() << '\n';
-        }
+    const auto loaded = load_policy_or_report(policy_path, adapters::load_signing_key, std::cerr);
+    if (!loaded) {
         return kExitConfig;
     }
-    const auto& policy = *loaded.policy;
-    std::ifstream file;
-    if (args_.file != "-") {
-        file.open(args_.file, std::ios::binary);
-        if (!file) {
-            std::cerr << "staffelctl: explain: cannot read " << args_.file << ": "
-                      << std::strerror(errno) << '\n';
-            return kExitNoInput;
-        }
-    }
-    std::istream& in = args_.file == "-" ? std::cin : file;
-    std::string message;
-    char buf[65536];
-    while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-        message.append(buf, static_cast<std::size_t>(in.gcount()));
-        if (message.size() > kMaxMessage) {
-            std::cerr << "staffelctl: explain: " << args_.file << " is larger than 64 MiB\n";
-            return kExitDataErr;
-        }
+    const auto& policy = *loaded;
+    int exit_code = 0;
+    const auto message = read_input(args_.file, kMaxMessage, "explain", std::cerr, exit_code);
+    if (!message) {
+        return exit_code;
     }
 
     adapters::StderrLogger log("staffelctl");
@@ -524,7 +504,7 @@ int ExplainCli::run(const std::string& policy_path) {
     }
     services.idna = adapters::domain_to_ascii;
     services.now = static_cast<std::int64_t>(::time(nullptr));
-    return explain(policy, services, message, args_, std::cout, std::cerr);
+    return explain(policy, services, *message, args_, std::cout, std::cerr);
 }
 
 }  // namespace staffel::app

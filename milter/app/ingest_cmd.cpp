@@ -5,12 +5,10 @@
 #include <vector>
 
 #include "adapters/gmime/bounce_report.hpp"
+#include "app/exit_codes.hpp"
 
 namespace staffel::app {
 namespace {
-
-constexpr int kExitDataErr = 65;
-constexpr int kExitTempFail = 75;
 
 // One address to record and why.
 struct Verdict {

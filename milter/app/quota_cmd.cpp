@@ -5,13 +5,13 @@
 #include <ostream>
 #include <vector>
 
+#include "app/exit_codes.hpp"
 #include "core/quota/quota.hpp"
 
 namespace staffel::app {
 namespace {
 
 constexpr int kExitNoLimit = 1;
-constexpr int kExitUnavailable = 69;
 
 std::string pad(std::string s, std::size_t width) {
     if (s.size() < width) {

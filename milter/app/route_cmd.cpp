@@ -9,14 +9,13 @@
 #include "adapters/openssl/hmac.hpp"
 #include "adapters/redis/redis_pool.hpp"
 #include "adapters/redis/route_status.hpp"
+#include "app/exit_codes.hpp"
 #include "core/route/srs.hpp"
 
 namespace staffel::app {
 namespace {
 
 constexpr int kExitNoRoute = 1;
-constexpr int kExitUnavailable = 69;
-constexpr int kExitUsage = 64;
 
 core::SrsConfig srs_config(const core::Route& r) {
     return {r.bounce_domain, r.srs_secrets, r.srs_max_age_days, '='};

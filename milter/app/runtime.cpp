@@ -1,10 +1,16 @@
 // runtime.cpp - see runtime.hpp.
 #include "app/runtime.hpp"
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+
 #include "adapters/openssl/dkim_keys.hpp"
 #include "adapters/redis/counter_store.hpp"
 #include "adapters/redis/suppression_store.hpp"
 #include "adapters/spf2/spf_checker.hpp"
+#include "app/exit_codes.hpp"
 #include "core/endpoints.hpp"
 
 namespace staffel::app {
@@ -214,6 +220,45 @@ config::LoadResult load_with_overrides(const std::string& path, const Overrides&
     result.policy =
         result.errors.empty() ? std::make_shared<const core::Policy>(std::move(policy)) : nullptr;
     return result;
+}
+
+std::shared_ptr<const core::Policy> load_policy_or_report(const std::string& path,
+                                                          const config::KeyLoader& load_key,
+                                                          std::ostream& err) {
+    auto loaded = config::load_policy(path, load_key);
+    if (!loaded.policy) {
+        for (const auto& e : loaded.errors) {
+            err << e.to_string() << '\n';
+        }
+    }
+    return loaded.policy;
+}
+
+std::optional<std::string> read_input(const std::string& path, std::size_t max_bytes,
+                                      std::string_view command, std::ostream& err, int& exit_code) {
+    std::ifstream file;
+    if (path != "-") {
+        file.open(path, std::ios::binary);
+        if (!file) {
+            err << "staffelctl: " << command << ": cannot read " << path << ": "
+                << std::strerror(errno) << '\n';
+            exit_code = kExitNoInput;
+            return std::nullopt;
+        }
+    }
+    std::istream& in = path == "-" ? std::cin : file;
+    std::string data;
+    char buf[65536];
+    while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+        data.append(buf, static_cast<std::size_t>(in.gcount()));
+        if (data.size() > max_bytes) {
+            err << "staffelctl: " << command << ": " << (path == "-" ? "the input" : path)
+                << " is larger than " << (max_bytes >> 20) << " MiB\n";
+            exit_code = kExitDataErr;
+            return std::nullopt;
+        }
+    }
+    return data;
 }
 
 }  // namespace staffel::app

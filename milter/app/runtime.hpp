@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <iosfwd>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -134,5 +135,17 @@ struct Overrides {
 // Loads the policy file and applies the overrides. Errors from overrides
 // name the option instead of a file location.
 config::LoadResult load_with_overrides(const std::string& path, const Overrides& overrides);
+
+// staffelctl: the policy at `path`, or null after printing each located
+// error to `err` (the caller exits 78).
+std::shared_ptr<const core::Policy> load_policy_or_report(const std::string& path,
+                                                          const config::KeyLoader& load_key,
+                                                          std::ostream& err);
+
+// staffelctl: the whole of FILE ("-": standard input), at most `max_bytes`.
+// On failure, prints "staffelctl: COMMAND: why" to `err`, sets `exit_code`
+// (66: cannot be read, 65: too large) and returns nullopt.
+std::optional<std::string> read_input(const std::string& path, std::size_t max_bytes,
+                                      std::string_view command, std::ostream& err, int& exit_code);
 
 }  // namespace staffel::app

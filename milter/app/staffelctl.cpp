@@ -46,6 +46,7 @@
 #include "adapters/idn/idna.hpp"
 #include "adapters/openssl/dkim_keys.hpp"
 #include "app/dns_txt.hpp"
+#include "app/exit_codes.hpp"
 #include "app/explain_cmd.hpp"
 #include "app/ingest_cmd.hpp"
 #include "app/quota_cmd.hpp"
@@ -59,13 +60,6 @@ namespace staffel::app {
 namespace {
 
 constexpr int kExitMismatch = 1;
-constexpr int kExitUsage = 64;        // EX_USAGE
-constexpr int kExitDataErr = 65;      // EX_DATAERR
-constexpr int kExitNoInput = 66;      // EX_NOINPUT
-constexpr int kExitUnavailable = 69;  // EX_UNAVAILABLE
-constexpr int kExitSoftware = 70;     // EX_SOFTWARE
-constexpr int kExitCantCreat = 73;    // EX_CANTCREAT
-constexpr int kExitConfig = 78;       // EX_CONFIG
 constexpr std::size_t kMaxRecordFileBytes = std::size_t{4} * 1024 * 1024;
 
 struct Options {
@@ -531,14 +525,11 @@ int open_source(const Options& opt, std::unique_ptr<RecordSource>& source) {
 }
 
 int run_check(const Options& opt) {
-    auto loaded = config::load_policy(opt.config, adapters::load_signing_key);
-    if (!loaded.policy) {
-        for (const auto& e : loaded.errors) {
-            std::cerr << e.to_string() << '\n';
-        }
+    const auto loaded = load_policy_or_report(opt.config, adapters::load_signing_key, std::cerr);
+    if (!loaded) {
         return kExitConfig;
     }
-    const auto& keys = loaded.policy->dkim.keys;
+    const auto& keys = loaded->dkim.keys;
     if (keys.empty()) {
         std::cerr << "staffelctl: " << opt.config
                   << " declares no [[dkim.keys]]; nothing to check\n";
@@ -582,14 +573,11 @@ int run_check(const Options& opt) {
 int run_quota(const Options& opt, bool reset) {
     // Keys are not loaded: the quota commands need none, and an admin
     // account that may not read them can still look at counters.
-    auto loaded = config::load_policy(opt.config, {});
-    if (!loaded.policy) {
-        for (const auto& e : loaded.errors) {
-            std::cerr << e.to_string() << '\n';
-        }
+    const auto loaded = load_policy_or_report(opt.config, {}, std::cerr);
+    if (!loaded) {
         return kExitConfig;
     }
-    const auto& policy = *loaded.policy;
+    const auto& policy = *loaded;
     auto store = make_counter_store(policy.redis);
     const auto now = static_cast<std::int64_t>(::time(nullptr));
     return reset ? quota_reset(policy, *store, opt.quota_key, now, std::cout, std::cerr)
@@ -600,33 +588,16 @@ int run_quota(const Options& opt, bool reset) {
 
 int run_ingest(const Options& opt) {
     constexpr std::size_t kMaxMessage = std::size_t{10} * 1024 * 1024;
-    auto loaded = config::load_policy(opt.config, {});
-    if (!loaded.policy) {
-        for (const auto& e : loaded.errors) {
-            std::cerr << e.to_string() << '\n';
-        }
+    const auto loaded = load_policy_or_report(opt.config, {}, std::cerr);
+    if (!loaded) {
         return kExitConfig;
     }
-    std::ifstream file;
-    if (opt.ingest_file != "-") {
-        file.open(opt.ingest_file, std::ios::binary);
-        if (!file) {
-            return fail(kExitNoInput,
-                        "cannot read " + opt.ingest_file + ": " + std::strerror(errno));
-        }
+    int exit_code = 0;
+    const auto message = read_input(opt.ingest_file, kMaxMessage, "ingest", std::cerr, exit_code);
+    if (!message) {
+        return exit_code;
     }
-    std::istream& in = opt.ingest_file == "-" ? std::cin : file;
-    std::string message;
-    char buf[65536];
-    while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-        message.append(buf, static_cast<std::size_t>(in.gcount()));
-        if (message.size() > kMaxMessage) {
-            return fail(kExitDataErr,
-                        "ingest: the message is larger than 10 MiB; "
-                        "no report is that large");
-        }
-    }
-    const auto& policy = *loaded.policy;
+    const auto& policy = *loaded;
     auto store = make_suppression_store(policy.redis);
     IngestContext ctx{&policy,
                       store.get(),
@@ -634,7 +605,7 @@ int run_ingest(const Options& opt) {
                       adapters::domain_to_ascii,
                       static_cast<std::int64_t>(::time(nullptr)),
                       opt.ingest_dry_run};
-    return ingest(ctx, message, opt.ingest_recipient, std::cout, std::cerr);
+    return ingest(ctx, *message, opt.ingest_recipient, std::cout, std::cerr);
 }
 
 // ---------------------------------------------------------------- command line
@@ -717,34 +688,26 @@ void add_srs(CLI::App& app, Options& opt, Commands& c) {
 }
 
 int run_srs(const Options& opt, const Commands& c) {
-    auto loaded = config::load_policy(opt.config, {});
-    if (!loaded.policy) {
-        for (const auto& e : loaded.errors) {
-            std::cerr << e.to_string() << '\n';
-        }
+    const auto loaded = load_policy_or_report(opt.config, {}, std::cerr);
+    if (!loaded) {
         return kExitConfig;
     }
     const auto now = static_cast<std::int64_t>(::time(nullptr));
     if (c.srs_encode->parsed()) {
-        return srs_encode(*loaded.policy, opt.route_name, opt.srs_address, now, std::cout,
-                          std::cerr);
+        return srs_encode(*loaded, opt.route_name, opt.srs_address, now, std::cout, std::cerr);
     }
-    return srs_decode(*loaded.policy, opt.srs_address, now, std::cout, std::cerr);
+    return srs_decode(*loaded, opt.srs_address, now, std::cout, std::cerr);
 }
 
 int run_route(const Options& opt, const Commands& c) {
-    auto loaded = config::load_policy(opt.config, {});
-    if (!loaded.policy) {
-        for (const auto& e : loaded.errors) {
-            std::cerr << e.to_string() << '\n';
-        }
+    const auto loaded = load_policy_or_report(opt.config, {}, std::cerr);
+    if (!loaded) {
         return kExitConfig;
     }
     if (c.route_list->parsed()) {
-        return route_list(*loaded.policy, std::cout, std::cerr);
+        return route_list(*loaded, std::cout, std::cerr);
     }
-    return route_set_down(*loaded.policy, opt.route_name, c.route_down->parsed(), std::cout,
-                          std::cerr);
+    return route_set_down(*loaded, opt.route_name, c.route_down->parsed(), std::cout, std::cerr);
 }
 
 void add_ingest(CLI::App& app, Options& opt, Commands& c) {

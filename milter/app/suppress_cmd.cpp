@@ -20,6 +20,7 @@
 
 #include "adapters/idn/idna.hpp"
 #include "adapters/openssl/dkim_keys.hpp"
+#include "app/exit_codes.hpp"
 #include "app/runtime.hpp"
 #include "app/suppress_help.hpp"
 #include "config/loader.hpp"
@@ -30,13 +31,6 @@ namespace staffel::app {
 namespace {
 
 constexpr int kExitNotFound = 1;
-constexpr int kExitUsage = 64;               // EX_USAGE
-constexpr int kExitDataErr = 65;             // EX_DATAERR
-constexpr int kExitNoInput = 66;             // EX_NOINPUT
-constexpr int kExitUnavailable = 69;         // EX_UNAVAILABLE
-constexpr int kExitCantCreat = 73;           // EX_CANTCREAT
-constexpr int kExitIoErr = 74;               // EX_IOERR
-constexpr int kExitConfig = 78;              // EX_CONFIG
 constexpr std::size_t kImportBatch = 10000;  // rows per put_many()
 constexpr std::size_t kReadChunk = std::size_t{1} << 16;
 

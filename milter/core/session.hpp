@@ -255,6 +255,14 @@ class Session {
     std::vector<std::string> lookup_keys(const Message& m, std::string_view normalised,
                                          const SuppressionKeys& keys) const;
     Verdict suppress_store_error(Message& m, const std::string& why);
+    struct StoreErrorWords {
+        std::string_view store;      // "quota": "quota store error: ..."
+        std::string_view unchecked;  // "the message": "ACCEPTING the message unchecked"
+        std::string_view checked;    // "sending limits": "... cannot be checked now"
+    };
+    Verdict store_error(const StoreErrorWords& words, std::atomic<std::uint64_t>* accepted,
+                        std::atomic<std::uint64_t>* tempfailed, std::string& result,
+                        const std::string& why);
     Verdict check_suppression_at_end(Message& m);
     [[nodiscard]] std::string suppressed_text(std::string_view address,
                                               const SuppressionEntry& e) const;

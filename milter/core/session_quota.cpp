@@ -27,26 +27,15 @@ Verdict Session::check_quotas(Message& m) {
                        ? quota_.store->charge(charges)
                        : Result<ChargeOutcome>(make_error("no counter store is configured"));
     if (!outcome) {
-        const bool accept = policy_->redis.on_store_error == StoreErrorMode::Accept;
-        std::uint64_t count = 0;
-        if (quota_.stats != nullptr) {
-            auto& counter = accept ? quota_.stats->store_errors_accepted
-                                   : quota_.stats->store_errors_tempfailed;
-            count = counter.fetch_add(1, std::memory_order_relaxed) + 1;
-        }
-        m.quota_result = accept ? "store-error:accepted" : "store-error:tempfail";
-        note("quota", "the counter store failed (" +
-                          log_escape(outcome.error().message, 256, true) +
-                          "): on_store_error = " + (accept ? "accept" : "tempfail"));
-        log_.warning("quota store error: " + log_escape(outcome.error().message, 512, true) + "; " +
-                     (accept ? "ACCEPTING the message unchecked (on_store_error = accept)"
-                             : "answering tempfail (on_store_error = tempfail)") +
-                     "; " + std::to_string(count) + " such decisions since start");
-        if (accept) {
-            return Verdict::proceed();
-        }
-        return Verdict::tempfail("451", "4.3.0",
-                                 "Staffel: sending limits cannot be checked now, try again later");
+        note("quota",
+             "the counter store failed (" + log_escape(outcome.error().message, 256, true) +
+                 "): on_store_error = " +
+                 (policy_->redis.on_store_error == StoreErrorMode::Accept ? "accept" : "tempfail"));
+        return store_error(
+            {"quota", "the message", "sending limits"},
+            quota_.stats != nullptr ? &quota_.stats->store_errors_accepted : nullptr,
+            quota_.stats != nullptr ? &quota_.stats->store_errors_tempfailed : nullptr,
+            m.quota_result, outcome.error().message);
     }
     auto decision = decide(planned, *outcome, zone);
     m.quota_result = log_escape(decision.log, 128);

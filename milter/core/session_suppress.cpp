@@ -152,24 +152,11 @@ std::vector<std::string> Session::lookup_keys(const Message& m, std::string_view
 }
 
 Verdict Session::suppress_store_error(Message& m, const std::string& why) {
-    const bool accept = policy_->redis.on_store_error == StoreErrorMode::Accept;
-    std::uint64_t count = 0;
-    if (suppress_.stats != nullptr) {
-        auto& c = accept ? suppress_.stats->store_errors_accepted
-                         : suppress_.stats->store_errors_tempfailed;
-        count = c.fetch_add(1, std::memory_order_relaxed) + 1;
-    }
-    m.suppress_result = accept ? "store-error:accepted" : "store-error:tempfail";
-    log_.warning("suppression store error: " + log_escape(why, 512, true) + "; " +
-                 (accept ? "ACCEPTING the recipient unchecked (on_store_error = accept)"
-                         : "answering tempfail (on_store_error = tempfail)") +
-                 "; " + std::to_string(count) + " such decisions since start");
-    if (accept) {
-        return Verdict::proceed();
-    }
-    return Verdict::tempfail("451", "4.3.0",
-                             "Staffel: the suppression list cannot be checked now, try again "
-                             "later");
+    return store_error(
+        {"suppression", "the recipient", "the suppression list"},
+        suppress_.stats != nullptr ? &suppress_.stats->store_errors_accepted : nullptr,
+        suppress_.stats != nullptr ? &suppress_.stats->store_errors_tempfailed : nullptr,
+        m.suppress_result, why);
 }
 
 std::string Session::suppressed_text(std::string_view address, const SuppressionEntry& e) const {
