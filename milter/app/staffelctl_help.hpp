@@ -1,0 +1,222 @@
+// staffelctl_help.hpp - the manual-page help texts of staffelctl's
+// dkim, quota, ingest, route and srs commands.
+//
+// Purpose: what `staffelctl COMMAND --help` prints, kept apart from the
+//   code (app/staffelctl.cpp) that registers the commands with man_page():
+//   per command a DESCRIPTION and a footer with EXIT STATUS and EXAMPLES.
+//   The exit statuses are those of the commands' own files
+//   (app/quota_cmd.hpp, app/ingest_cmd.hpp, app/route_cmd.hpp); keep them
+//   in step. `suppress` has app/suppress_help.hpp, `explain` its own file.
+// Thread-safety: constants.
+#pragma once
+
+namespace staffel::app::staffelctl_help {
+
+inline constexpr const char* kQuotaDescription =
+    R"(Shows or clears the counters behind the policy's [[quota]] limits for one
+KEY, in Redis (the [redis] section of the policy given with -c), as every
+staffeld sharing that Redis sees them.
+
+KEY is what a limit is keyed on: a sender address (limits with key =
+"sender", and "sasl_user" for logins that look like addresses), a domain
+("sender_domain", "sasl_user", "stream"), a SASL login, or a client IP
+address ("client_ip"). A limit narrowed with domains, sasl_users, networks or
+streams is listed only when KEY can match it.
+
+"quota show" prints one line per limit: its name, what it is keyed on, the
+units used in the current window, the limit (after any warm-up ramp; for a
+rolling rate, its burst), and when the window resets (calendar quotas:
+local midnight, Monday or the first of the month in [general] time_zone;
+rolling rates: when everything used has drained).
+
+"quota reset" deletes the counters of the current windows: the key may send
+its full limit again at once.)";
+
+inline constexpr const char* kQuotaFooter = R"(EXIT STATUS
+  0   done
+  1   no [[quota]] limit of the policy applies to KEY
+  64  bad command line
+  69  Redis cannot be reached (the message says why)
+  78  the policy is invalid
+
+EXAMPLES
+  staffelctl -c /etc/staffel/staffel.toml quota show alice@example.com
+  staffelctl quota show example.com
+  staffelctl quota reset 192.0.2.7
+)";
+
+inline constexpr const char* kIngestDescription =
+    R"txt(Reads one message, a bounce or a complaint report, and records what it
+reports as suppression entries in Redis (the [redis] and [suppression]
+sections of the policy given with -c). It is meant to run as a Postfix
+pipe(8) transport for the bounce address: contrib/postfix/ has the lines.
+
+  RFC 3464 delivery status notification (multipart/report;
+  report-type=delivery-status), as Postfix, Exim, Exchange and Gmail send:
+    Action: failed, Status 5.x.x   -> hard_bounce entry (global, every stream)
+    Action: failed, Status 4.x.x,
+    or Action: delayed            -> one soft bounce counted; [suppression]
+                                     soft_bounce_limit of them within
+                                     soft_bounce_window make a hard_bounce
+                                     entry lasting soft_bounce_expires
+    delivered, relayed, expanded  -> reported, nothing recorded
+  RFC 5965 ARF feedback report (report-type=feedback-report), any
+  Feedback-Type but not-spam      -> complaint entry for each recipient of
+                                     the reported mail (Original-Rcpt-To, else
+                                     the To: of the enclosed message)
+
+--recipient gives the envelope recipient the report was delivered to. If it
+is a VERP address, LOCAL+USER=DOMAIN@BOUNCE-DOMAIN, USER@DOMAIN is the
+address the bounced mail was sent to: it is recorded when the report
+concerns one recipient (whatever forwarding made of it) or names none.
+
+The MIME structure is parsed with GMime. A message that is not such a
+report, or a report with missing or malformed fields, is refused with the
+reason; nothing is guessed.
+
+Output: one line per recipient on standard output ("suppressed ADDRESS
+REASON (status 5.1.1)", "soft bounce N of LIMIT for ADDRESS", "ignored
+ADDRESS (action delivered)"); errors on standard error.)txt";
+
+inline constexpr const char* kIngestFooter = R"(EXIT STATUS (as pipe(8) understands them)
+  0   done (also when the report needed no entry)
+  64  bad command line
+  65  not a report Staffel can read, or a recipient that is no address; the
+      message says why (pipe(8) returns the report to the postmaster)
+  66  FILE cannot be read
+  75  Redis cannot be reached: try again later (Postfix keeps the report
+      and retries, so nothing is lost)
+  78  the policy is invalid
+
+EXAMPLES
+  staffelctl -c /etc/staffel/staffel.toml ingest < bounce.eml
+  staffelctl ingest --dry-run report.eml
+  # master.cf:
+  staffel-ingest unix - n n - 4 pipe
+    flags=q user=staffel argv=/usr/sbin/staffelctl -c /etc/staffel/staffel.toml
+    ingest --recipient ${recipient}
+)";
+
+inline constexpr const char* kRouteDescription =
+    R"(Switches a [[route]] of the policy off ("down") and on again ("up") for every
+staffeld that shares the policy's Redis, or lists the routes and their state.
+The state lives in the Redis set PREFIX routes:down; each staffeld reads it
+every 250 ms, so within a second new mail for a route that is down takes the
+route's fallback (route.fallback, and its fallback in turn). Mail for a route
+that is down with no fallback in service is answered 451 4.3.2 and retried by
+the client. Messages already queued in the MTA are not moved.)";
+
+inline constexpr const char* kRouteFooter = R"(EXIT STATUS
+  0   done
+  1   NAME is not a [[route]] of the policy
+  64  bad command line
+  69  Redis cannot be reached (the message says why)
+  78  the policy is invalid
+
+EXAMPLES
+  staffelctl -c /etc/staffel/staffel.toml route down inhouse
+  staffelctl route up inhouse
+  staffelctl route list
+)";
+
+inline constexpr const char* kDkimDescription =
+    R"(Creates DKIM key pairs with their DNS records, and checks that DNS publishes
+the public half of each key the policy signs with ([[dkim.keys]]).)";
+
+inline constexpr const char* kDkimFooter = R"(EXAMPLES
+  staffelctl dkim keygen --domain example.com --selector s2026 --out /etc/staffel/keys
+  staffelctl dkim check
+)";
+
+inline constexpr const char* kKeygenDescription =
+    R"(Generates a private key for d=DOMAIN, s=SELECTOR and writes it, unencrypted
+PKCS#8 PEM with mode 0600, to DIR/DOMAIN.SELECTOR.pem. An existing file is
+never replaced: pick a new selector for a new key, so the old key keeps
+verifying the mail already sent while both records are published.
+
+Standard output gets the public key's TXT record, ready to paste into the
+zone of DOMAIN:
+  SELECTOR._domainkey.DOMAIN. IN TXT ( "v=DKIM1; k=rsa; "
+      "p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA..." )
+Long keys are split into quoted strings of at most 255 bytes, as DNS
+requires; resolvers give them back concatenated. Standard error says where
+the key was written and gives the [[dkim.keys]] entry to add to the policy.
+
+DOMAIN and SELECTOR are host names: letters, digits and '-' in labels of
+1..63 bytes (IDNs in A-label form, xn--...); a selector may also hold '_'.
+The policy (-c) is not read.)";
+
+inline constexpr const char* kKeygenFooter = R"(EXIT STATUS
+  0   the key was written and its record printed
+  64  bad command line (domain, selector, algorithm, bits)
+  70  the key could not be generated
+  73  the key file could not be created (it exists, or DIR is not writable)
+
+EXAMPLES
+  staffelctl dkim keygen -d example.com -s s2026 -o /etc/staffel/keys
+  staffelctl dkim keygen -d example.com -s e2026 -a ed25519-sha256 -o /etc/staffel/keys
+  staffelctl dkim keygen -d example.com -s s2026 -b 3072 -o . > s2026.zone
+)";
+
+inline constexpr const char* kCheckDescription =
+    R"(Loads the policy given with -c/--config POLICY (default
+/etc/staffel/staffel.toml; before or after "dkim check") with every key it
+declares, as staffeld would. Then, for each [[dkim.keys]] entry, looks up
+the TXT record at SELECTOR._domainkey.DOMAIN and says whether it publishes
+that key's public half: its p= must be the key's (spaces inside p= do not
+matter), its k= the key's type (rsa when absent), and h= and s=, when
+present, must allow sha256 and email. Other tags are ignored.
+
+The records come from DNS (the resolvers of /etc/resolv.conf, or the server
+given with --nameserver), or, with --record, from a file in zone-file syntax
+such as "dkim keygen" prints: NAME [TTL] [IN] TXT "string" ..., strings in
+parentheses may span lines, ';' starts a comment, $ORIGIN and $TTL are
+understood, records of other types are skipped. The file may hold many
+records.
+
+One line per key:
+  example.com s2026 rsa-sha256: match
+  example.com s2026 rsa-sha256: MISMATCH: the published p= is another key
+  example.com s2026 rsa-sha256: no record found (NXDOMAIN)
+  example.com s2026 rsa-sha256: revoked (empty p=)
+  example.com s2026 rsa-sha256: record invalid: no p= tag
+  example.com s2026 rsa-sha256: lookup failed: no answer from the nameserver ...
+When several TXT records share the name, one that matches is enough.)";
+
+inline constexpr const char* kCheckFooter = R"(EXIT STATUS
+  0   every key is published as it should be (or the policy declares none)
+  1   some key is not: mismatch, revoked, invalid, missing, or its lookup failed
+  64  bad command line
+  65  the record file is not valid zone-file text (the error names the line)
+  66  the record file cannot be read
+  69  DNS gave no answer for any key (no key could be checked)
+  78  the policy is invalid, or a key file cannot be loaded
+
+EXAMPLES
+  staffelctl -c /etc/staffel/staffel.toml dkim check
+  staffelctl dkim check --nameserver 192.0.2.53      ask the zone's own server
+  staffelctl dkim check --record s2026.zone          before publishing
+)";
+
+inline constexpr const char* kSrsDescription =
+    R"(Makes and reads the SRS return-paths of routes with return_path = "srs".
+"srs encode" prints the address the route gives an envelope sender:
+SRS0=HASH=TT=DOMAIN=LOCAL@BOUNCE-DOMAIN (HASH: HMAC-SHA1 under the route's first
+secret; TT: the day), the format postsrsd uses, so either side reads the
+other's. "srs decode" prints the original sender of such an address, checking
+the hash against every secret of the route's srs_secret_file and the age
+against route.srs_max_age (21 days by default); SRS1 addresses give the SRS0
+address they wrap. A tampered or expired address is refused with the reason.)";
+
+inline constexpr const char* kSrsFooter = R"(EXIT STATUS
+  0   done
+  1   the address is tampered with, expired or not an SRS address
+  64  bad command line, or no such SRS route in the policy
+  78  the policy is invalid
+
+EXAMPLES
+  staffelctl srs encode --route relay alice@example.org
+  staffelctl srs decode SRS0=HHHH=TT=example.org=alice@bounce.example.com
+)";
+
+}  // namespace staffel::app::staffelctl_help
