@@ -15,10 +15,6 @@ using core::CounterCharge;
 // Each counter is 5 ARGV fields; see scripts/quota_charge.lua.
 constexpr std::size_t kFieldsPerCounter = 5;
 
-std::string_view reply_text(const redisReply& r) {
-    return r.str != nullptr ? std::string_view(r.str, r.len) : std::string_view();
-}
-
 // An array of `count` integers.
 bool is_integer_array(const redisReply& r, std::size_t count) {
     if (r.type != REDIS_REPLY_ARRAY || r.elements != count) {
@@ -66,8 +62,6 @@ core::Result<RedisReplyPtr> RedisCounterStore::eval(Which which,
     const Script& script = scripts_[static_cast<std::size_t>(which)];
     std::vector<std::string> argv;
     argv.reserve(3 + counters.size() * (1 + kFieldsPerCounter));
-    argv.emplace_back("EVALSHA");
-    argv.push_back(script.sha1);
     argv.push_back(std::to_string(counters.size()));
     for (const auto& c : counters) {
         argv.push_back(c.key);
@@ -80,15 +74,7 @@ core::Result<RedisReplyPtr> RedisCounterStore::eval(Which which,
     if (!lease) {
         return fail(lease.error());
     }
-    auto reply = lease.value().command(argv);
-    if (reply && reply.value()->type == REDIS_REPLY_ERROR &&
-        reply_text(*reply.value()).starts_with("NOSCRIPT")) {
-        // Redis lost its script cache: EVAL runs the source and caches it.
-        script_loads_.fetch_add(1, std::memory_order_relaxed);
-        argv[0] = "EVAL";
-        argv[1] = script.source;
-        reply = lease.value().command(argv);
-    }
+    auto reply = lease.value().eval_script(script, std::move(argv), script_loads_);
     if (!reply) {
         return fail(reply.error());
     }

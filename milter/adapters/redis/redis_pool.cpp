@@ -344,4 +344,23 @@ core::Result<RedisReplyPtr> RedisPool::command(std::span<const std::string> argv
     return lease.value().command(argv);
 }
 
+std::string_view reply_text(const redisReply& r) {
+    return r.str != nullptr ? std::string_view(r.str, r.len) : std::string_view();
+}
+
+core::Result<RedisReplyPtr> RedisPool::Lease::eval_script(const EmbeddedScript& script,
+                                                          std::vector<std::string> args,
+                                                          std::atomic<std::uint64_t>& loads) {
+    args.insert(args.begin(), {std::string("EVALSHA"), script.sha1});
+    auto reply = command(args);
+    if (reply && reply.value()->type == REDIS_REPLY_ERROR &&
+        reply_text(*reply.value()).starts_with("NOSCRIPT")) {
+        loads.fetch_add(1, std::memory_order_relaxed);
+        args[0] = "EVAL";
+        args[1] = script.source;
+        reply = command(args);
+    }
+    return reply;
+}
+
 }  // namespace staffel::adapters

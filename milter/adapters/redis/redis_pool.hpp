@@ -30,6 +30,7 @@
 // Outside input: replies from Redis, parsed by hiredis.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -41,6 +42,7 @@
 #include <string_view>
 #include <vector>
 
+#include "adapters/redis/embedded_script.hpp"
 #include "core/endpoints.hpp"
 #include "core/result.hpp"
 
@@ -63,6 +65,9 @@ struct RedisReplyDeleter {
     void operator()(redisReply* reply) const;
 };
 using RedisReplyPtr = std::unique_ptr<redisReply, RedisReplyDeleter>;
+
+// The text of a status, error or string reply; "" for other types.
+std::string_view reply_text(const redisReply& r);
 
 class RedisPool {
   public:
@@ -88,6 +93,14 @@ class RedisPool {
         // command() again. Failures are reply() errors, as for command().
         void append(std::span<const std::string> argv);
         core::Result<RedisReplyPtr> reply();
+
+        // EVALSHA of `script` with `args` (numkeys, keys, arguments). If
+        // Redis has lost its script cache (NOSCRIPT: a restart, SCRIPT
+        // FLUSH), EVAL sends the source once on the same connection and
+        // `loads` counts it. The reply may be an error reply, as command().
+        core::Result<RedisReplyPtr> eval_script(const EmbeddedScript& script,
+                                                std::vector<std::string> args,
+                                                std::atomic<std::uint64_t>& loads);
 
       private:
         friend class RedisPool;

@@ -12,10 +12,6 @@ namespace {
 
 constexpr std::string_view kSoftBounceScript = "suppress_soft_bounce.lua";
 
-std::string_view reply_text(const redisReply& r) {
-    return r.str != nullptr ? std::string_view(r.str, r.len) : std::string_view();
-}
-
 bool expired(const core::SuppressionEntry& e, std::int64_t now) {
     return e.expires_at != 0 && e.expires_at <= now;
 }
@@ -153,9 +149,7 @@ core::Result<core::SoftBounceOutcome> RedisSuppressionStore::count_soft_bounce(
     if (const auto t = now(); expired(entry, t)) {
         return expired_error(entry, t);
     }
-    std::vector<std::string> argv{"EVALSHA",
-                                  script_.sha1,
-                                  "2",
+    std::vector<std::string> argv{"2",
                                   counter_key,
                                   entry_key,
                                   std::to_string(window_seconds),
@@ -166,15 +160,7 @@ core::Result<core::SoftBounceOutcome> RedisSuppressionStore::count_soft_bounce(
     if (!lease) {
         return fail(lease.error());
     }
-    auto reply = lease.value().command(argv);
-    if (reply && reply.value()->type == REDIS_REPLY_ERROR &&
-        reply_text(*reply.value()).starts_with("NOSCRIPT")) {
-        // Redis lost its script cache: EVAL runs the source and caches it.
-        script_loads_.fetch_add(1, std::memory_order_relaxed);
-        argv[0] = "EVAL";
-        argv[1] = script_.source;
-        reply = lease.value().command(argv);
-    }
+    auto reply = lease.value().eval_script(script_, std::move(argv), script_loads_);
     if (!reply) {
         return fail(reply.error());
     }
