@@ -3,12 +3,10 @@
 
 #include <algorithm>
 
+#include "core/text.hpp"
+
 namespace staffel::core {
 namespace {
-
-char lower(char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
 
 // Removes comments "(...)" (nested, with quoted-pairs) and reduces quoted
 // strings to a placeholder, so that '<', '@', ',' and ':' inside them do
@@ -30,9 +28,8 @@ bool strip_comments_and_quotes(std::string_view in, std::string& out) {
                 quoted = false;
                 out += '"';
             } else {
-                out += (c == '@' || c == '<' || c == '>' || c == ',' || c == ':' || c == ';')
-                           ? 'x'
-                           : c;
+                out += (c == '@' || c == '<' || c == '>' || c == ',' || c == ':' || c == ';') ? 'x'
+                                                                                              : c;
             }
             continue;
         }
@@ -57,17 +54,6 @@ bool strip_comments_and_quotes(std::string_view in, std::string& out) {
     return depth == 0 && !quoted;
 }
 
-std::string_view trim(std::string_view s) {
-    const auto ws = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-    while (!s.empty() && ws(s.front())) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && ws(s.back())) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
-
 // The domain of one mailbox ("Name <a@b>" or "a@b"), or "" if none.
 std::string domain_of_mailbox(std::string_view mailbox) {
     std::string_view addr = mailbox;
@@ -82,12 +68,12 @@ std::string domain_of_mailbox(std::string_view mailbox) {
             addr = addr.substr(colon + 1);
         }
     }
-    addr = trim(addr);
+    addr = trim_space(addr);
     const auto at = addr.rfind('@');
     if (at == std::string_view::npos || at == 0) {
         return {};
     }
-    std::string_view domain = trim(addr.substr(at + 1));
+    std::string_view domain = trim_space(addr.substr(at + 1));
     if (!domain.empty() && domain.back() == '.') {
         domain.remove_suffix(1);
     }
@@ -103,7 +89,7 @@ std::string domain_of_mailbox(std::string_view mailbox) {
               c == '-' || c == '.' || c == '_' || u >= 0x80)) {
             return {};
         }
-        out += lower(c);
+        out += ascii_lower(c);
     }
     if (out.find("..") != std::string::npos || out.front() == '.') {
         return {};
@@ -112,17 +98,6 @@ std::string domain_of_mailbox(std::string_view mailbox) {
 }
 
 }  // namespace
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() &&
-           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
-}
-
-std::string ascii_lower(std::string_view text) {
-    std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(), lower);
-    return out;
-}
 
 bool HeaderCollector::add(std::string_view name, std::string_view value) {
     if (overflowed_) {
@@ -182,7 +157,7 @@ AuthorDomain mailbox_list_domain(std::string_view value) {
                 continue;
             }
         }
-        const auto part = trim(std::string_view(flat).substr(start, i - start));
+        const auto part = trim_space(std::string_view(flat).substr(start, i - start));
         start = i + 1;
         if (part.empty() || part.find('@') == std::string_view::npos) {
             continue;  // empty list element or a group's display name
@@ -210,7 +185,7 @@ AuthorDomain mailbox_list_domain(std::string_view value) {
 AuthorDomain author_domain(const std::vector<HeaderField>& fields) {
     const HeaderField* from = nullptr;
     for (const auto& f : fields) {
-        if (iequals(trim(f.name), "from")) {
+        if (iequals(trim_space(f.name), "from")) {
             if (from != nullptr) {
                 return {false, {}, AuthorProblem::SeveralFrom};
             }

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/result.hpp"
+#include "core/text.hpp"
 
 namespace staffel::core {
 
@@ -26,10 +27,6 @@ struct HeaderField {
     std::string value;
     bool operator==(const HeaderField&) const = default;
 };
-
-// ASCII case-insensitive equality (header names, domains).
-bool iequals(std::string_view a, std::string_view b);
-std::string ascii_lower(std::string_view text);
 
 // Collects header fields up to `max_fields` fields and `max_bytes` bytes
 // (names and values together). Past either bound it stops storing and

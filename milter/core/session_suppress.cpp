@@ -5,6 +5,7 @@
 
 #include "core/quota/quota.hpp"
 #include "core/session.hpp"
+#include "core/text.hpp"
 
 namespace staffel::core {
 
@@ -13,11 +14,6 @@ namespace {
 // Recipients a message may have before Staffel stops tracking them one by
 // one: far above any MTA's own limit (Postfix: smtpd_recipient_limit 1000).
 constexpr std::size_t kMaxTrackedRecipients = 100000;
-
-std::string_view domain_of(std::string_view normalised) {
-    const auto at = normalised.rfind('@');
-    return at == std::string_view::npos ? std::string_view() : normalised.substr(at + 1);
-}
 
 }  // namespace
 

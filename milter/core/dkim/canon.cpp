@@ -6,6 +6,8 @@
 #include <cassert>
 #include <cstring>
 
+#include "core/text.hpp"
+
 namespace staffel::core {
 namespace {
 
@@ -17,10 +19,6 @@ bool is_wsp(char c) {
 
 bool is_line_end(char c) {
     return c == '\r' || c == '\n';
-}
-
-char ascii_lower(char c) {
-    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
 // Blank lines are sent from here, a block at a time, whatever their count.

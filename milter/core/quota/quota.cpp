@@ -8,17 +8,13 @@
 #include "core/dkim/table.hpp"
 #include "core/headers.hpp"
 #include "core/route/streams.hpp"
+#include "core/text.hpp"
 
 namespace staffel::core {
 namespace {
 
 constexpr std::int64_t kDay = 86400;
 constexpr std::int64_t kExpirySlack = 3600;  // seconds a finished window's counter lingers
-
-std::string_view domain_of(std::string_view address) {
-    const auto at = address.rfind('@');
-    return at == std::string_view::npos ? std::string_view() : address.substr(at + 1);
-}
 
 template <typename List, typename Pred>
 bool any_or_empty(const List& list, Pred pred) {

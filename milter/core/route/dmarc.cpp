@@ -3,26 +3,13 @@
 
 #include <algorithm>
 
+#include "core/text.hpp"
+
 namespace staffel::core {
 namespace {
 
-bool iequal(std::string_view a, std::string_view b) {
-    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
-        const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; };
-        return lower(x) == lower(y);
-    });
-}
-
 std::string_view without_dot(std::string_view d) {
     return !d.empty() && d.back() == '.' ? d.substr(0, d.size() - 1) : d;
-}
-
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (auto& c : out) {
-        c = c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c;
-    }
-    return out;
 }
 
 }  // namespace
@@ -34,14 +21,14 @@ bool domains_align(std::string_view a, std::string_view b, DmarcAlignment mode,
     if (a.empty() || b.empty()) {
         return false;
     }
-    if (iequal(a, b)) {
+    if (iequals(a, b)) {
         return true;
     }
     if (mode != DmarcAlignment::Relaxed || !org) {
         return false;
     }
-    const auto oa = org(lower(a));
-    return !oa.empty() && oa == org(lower(b));
+    const auto oa = org(ascii_lower(a));
+    return !oa.empty() && oa == org(ascii_lower(b));
 }
 
 DmarcPrediction predict_dmarc(const DmarcInput& in, DmarcAlignment mode, const OrgDomainFn& org) {
@@ -71,7 +58,7 @@ DmarcPrediction predict_dmarc(const DmarcInput& in, DmarcAlignment mode, const O
             p.log += "dkim=" + dkim;
         }
         if (p.spf_aligned) {
-            p.log += std::string(p.dkim_aligned ? "," : "") + "spf=" + lower(rp_domain);
+            p.log += std::string(p.dkim_aligned ? "," : "") + "spf=" + ascii_lower(rp_domain);
         }
         p.log += ")";
         return p;
@@ -84,7 +71,7 @@ DmarcPrediction predict_dmarc(const DmarcInput& in, DmarcAlignment mode, const O
     for (std::size_t i = 0; i < in.dkim_domains.size(); ++i) {
         p.log += (i == 0 ? "" : "+") + in.dkim_domains[i];
     }
-    p.log += ",rp=" + (rp_domain.empty() ? std::string("<>") : lower(rp_domain));
+    p.log += ",rp=" + (rp_domain.empty() ? std::string("<>") : ascii_lower(rp_domain));
     if (rp_aligns && in.spf_fails) {
         p.log += ":spf-fails";
     }

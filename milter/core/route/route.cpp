@@ -3,26 +3,12 @@
 
 #include <algorithm>
 
+#include "core/text.hpp"
+
 namespace staffel::core {
 namespace {
 
 constexpr std::size_t kMaxHeaderValue = 998;
-
-std::string_view trim(std::string_view v) {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
-        v.remove_prefix(1);
-    }
-    while (!v.empty() &&
-           (v.back() == ' ' || v.back() == '\t' || v.back() == '\r' || v.back() == '\n')) {
-        v.remove_suffix(1);
-    }
-    return v;
-}
-
-std::string_view domain_of(std::string_view address) {
-    const auto at = address.rfind('@');
-    return at == std::string_view::npos ? std::string_view() : address.substr(at + 1);
-}
 
 void append_clean(std::string& out, std::string_view text) {
     for (char c : text) {
@@ -80,7 +66,7 @@ std::string expand_template(std::string_view text, const TemplateInput& in) {
             const auto field = name.substr(7);
             for (const auto& f : *in.headers) {
                 if (iequals(f.name, field)) {
-                    append_clean(out, trim(f.value));
+                    append_clean(out, trim_space(f.value));
                     break;
                 }
             }

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/text.hpp"
+
 namespace staffel::core {
 namespace {
 
@@ -24,24 +26,8 @@ constexpr std::size_t kMaxDomain = 255;
 
 enum class Tag { None, Srs0, Srs1 };
 
-char lower(char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
 char upper(char c) {
     return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) {
-        return false;
-    }
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (lower(a[i]) != lower(b[i])) {
-            return false;
-        }
-    }
-    return true;
 }
 
 bool is_separator(char c) {
@@ -139,7 +125,7 @@ Result<std::string> make_hash(std::string_view secret,
     std::string message;
     for (auto p : parts) {
         for (char c : p) {
-            message.push_back(lower(c));
+            message.push_back(ascii_lower(c));
         }
     }
     const std::string digest = hmac(secret, message);

@@ -4,29 +4,10 @@
 #include <algorithm>
 
 #include "core/dkim/table.hpp"
+#include "core/text.hpp"
 
 namespace staffel::core {
 namespace {
-
-char lower(char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-std::string_view trim(std::string_view v) {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
-        v.remove_prefix(1);
-    }
-    while (!v.empty() &&
-           (v.back() == ' ' || v.back() == '\t' || v.back() == '\r' || v.back() == '\n')) {
-        v.remove_suffix(1);
-    }
-    return v;
-}
-
-std::string_view domain_of(std::string_view address) {
-    const auto at = address.rfind('@');
-    return at == std::string_view::npos ? std::string_view() : address.substr(at + 1);
-}
 
 bool sender_matches(std::string_view pattern, std::string_view sender) {
     if (sender.empty()) {
@@ -41,7 +22,7 @@ bool sender_matches(std::string_view pattern, std::string_view sender) {
 bool header_matches(const HeaderCondition& c, const std::vector<HeaderField>& fields) {
     return std::any_of(fields.begin(), fields.end(), [&](const HeaderField& f) {
         return iequals(f.name, c.name) &&
-               (!c.value_glob || glob_matches(*c.value_glob, trim(f.value)));
+               (!c.value_glob || glob_matches(*c.value_glob, trim_space(f.value)));
     });
 }
 
@@ -166,7 +147,7 @@ bool glob_matches(std::string_view glob, std::string_view text) {
     std::size_t star = std::string_view::npos;
     std::size_t mark = 0;
     while (t < text.size()) {
-        if (g < glob.size() && (glob[g] == '?' || lower(glob[g]) == lower(text[t]))) {
+        if (g < glob.size() && (glob[g] == '?' || ascii_lower(glob[g]) == ascii_lower(text[t]))) {
             ++g;
             ++t;
         } else if (g < glob.size() && glob[g] == '*') {
@@ -188,7 +169,7 @@ bool glob_matches(std::string_view glob, std::string_view text) {
 std::optional<HeaderCondition> parse_header_condition(std::string_view text) {
     HeaderCondition c;
     const auto colon = text.find(':');
-    c.name = std::string(trim(text.substr(0, colon)));
+    c.name = std::string(trim_space(text.substr(0, colon)));
     if (c.name.empty() || c.name.size() > 128 ||
         std::any_of(c.name.begin(), c.name.end(), [](char ch) {
             const auto u = static_cast<unsigned char>(ch);
@@ -197,7 +178,7 @@ std::optional<HeaderCondition> parse_header_condition(std::string_view text) {
         return std::nullopt;
     }
     if (colon != std::string_view::npos) {
-        c.value_glob = std::string(trim(text.substr(colon + 1)));
+        c.value_glob = std::string(trim_space(text.substr(colon + 1)));
     }
     return c;
 }
@@ -208,7 +189,7 @@ std::string_view builtin_stream(const std::vector<HeaderField>& fields) {
             return "bulk";
         }
         if (iequals(f.name, "Precedence")) {
-            const auto v = trim(f.value);
+            const auto v = trim_space(f.value);
             if (iequals(v, "bulk") || iequals(v, "list") || iequals(v, "junk")) {
                 return "bulk";
             }

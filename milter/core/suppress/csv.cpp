@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <utility>
 
+#include "core/text.hpp"
 #include "core/tz.hpp"
 
 namespace staffel::core {
@@ -25,16 +26,6 @@ constexpr std::string_view kExpiresHint =
 constexpr std::string_view kStreamsHint =
     "\"*\" (every stream), stream names joined by \";\" (letters, digits, '-', '_', '.'), "
     "or empty for the reason's default";
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
 
 // Text from the file, quoted for a message: printable ASCII kept, anything
 // else as \xHH, at most 60 bytes shown.
@@ -225,7 +216,7 @@ bool valid_stream_name(std::string_view name) {
 }
 
 Result<std::int64_t> parse_csv_expires(std::string_view text, std::int64_t now) {
-    text = trim(text);
+    text = trim_blanks(text);
     if (text.empty() || text == "0") {
         return std::int64_t{0};
     }
@@ -253,7 +244,7 @@ Result<std::int64_t> parse_csv_expires(std::string_view text, std::int64_t now) 
 Result<std::vector<std::string>> parse_csv_streams(
     std::string_view text, SuppressReason reason,
     const std::vector<std::string>& unsubscribe_streams) {
-    text = trim(text);
+    text = trim_blanks(text);
     if (text.empty()) {
         return default_streams(reason, unsubscribe_streams);
     }
@@ -264,7 +255,7 @@ Result<std::vector<std::string>> parse_csv_streams(
     std::size_t start = 0;
     while (start <= text.size()) {
         const auto end = std::min(text.find(';', start), text.size());
-        const auto name = trim(text.substr(start, end - start));
+        const auto name = trim_blanks(text.substr(start, end - start));
         if (!valid_stream_name(name)) {
             return make_error(shown(name) + " is not a stream name; expected " +
                               std::string(kStreamsHint));
@@ -441,7 +432,7 @@ SuppressCsvRecord SuppressCsvReader::parse(std::string_view text, std::size_t li
         return r;
     };
     SuppressCsvRow row;
-    const auto address = trim(f[0]);
+    const auto address = trim_blanks(f[0]);
     if (looks_hashed(address)) {
         auto h = parse_hashed_address(address);
         if (!h) {
@@ -461,13 +452,13 @@ SuppressCsvRecord SuppressCsvReader::parse(std::string_view text, std::size_t li
         }
         row.address = std::move(a).value();
     }
-    const auto reason = parse_reason(trim(f[1]));
+    const auto reason = parse_reason(trim_blanks(f[1]));
     if (!reason) {
-        return fail(
-            2, "unknown reason " + shown(trim(f[1])) + "; expected " + std::string(kReasonsHint));
+        return fail(2, "unknown reason " + shown(trim_blanks(f[1])) + "; expected " +
+                           std::string(kReasonsHint));
     }
     row.reason = *reason;
-    const auto scope = trim(f[2]);
+    const auto scope = trim_blanks(f[2]);
     if (!scope.empty() && scope != "*") {
         auto d = normalise_domain(scope, options_.idna);
         if (!d) {

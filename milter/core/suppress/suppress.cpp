@@ -5,6 +5,8 @@
 #include <array>
 #include <charconv>
 
+#include "core/text.hpp"
+
 namespace staffel::core {
 namespace {
 
@@ -19,20 +21,6 @@ constexpr std::array<std::pair<SuppressReason, std::string_view>, 5> kReasons{{
     {SuppressReason::Manual, "manual"},
     {SuppressReason::Invalid, "invalid"},
 }};
-
-char lower(char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
 
 bool has_high_byte(std::string_view s) {
     return std::any_of(s.begin(), s.end(),
@@ -68,7 +56,7 @@ Result<std::string> check_ascii_domain(std::string_view d) {
         } else {
             return make_error("the domain contains a character that is not allowed there");
         }
-        out += lower(c);
+        out += ascii_lower(c);
     }
     if (label == 0) {
         return make_error("the domain has an empty label");
@@ -120,7 +108,7 @@ SuppressReply reply_for(SuppressReason r) {
 }
 
 Result<std::string> normalise_domain(std::string_view domain, const DomainToAscii& idna) {
-    domain = trim(domain);
+    domain = trim_blanks(domain);
     if (domain.size() > 4 * kMaxDomain) {
         return make_error("the domain is longer than 253 bytes");
     }
@@ -140,9 +128,9 @@ Result<std::string> normalise_domain(std::string_view domain, const DomainToAsci
 
 Result<std::string> normalise_address(std::string_view address, const AddressRules& rules,
                                       const DomainToAscii& idna) {
-    address = trim(address);
+    address = trim_blanks(address);
     if (address.size() >= 2 && address.front() == '<' && address.back() == '>') {
-        address = trim(address.substr(1, address.size() - 2));
+        address = trim_blanks(address.substr(1, address.size() - 2));
     }
     if (address.size() > kMaxLocalPart + 1 + 4 * kMaxDomain) {
         return make_error("the address is too long");
@@ -169,7 +157,7 @@ Result<std::string> normalise_address(std::string_view address, const AddressRul
             c == '(' || c == ')' || c == ',' || c == ';' || c == '\\' || c == '[' || c == ']') {
             return make_error("the local part contains a character that is not allowed there");
         }
-        out += rules.fold_local_part ? lower(c) : c;
+        out += rules.fold_local_part ? ascii_lower(c) : c;
     }
     auto domain = normalise_domain(address.substr(at + 1), idna);
     if (!domain) {
