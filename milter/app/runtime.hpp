@@ -60,50 +60,106 @@ class InFlightCounter final : public core::InFlight {
     std::size_t count_ = 0;
 };
 
-// The counter store of the current policy's [redis] settings. A reload that
-// changes them swaps in a new connection pool; messages already using the
-// old one finish with it.
-class SwitchableStore final : public core::CounterStore {
+// A store of the current policy's [redis] settings. A reload that changes
+// them swaps in a new store (and connection pool); calls already under way
+// finish with the old one, which is freed when the last of them ends.
+template <typename Port>
+class SwitchableSlot {
   public:
-    // Builds a pool for `redis` unless the current one already has these
-    // settings. Connections are made on first use.
-    void configure(const core::RedisSettings& redis);
+    using Make = std::unique_ptr<Port> (*)(const core::RedisSettings&);
+    SwitchableSlot(Make make, const char* what) : make_(make), what_(what) {}
 
-    core::Result<core::ChargeOutcome> charge(std::span<const core::CounterCharge> c) override;
-    core::Result<bool> refund(std::span<const core::CounterCharge> c) override;
-    core::Result<std::vector<core::CounterState>> read(
-        std::span<const core::CounterCharge> c) override;
-    core::Result<std::size_t> reset(std::span<const std::string> keys) override;
+    // Builds a store for `redis` unless the current one already has these
+    // settings. Connections are made on first use.
+    void configure(const core::RedisSettings& redis) {
+        std::lock_guard lock(mu_);
+        if (settings_ && *settings_ == redis) {
+            return;
+        }
+        store_ = make_(redis);
+        settings_ = redis;
+    }
+
+    // call(store) on the current store; an error before configure().
+    template <typename Call>
+    auto with(Call call) -> decltype(call(std::declval<Port&>())) {
+        std::shared_ptr<Port> store;
+        {
+            std::lock_guard lock(mu_);
+            store = store_;
+        }
+        if (!store) {
+            return core::make_error(std::string("no ") + what_ + " store is configured");
+        }
+        return call(*store);
+    }
 
   private:
-    std::shared_ptr<core::CounterStore> current() const;
-
-    mutable std::mutex mu_;
+    Make make_;
+    const char* what_;
+    std::mutex mu_;
     std::optional<core::RedisSettings> settings_;
-    std::shared_ptr<core::CounterStore> store_;
+    std::shared_ptr<Port> store_;
 };
 
-// The suppression store of the current policy's [redis] settings; swapped
-// on reload like SwitchableStore.
-class SwitchableSuppressionStore final : public core::SuppressionStore {
+// A Redis suppression store for one policy's [redis] settings (staffelctl).
+std::unique_ptr<core::SuppressionStore> make_suppression_store(const core::RedisSettings& redis);
+
+// A Redis counter store for one policy's [redis] settings (staffelctl).
+std::unique_ptr<core::CounterStore> make_counter_store(const core::RedisSettings& redis);
+
+// staffeld's counter store, following reloads.
+class SwitchableStore final : public core::CounterStore {
   public:
-    void configure(const core::RedisSettings& redis);
-    core::Result<std::vector<std::optional<core::SuppressionEntry>>> lookup(
-        std::span<const std::string> keys) override;
-    core::Result<bool> put(const std::string& key, const core::SuppressionEntry& entry) override;
-    core::Result<bool> remove(const std::string& key) override;
-    core::Result<core::SoftBounceOutcome> count_soft_bounce(
-        const std::string& counter_key, std::int64_t window_seconds, std::int64_t limit,
-        const std::string& entry_key, const core::SuppressionEntry& entry) override;
-    core::Result<std::size_t> put_many(std::span<const core::KeyedEntry> entries) override;
-    core::Result<std::size_t> scan(std::string_view pattern, const Visitor& visit) override;
+    void configure(const core::RedisSettings& redis) { slot_.configure(redis); }
+    core::Result<core::ChargeOutcome> charge(std::span<const core::CounterCharge> c) override {
+        return slot_.with([&](core::CounterStore& s) { return s.charge(c); });
+    }
+    core::Result<bool> refund(std::span<const core::CounterCharge> c) override {
+        return slot_.with([&](core::CounterStore& s) { return s.refund(c); });
+    }
+    core::Result<std::vector<core::CounterState>> read(
+        std::span<const core::CounterCharge> c) override {
+        return slot_.with([&](core::CounterStore& s) { return s.read(c); });
+    }
+    core::Result<std::size_t> reset(std::span<const std::string> keys) override {
+        return slot_.with([&](core::CounterStore& s) { return s.reset(keys); });
+    }
 
   private:
-    core::Result<std::shared_ptr<core::SuppressionStore>> current() const;
+    SwitchableSlot<core::CounterStore> slot_{make_counter_store, "counter"};
+};
 
-    mutable std::mutex mu_;
-    std::optional<core::RedisSettings> settings_;
-    std::shared_ptr<core::SuppressionStore> store_;
+// staffeld's suppression store, following reloads.
+class SwitchableSuppressionStore final : public core::SuppressionStore {
+  public:
+    void configure(const core::RedisSettings& redis) { slot_.configure(redis); }
+    core::Result<std::vector<std::optional<core::SuppressionEntry>>> lookup(
+        std::span<const std::string> keys) override {
+        return slot_.with([&](core::SuppressionStore& s) { return s.lookup(keys); });
+    }
+    core::Result<bool> put(const std::string& key, const core::SuppressionEntry& entry) override {
+        return slot_.with([&](core::SuppressionStore& s) { return s.put(key, entry); });
+    }
+    core::Result<bool> remove(const std::string& key) override {
+        return slot_.with([&](core::SuppressionStore& s) { return s.remove(key); });
+    }
+    core::Result<core::SoftBounceOutcome> count_soft_bounce(
+        const std::string& counter_key, std::int64_t window_seconds, std::int64_t limit,
+        const std::string& entry_key, const core::SuppressionEntry& entry) override {
+        return slot_.with([&](core::SuppressionStore& s) {
+            return s.count_soft_bounce(counter_key, window_seconds, limit, entry_key, entry);
+        });
+    }
+    core::Result<std::size_t> put_many(std::span<const core::KeyedEntry> entries) override {
+        return slot_.with([&](core::SuppressionStore& s) { return s.put_many(entries); });
+    }
+    core::Result<std::size_t> scan(std::string_view pattern, const Visitor& visit) override {
+        return slot_.with([&](core::SuppressionStore& s) { return s.scan(pattern, visit); });
+    }
+
+  private:
+    SwitchableSlot<core::SuppressionStore> slot_{make_suppression_store, "suppression"};
 };
 
 // The SPF checker of staffeld's pre-flight (libspf2, real DNS), made on
@@ -120,12 +176,6 @@ class LazySpfChecker final : public core::SpfChecker {
     std::unique_ptr<core::SpfChecker> checker_;
     std::string failure_;  // why it could not be made
 };
-
-// A Redis suppression store for one policy's [redis] settings (staffelctl).
-std::unique_ptr<core::SuppressionStore> make_suppression_store(const core::RedisSettings& redis);
-
-// A Redis counter store for one policy's [redis] settings (staffelctl).
-std::unique_ptr<core::CounterStore> make_counter_store(const core::RedisSettings& redis);
 
 struct Overrides {
     std::optional<std::string> socket;  // --socket
