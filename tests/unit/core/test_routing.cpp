@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "adapters/spf2/spf_checker.hpp"
+#include "app/runtime.hpp"
 #include "config/loader.hpp"
 #include "core/route/route.hpp"
 #include "core/route/streams.hpp"
@@ -298,4 +299,39 @@ TEST_CASE("SPF pre-flight: each result from the zone leads to the route's action
             CHECK_THAT(log.lines.back(), !Catch::Contains(" spf="));
         }
     }
+}
+
+TEST_CASE("an SPF checker that cannot start counts as temperror: the route's action applies",
+          "[routing][spf]") {
+    // A timeout libspf2's adapter refuses makes the checker fail on first use.
+    app::LazySpfChecker broken(std::chrono::milliseconds(0));
+    auto answer = broken.check({"192.0.2.10", "app@fail.example", "mx.example"});
+    REQUIRE_FALSE(answer);
+    CHECK_THAT(answer.error().message, Catch::StartsWith("cannot start the SPF checker: "));
+    // ... every time, without trying again per message.
+    CHECK_FALSE(broken.check({"192.0.2.10", "app@fail.example", "mx.example"}));
+
+    auto p = policy_from(
+        "[routing]\ndefault_route = \"inhouse\"\nspf_domains = [\"fail.example\"]\n"
+        "[[route]]\nname = \"inhouse\"\nreturn_path = \"keep\"\n"
+        "bounce_domain = \"bounce.org.test\"\negress_ips = [\"192.0.2.10\"]\n"
+        "on_spf_fail = \"bounce_domain\"\n");
+    NullLogger log;
+    Session s([&] { return p; }, log);
+    s.spf_checker(&broken);
+    s.content_negotiated(true);
+    s.mail_from({"app@fail.example", "", "QID"});
+    s.rcpt_to("<bob@example.net>");
+    s.header("From", " app@fail.example");
+    s.end_of_headers();
+    Edits edits;
+    auto v = s.end_of_message("QID", &edits);
+    CHECK(v.action == Verdict::Action::Continue);
+    CHECK(edits.sender == "bounces@bounce.org.test");
+    CHECK_THAT(log.lines.back(), Catch::Contains("spf=temperror:192.0.2.10->bounce_domain"));
+    bool explained = false;
+    for (const auto& l : log.lines) {
+        explained = explained || l.find("cannot start the SPF checker") != std::string::npos;
+    }
+    CHECK(explained);
 }
