@@ -261,8 +261,14 @@ void Session::predict_alignment(Message& m) {
     if (policy_->routing.dmarc_alignment == DmarcAlignment::Off || !content_negotiated_) {
         return;
     }
-    const auto final_fields = final_header(m);
-    const auto author = author_domain(final_fields);
+    // The header as it leaves; a copy only when the route or gate edits it.
+    std::vector<HeaderField> edited;
+    const std::vector<HeaderField>* fields = &m.headers.fields();
+    if (m.route != nullptr || !m.gate_add.empty()) {
+        edited = final_header(m);
+        fields = &edited;
+    }
+    const auto author = author_domain(*fields);
     std::vector<std::string> dkim;
     if (m.signer) {
         for (const auto& spec : m.signer->specs()) {
