@@ -6,6 +6,7 @@
 #include <iomanip>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <ostream>
 
 #include "adapters/idn/idna.hpp"
@@ -323,8 +324,11 @@ int explain(const core::Policy& policy, const ExplainServices& services, std::st
     const auto shared = std::shared_ptr<const core::Policy>(&policy, [](const core::Policy*) {});
     PrintLogger log(out);
     PrintTrace trace(out);
-    core::DryRunCounterStore dry(*services.counters);
-    core::QuotaServices quota{services.counters != nullptr ? &dry : nullptr, nullptr};
+    std::optional<core::DryRunCounterStore> dry;
+    if (services.counters != nullptr) {
+        dry.emplace(*services.counters);
+    }
+    core::QuotaServices quota{dry ? &*dry : nullptr, nullptr};
     core::SuppressServices suppress{services.suppressions, &adapters::sha256_factory(),
                                     services.idna, nullptr};
     core::Session session([shared] { return shared; }, log, nullptr, &adapters::sha256_factory(),

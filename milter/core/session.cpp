@@ -76,12 +76,15 @@ Verdict Session::mail_from(const SenderInfo& sender) {
     message_.emplace(*policy_);
     message_->sender = sender;
     if (trace_ != nullptr) {
-        note("identity", identity() + ", client " + client_host_ + "[" + client_addr_ + "]" +
-                             (sender.daemon_name.empty()
-                                  ? std::string()
-                                  : ", daemon_name " + log_escape(sender.daemon_name, 64)) +
-                             (sender.non_smtp ? ", submitted without SMTP" : ""));
-        note("envelope", "MAIL FROM:<" + log_escape(sender.address) + ">");
+        note("identity", [&] {
+            return std::string(identity() + ", client " + client_host_ + "[" + client_addr_ + "]" +
+                               (sender.daemon_name.empty()
+                                    ? std::string()
+                                    : ", daemon_name " + log_escape(sender.daemon_name, 64)) +
+                               (sender.non_smtp ? ", submitted without SMTP" : ""));
+        });
+        note("envelope",
+             [&] { return std::string("MAIL FROM:<" + log_escape(sender.address) + ">"); });
     }
     if (log_.enabled(LogLevel::Debug)) {
         log_.debug("MAIL FROM:<" + log_escape(sender.address) + "> client=" + client_host_ + "[" +
@@ -148,13 +151,16 @@ void Session::plan_signing() {
     }
     if (decision.specs.empty()) {
         m.dkim_result = "none:" + log_escape(decision.reason, 128);
-        note("dkim", "no signature: " + log_escape(decision.reason, 128));
+        note("dkim",
+             [&] { return std::string("no signature: " + log_escape(decision.reason, 128)); });
         return;
     }
     if (trace_ != nullptr) {
         for (const auto& spec : decision.specs) {
-            note("dkim", "signs as d=" + spec.domain + " s=" + spec.selector + " (" +
-                             std::string(to_string(spec.key->algorithm())) + ")");
+            note("dkim", [&] {
+                return std::string("signs as d=" + spec.domain + " s=" + spec.selector + " (" +
+                                   std::string(to_string(spec.key->algorithm())) + ")");
+            });
         }
     }
     if (sha_ == nullptr) {

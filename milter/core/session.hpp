@@ -270,9 +270,12 @@ class Session {
     Verdict apply_edits(Message& m, Verdict v, MessageEdits& edits);
     void finish(std::string_view queue_id, std::string_view action);
     [[nodiscard]] std::string identity() const;
-    void note(std::string_view topic, const std::string& text) {
+    // Says one step to the trace; `text` (a callable giving the words) runs
+    // only when there is a trace, so the mail path builds no strings.
+    template <typename Text>
+    void note(std::string_view topic, Text&& text) {
         if (trace_ != nullptr) {
-            trace_->step(topic, text);
+            trace_->step(topic, text());
         }
     }
 

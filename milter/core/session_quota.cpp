@@ -15,7 +15,7 @@ Verdict Session::check_quotas(Message& m) {
     auto planned = plan_charges(policy_->quotas, zone, policy_->redis.prefix, subject,
                                 static_cast<std::int64_t>(m.recipients), clock_());
     if (planned.empty()) {
-        note("quota", "no [[quota]] limit applies");
+        note("quota", [&] { return std::string("no [[quota]] limit applies"); });
         return Verdict::proceed();
     }
     std::vector<CounterCharge> charges;
@@ -27,10 +27,12 @@ Verdict Session::check_quotas(Message& m) {
                        ? quota_.store->charge(charges)
                        : Result<ChargeOutcome>(make_error("no counter store is configured"));
     if (!outcome) {
-        note("quota",
-             "the counter store failed (" + log_escape(outcome.error().message, 256, true) +
-                 "): on_store_error = " +
-                 (policy_->redis.on_store_error == StoreErrorMode::Accept ? "accept" : "tempfail"));
+        note("quota", [&] {
+            return std::string(
+                "the counter store failed (" + log_escape(outcome.error().message, 256, true) +
+                "): on_store_error = " +
+                (policy_->redis.on_store_error == StoreErrorMode::Accept ? "accept" : "tempfail"));
+        });
         return store_error(
             {"quota", "the message", "sending limits"},
             quota_.stats != nullptr ? &quota_.stats->store_errors_accepted : nullptr,
@@ -44,19 +46,25 @@ Verdict Session::check_quotas(Message& m) {
             const auto& p = planned[i];
             const auto& c = outcome->counters[i];
             const auto before = outcome->admitted ? c.used - p.units : c.used;
-            note("quota", "\"" + p.limit->name + "\" for " + log_escape(p.identity) + ": " +
-                              std::to_string(before) + " of " + std::to_string(p.effective_limit) +
-                              " used, this message needs " + std::to_string(p.units) + ": " +
-                              (c.admits ? "fits" : "over") +
-                              (p.resets_at > 0 ? "; resets " + format_local(zone, p.resets_at)
-                                               : std::string()));
+            note("quota", [&] {
+                return std::string("\"" + p.limit->name + "\" for " + log_escape(p.identity) +
+                                   ": " + std::to_string(before) + " of " +
+                                   std::to_string(p.effective_limit) +
+                                   " used, this message needs " + std::to_string(p.units) + ": " +
+                                   (c.admits ? "fits" : "over") +
+                                   (p.resets_at > 0 ? "; resets " + format_local(zone, p.resets_at)
+                                                    : std::string()));
+            });
         }
-        note("quota", decision.kind == QuotaDecision::Kind::Admit
-                          ? "admitted (" + decision.log + ")"
-                          : decision.log + ": " +
-                                (decision.text.empty() ? decision.hold_reason
-                                                       : decision.rcode + " " + decision.xcode +
-                                                             " " + decision.text));
+        note("quota", [&] {
+            return std::string(
+                decision.kind == QuotaDecision::Kind::Admit
+                    ? "admitted (" + decision.log + ")"
+                    : decision.log + ": " +
+                          (decision.text.empty()
+                               ? decision.hold_reason
+                               : decision.rcode + " " + decision.xcode + " " + decision.text));
+        });
     }
     if (outcome->admitted) {
         m.charged = std::move(charges);

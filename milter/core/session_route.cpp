@@ -30,33 +30,42 @@ void Session::choose_route(Message& m) {
         for (std::size_t i = 0; i < last; ++i) {
             const auto& rule = routing.streams[i];
             const auto check = check_rule(rule, in);
-            note("stream", "rule " + std::to_string(i + 1) + " \"" + rule.name + "\" (" +
-                               rule.where + "): " + (check.matched ? "matches: " : "no: ") +
-                               check.why);
+            note("stream", [&] {
+                return std::string("rule " + std::to_string(i + 1) + " \"" + rule.name + "\" (" +
+                                   rule.where + "): " + (check.matched ? "matches: " : "no: ") +
+                                   check.why);
+            });
         }
-        note("stream", choice.stream + (choice.rule >= 0 ? " (the first rule that matches)"
-                                        : routing.streams.empty()
-                                            ? " (built-in: List-Unsubscribe, List-Id or "
-                                              "Precedence bulk/list/junk make bulk)"
-                                            : " (no rule matches: default_stream)"));
+        note("stream", [&] {
+            return std::string(choice.stream + (choice.rule >= 0 ? " (the first rule that matches)"
+                                                : routing.streams.empty()
+                                                    ? " (built-in: List-Unsubscribe, List-Id or "
+                                                      "Precedence bulk/list/junk make bulk)"
+                                                    : " (no rule matches: default_stream)"));
+        });
     }
     m.stream = std::move(choice.stream);
     m.rule = choice.rule >= 0 ? &routing.streams[static_cast<std::size_t>(choice.rule)] : nullptr;
     const std::string& name = choice.route.empty() ? routing.default_route : choice.route;
     m.route = name.empty() ? nullptr : find_route(routing.routes, name);
     if (trace_ != nullptr) {
-        note("route", name.empty() ? std::string("none: the envelope and header stay as they are")
+        note("route", [&] {
+            return std::string(name.empty()
+                                   ? std::string("none: the envelope and header stay as they are")
                                    : name + (choice.route.empty() ? " (default_route)"
                                                                   : " (named by the stream)"));
+        });
     }
     if (m.route != nullptr && route_status_ != nullptr) {
         std::vector<std::string> passed;
         const Route* in_service =
             route_in_service(routing.routes, *m.route, *route_status_, &passed);
         if (in_service == nullptr) {
-            note("route", m.route->name +
-                              " is down and no fallback is in service: the message would get "
-                              "451 4.3.2");
+            note("route", [&] {
+                return std::string(m.route->name +
+                                   " is down and no fallback is in service: the message would get "
+                                   "451 4.3.2");
+            });
             m.route_down = m.route->name;
             m.route_result = m.route->name + ":down";
             m.route = nullptr;
@@ -70,7 +79,10 @@ void Session::choose_route(Message& m) {
                 from += n;
             }
             m.route_result = m.route->name + "(down:" + from + ")";
-            note("route", "down: " + from + "; the fallback " + m.route->name + " carries it");
+            note("route", [&] {
+                return std::string("down: " + from + "; the fallback " + m.route->name +
+                                   " carries it");
+            });
         }
     }
     if (m.route != nullptr && m.route_result.empty()) {
@@ -99,7 +111,9 @@ void Session::spf_preflight(Message& m) {
     if (domain.empty() ||
         std::none_of(routing.spf_domains.begin(), routing.spf_domains.end(),
                      [&](const std::string& p) { return domain_pattern_matches(p, domain); })) {
-        note("spf", "not evaluated: " + log_escape(sender) + " is not in spf_domains");
+        note("spf", [&] {
+            return std::string("not evaluated: " + log_escape(sender) + " is not in spf_domains");
+        });
         return;
     }
     for (const auto& ip : m.route->egress_ips) {
@@ -116,25 +130,33 @@ void Session::spf_preflight(Message& m) {
                       log_escape(answer ? answer->explanation : answer.error().message, 300, true) +
                       ")");
         }
-        note("spf", log_escape(ip, 64) + " would get " + std::string(to_string(result)) + " for " +
-                        log_escape(sender) + " on route " + m.route->name);
+        note("spf", [&] {
+            return std::string(log_escape(ip, 64) + " would get " + std::string(to_string(result)) +
+                               " for " + log_escape(sender) + " on route " + m.route->name);
+        });
         switch (m.route->on_spf_fail) {
             case Route::SpfAction::Report:
-                note("spf", "on_spf_fail = report: only logged");
+                note("spf", [&] { return std::string("on_spf_fail = report: only logged"); });
                 break;
             case Route::SpfAction::BounceDomain:
                 if (!m.route->bounce_domain.empty()) {
                     m.spf_use_bounce_domain = true;
                     m.spf_result += "->bounce_domain";
-                    note("spf", "on_spf_fail = bounce_domain: the return path moves to " +
-                                    m.route->bounce_domain);
+                    note("spf", [&] {
+                        return std::string(
+                            "on_spf_fail = bounce_domain: the return path moves to " +
+                            m.route->bounce_domain);
+                    });
                 }
                 break;
             case Route::SpfAction::SwitchRoute:
                 if (const auto* other = find_route(routing.routes, m.route->spf_switch_route)) {
                     m.route_result = other->name + "(spf:" + m.route->name + ")";
                     m.spf_result += "->route:" + other->name;
-                    note("spf", "on_spf_fail: route " + other->name + " carries it instead");
+                    note("spf", [&] {
+                        return std::string("on_spf_fail: route " + other->name +
+                                           " carries it instead");
+                    });
                     m.route = other;
                 }
                 break;
@@ -142,8 +164,10 @@ void Session::spf_preflight(Message& m) {
         return;
     }
     m.spf_result = "pass";
-    note("spf",
-         "every egress IP of route " + m.route->name + " would pass for " + log_escape(sender));
+    note("spf", [&] {
+        return std::string("every egress IP of route " + m.route->name + " would pass for " +
+                           log_escape(sender));
+    });
 }
 
 Verdict Session::check_unsubscribe_gate(Message& m) {
@@ -163,11 +187,13 @@ Verdict Session::check_unsubscribe_gate(Message& m) {
         for (const auto& f : m.gate_add) {
             added += (added.empty() ? "" : ", ") + f.name + ":" + f.value;
         }
-        note("unsubscribe", !gate.missing
-                                ? std::string("List-Unsubscribe and List-Unsubscribe-Post present")
-                            : gate.refuse    ? std::string("missing: the stream refuses such mail")
-                            : !added.empty() ? "missing: adds " + log_escape(added, 512, true)
-                                             : std::string("missing: reported only"));
+        note("unsubscribe", [&] {
+            return std::string(
+                !gate.missing    ? std::string("List-Unsubscribe and List-Unsubscribe-Post present")
+                : gate.refuse    ? std::string("missing: the stream refuses such mail")
+                : !added.empty() ? "missing: adds " + log_escape(added, 512, true)
+                                 : std::string("missing: reported only"));
+        });
     }
     if (gate.refuse) {
         return Verdict::reject("550", "5.7.1",
@@ -243,10 +269,13 @@ Verdict Session::plan_envelope(Message& m) {
         static constexpr const char* kModes[] = {"keep", "plain", "verp", "srs"};
         const std::string mode =
             std::string("return_path = ") + kModes[static_cast<int>(m.route->return_path)];
-        note("envelope", from ? "MAIL FROM rewritten to <" + log_escape(*from) + "> (" + mode +
-                                    (m.spf_use_bounce_domain ? ", SPF pre-flight" : "") + ")"
-                              : "MAIL FROM unchanged (" + mode +
-                                    (m.sender.address.empty() ? ", null sender" : "") + ")");
+        note("envelope", [&] {
+            return std::string(from
+                                   ? "MAIL FROM rewritten to <" + log_escape(*from) + "> (" + mode +
+                                         (m.spf_use_bounce_domain ? ", SPF pre-flight" : "") + ")"
+                                   : "MAIL FROM unchanged (" + mode +
+                                         (m.sender.address.empty() ? ", null sender" : "") + ")");
+        });
     }
     if (from) {
         m.route_result += ",from=" + log_escape(*from, 256);
@@ -282,10 +311,12 @@ void Session::predict_alignment(Message& m) {
         !m.spf_result.empty() && m.spf_result != "pass"};
     auto p = predict_dmarc(in, policy_->routing.dmarc_alignment, org_domain_);
     m.dmarc_result = log_escape(p.log, 512);
-    note("dmarc",
-         m.dmarc_result + " (" +
-             (policy_->routing.dmarc_alignment == DmarcAlignment::Strict ? "strict" : "relaxed") +
-             " alignment)");
+    note("dmarc", [&] {
+        return std::string(
+            m.dmarc_result + " (" +
+            (policy_->routing.dmarc_alignment == DmarcAlignment::Strict ? "strict" : "relaxed") +
+            " alignment)");
+    });
     std::uint64_t count = 0;
     if (dmarc_stats_ != nullptr) {
         auto& c = p.outcome == DmarcPrediction::Outcome::Pass   ? dmarc_stats_->pass

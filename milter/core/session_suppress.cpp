@@ -32,7 +32,9 @@ Verdict Session::rcpt_to(std::string_view recipient) {
             m.rcpts.push_back(std::move(r));
         }
         ++m.recipients;
-        note("recipient", "<" + log_escape(recipient) + ">: accepted (no [suppression])");
+        note("recipient", [&] {
+            return std::string("<" + log_escape(recipient) + ">: accepted (no [suppression])");
+        });
         return Verdict::proceed();
     }
     if (m.rcpts.size() >= kMaxTrackedRecipients) {
@@ -50,9 +52,11 @@ Verdict Session::rcpt_to(std::string_view recipient) {
         // Looked up all at once at the end of the message: mail without
         // SMTP, or a connection that began before a reload turned the
         // suppression lists on (its RCPT stage gets no reply).
-        note("recipient", "<" + log_escape(recipient) + ">: " +
-                              (r.normalised.empty() ? "not an address a suppression entry can name"
-                                                    : "looked up at the end of the message"));
+        note("recipient", [&] {
+            return std::string("<" + log_escape(recipient) + ">: " +
+                               (r.normalised.empty() ? "not an address a suppression entry can name"
+                                                     : "looked up at the end of the message"));
+        });
         m.rcpts.push_back(std::move(r));
         ++m.recipients;
         return Verdict::proceed();
@@ -62,8 +66,11 @@ Verdict Session::rcpt_to(std::string_view recipient) {
     auto found = lookup(wanted);
     if (!found) {
         auto v = suppress_store_error(m, found.error().message);
-        note("recipient", "<" + log_escape(r.normalised) + ">: the suppression store failed (" +
-                              log_escape(found.error().message, 256, true) + ")");
+        note("recipient", [&] {
+            return std::string("<" + log_escape(r.normalised) +
+                               ">: the suppression store failed (" +
+                               log_escape(found.error().message, 256, true) + ")");
+        });
         if (v.action != Verdict::Action::Continue) {
             return v;
         }
@@ -95,10 +102,12 @@ Verdict Session::rcpt_to(std::string_view recipient) {
                           log_escape(m.sender.address) + ">");
             }
             const auto reply = reply_for(e->reason);
-            note("recipient", "<" + log_escape(r.normalised) + ">: listed (" +
-                                  std::string(reason_name(e->reason)) +
-                                  (e->scope.empty() ? "" : ", for mail from " + e->scope) +
-                                  ") for every stream: refused at RCPT");
+            note("recipient", [&] {
+                return std::string("<" + log_escape(r.normalised) + ">: listed (" +
+                                   std::string(reason_name(e->reason)) +
+                                   (e->scope.empty() ? "" : ", for mail from " + e->scope) +
+                                   ") for every stream: refused at RCPT");
+            });
             return Verdict::reject(reply.rcode, reply.xcode, text);
         }
         if (trace_ != nullptr) {
@@ -106,16 +115,20 @@ Verdict Session::rcpt_to(std::string_view recipient) {
             for (const auto& st : e->streams) {
                 streams += (streams.empty() ? "" : ",") + st;
             }
-            note("recipient", "<" + log_escape(r.normalised) + ">: listed (" +
-                                  std::string(reason_name(e->reason)) +
-                                  (e->scope.empty() ? "" : ", for mail from " + e->scope) +
-                                  ") for streams " + log_escape(streams) +
-                                  "; decided at the end of the message");
+            note("recipient", [&] {
+                return std::string("<" + log_escape(r.normalised) + ">: listed (" +
+                                   std::string(reason_name(e->reason)) +
+                                   (e->scope.empty() ? "" : ", for mail from " + e->scope) +
+                                   ") for streams " + log_escape(streams) +
+                                   "; decided at the end of the message");
+            });
         }
         r.entries.push_back(std::move(*e));
     }
     if (r.entries.empty()) {
-        note("recipient", "<" + log_escape(r.normalised) + ">: not on a suppression list");
+        note("recipient", [&] {
+            return std::string("<" + log_escape(r.normalised) + ">: not on a suppression list");
+        });
     }
     m.rcpts.push_back(std::move(r));
     ++m.recipients;
@@ -223,9 +236,11 @@ Verdict Session::check_suppression_at_end(Message& m) {
             }
         }
         if (blocking != nullptr) {
-            note("suppression", "<" + log_escape(r.normalised) + "> removed: listed (" +
-                                    std::string(reason_name(blocking->reason)) + ") for stream " +
-                                    (stream_known ? m.stream : "(unknown)"));
+            note("suppression", [&] {
+                return std::string("<" + log_escape(r.normalised) + "> removed: listed (" +
+                                   std::string(reason_name(blocking->reason)) + ") for stream " +
+                                   (stream_known ? m.stream : "(unknown)"));
+            });
             m.removed.push_back(r.normalised + ":" + std::string(reason_name(blocking->reason)));
             dropped.push_back(std::move(r));
         } else {

@@ -243,3 +243,18 @@ TEST_CASE("the dry-run store admits exactly as a charge would, and changes nothi
     CHECK(dry.refund(std::vector<CounterCharge>{window}).value());
     CHECK_FALSE(dry.reset(std::vector<std::string>{"w"}));
 }
+
+TEST_CASE("explain without a counter store shows what on_store_error does", "[explain]") {
+    Run run;
+    app::ExplainServices s;
+    s.suppressions = &run.entries;
+    s.idna = adapters::domain_to_ascii;
+    s.now = 1795478400;
+    app::ExplainArgs args;
+    args.file = "m.eml";
+    std::ostringstream o, e;
+    CHECK(app::explain(*run.policy, s, kBulk, args, o, e) == 1);
+    CHECK_THAT(o.str(), Catch::Contains("the counter store failed (no counter store is "
+                                        "configured): on_store_error = tempfail"));
+    CHECK_THAT(o.str(), Catch::Contains("answer       451 4.3.0"));
+}
