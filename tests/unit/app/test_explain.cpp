@@ -7,6 +7,7 @@
 #include <string>
 
 #include "../core/fake_counter_store.hpp"
+#include "../core/fake_suppression_store.hpp"
 #include "adapters/idn/idna.hpp"
 #include "app/explain_cmd.hpp"
 #include "config/loader.hpp"
@@ -16,42 +17,6 @@ using namespace staffel;
 using namespace staffel::core;
 
 namespace {
-
-struct Entries : SuppressionStore {
-    std::map<std::string, SuppressionEntry> entries;
-    int writes = 0;
-    Result<std::vector<std::optional<SuppressionEntry>>> lookup(
-        std::span<const std::string> keys) override {
-        std::vector<std::optional<SuppressionEntry>> out;
-        for (const auto& k : keys) {
-            auto it = entries.find(k);
-            out.push_back(it == entries.end() ? std::nullopt
-                                              : std::optional<SuppressionEntry>(it->second));
-        }
-        return out;
-    }
-    Result<bool> put(const std::string&, const SuppressionEntry&) override {
-        ++writes;
-        return true;
-    }
-    Result<bool> remove(const std::string&) override {
-        ++writes;
-        return true;
-    }
-    Result<SoftBounceOutcome> count_soft_bounce(const std::string&, std::int64_t, std::int64_t,
-                                                const std::string&,
-                                                const SuppressionEntry&) override {
-        ++writes;
-        return make_error("not used");
-    }
-    Result<std::size_t> put_many(std::span<const KeyedEntry>) override {
-        ++writes;
-        return make_error("not used");
-    }
-    Result<std::size_t> scan(std::string_view, const Visitor&) override {
-        return make_error("not used");
-    }
-};
 
 const char* kPolicy = R"([suppression]
 [routing]
@@ -86,7 +51,7 @@ const char* kBulk =
     "Hello\n";
 
 struct Run {
-    Entries entries;
+    test::FakeSuppressionStore entries;
     test::FakeCounterStore counters;
     std::shared_ptr<const Policy> policy;
     std::string out, err;

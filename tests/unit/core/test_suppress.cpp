@@ -13,6 +13,7 @@
 #include "core/session.hpp"
 #include "core/suppress/store.hpp"
 #include "core/suppress/suppress.hpp"
+#include "fake_suppression_store.hpp"
 
 using namespace staffel;
 using namespace staffel::core;
@@ -23,43 +24,6 @@ struct RecordingLogger : Logger {
     std::vector<std::string> lines;
     void log(LogLevel, std::string_view m) override { lines.emplace_back(m); }
     [[nodiscard]] bool enabled(LogLevel level) const override { return level >= LogLevel::Info; }
-};
-
-// Entries in a map; counts round trips; can be made to fail.
-struct FakeSuppressionStore : SuppressionStore {
-    std::map<std::string, SuppressionEntry> entries;
-    int lookups = 0;
-    bool down = false;
-    Result<std::vector<std::optional<SuppressionEntry>>> lookup(
-        std::span<const std::string> keys) override {
-        ++lookups;
-        if (down) {
-            return make_error("connection refused");
-        }
-        std::vector<std::optional<SuppressionEntry>> out;
-        for (const auto& k : keys) {
-            auto it = entries.find(k);
-            out.push_back(it == entries.end() ? std::nullopt
-                                              : std::optional<SuppressionEntry>(it->second));
-        }
-        return out;
-    }
-    Result<bool> put(const std::string& key, const SuppressionEntry& e) override {
-        entries[key] = e;
-        return true;
-    }
-    Result<bool> remove(const std::string& key) override { return entries.erase(key) > 0; }
-    Result<SoftBounceOutcome> count_soft_bounce(const std::string&, std::int64_t, std::int64_t,
-                                                const std::string&,
-                                                const SuppressionEntry&) override {
-        return make_error("not used");
-    }
-    Result<std::size_t> put_many(std::span<const KeyedEntry>) override {
-        return make_error("not used");
-    }
-    Result<std::size_t> scan(std::string_view, const Visitor&) override {
-        return make_error("not used");
-    }
 };
 
 struct Edits : MessageEdits {
@@ -100,7 +64,7 @@ SuppressionEntry entry(SuppressReason reason, std::vector<std::string> streams =
 
 struct Harness {
     RecordingLogger log;
-    FakeSuppressionStore store;
+    test::FakeSuppressionStore store;
     SuppressStats stats;
     std::shared_ptr<const Policy> policy = policy_from("[suppression]\n");
     Edits edits;
