@@ -21,8 +21,12 @@
 //   (staffeld links Debian's static libmilter.a). Only the exact question
 //   mi_rd_socket_ready asks - one descriptor, POLLIN, 1 ms - is changed;
 //   every other poll in the program passes through untouched.
+//   The same wrapper answers for bytes the read-ahead keeps
+//   (libmilter_reads.hpp): such a descriptor is readable at once.
 // Thread-safety: stateless.
 #include <poll.h>
+
+#include "adapters/milter/libmilter_reads.hpp"
 
 namespace {
 constexpr int kLibmilterReadyProbeMs = 1;  // MI_RD_CMD_TO in libmilter/engine.c
@@ -33,7 +37,34 @@ extern "C" {
 
 int __real_poll(pollfd* fds, nfds_t count, int timeout_ms);
 
+// Descriptors with bytes kept by the read-ahead (libmilter_reads.hpp) are
+// readable whatever the kernel says; the others are polled without waiting.
+// libmilter's own question about one session needs no system call.
+static int poll_with_kept_bytes(pollfd* fds, nfds_t count) {
+    if (count == 1) {
+        fds[0].revents = POLLIN;
+        return 1;
+    }
+    const int polled = __real_poll(fds, count, 0);
+    if (polled < 0) {
+        return polled;
+    }
+    int ready = 0;
+    for (nfds_t i = 0; i < count; ++i) {
+        if ((fds[i].events & POLLIN) != 0 && staffel::adapters::read_ahead_pending(fds[i].fd)) {
+            fds[i].revents |= POLLIN;
+        }
+        ready += fds[i].revents != 0 ? 1 : 0;
+    }
+    return ready;
+}
+
 int __wrap_poll(pollfd* fds, nfds_t count, int timeout_ms) {
+    for (nfds_t i = 0; i < count; ++i) {
+        if ((fds[i].events & POLLIN) != 0 && staffel::adapters::read_ahead_pending(fds[i].fd)) {
+            return poll_with_kept_bytes(fds, count);
+        }
+    }
     if (count == 1 && timeout_ms == kLibmilterReadyProbeMs && fds[0].events == POLLIN) {
         timeout_ms = kHoldMs;
     }

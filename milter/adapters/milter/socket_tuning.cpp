@@ -1,6 +1,8 @@
 // socket_tuning.cpp - see socket_tuning.hpp.
 #include "adapters/milter/socket_tuning.hpp"
 
+#include "adapters/milter/libmilter_reads.hpp"
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -29,7 +31,8 @@ extern "C" {
 int __real_accept(int fd, sockaddr* addr, socklen_t* len);
 ssize_t __real_writev(int fd, const iovec* iov, int count);
 
-// libmilter's accept(2): accepted TCP connections get TCP_NODELAY.
+// libmilter's accept(2): accepted TCP connections get TCP_NODELAY; every
+// session is read ahead (libmilter_reads.hpp).
 int __wrap_accept(int fd, sockaddr* addr, socklen_t* len) {
     const int conn = __real_accept(fd, addr, len);
     if (conn >= 0 && g_refuse.load(std::memory_order_relaxed)) {
@@ -41,6 +44,9 @@ int __wrap_accept(int fd, sockaddr* addr, socklen_t* len) {
         const int on = 1;
         (void)::setsockopt(conn, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
         (void)::setsockopt(conn, IPPROTO_TCP, TCP_QUICKACK, &on, sizeof on);
+    }
+    if (conn >= 0) {
+        staffel::adapters::read_ahead_track(conn);
     }
     return conn;
 }
