@@ -48,14 +48,12 @@ void Session::choose_route(Message& m) {
     m.rule = choice.rule >= 0 ? &routing.streams[static_cast<std::size_t>(choice.rule)] : nullptr;
     const std::string& name = choice.route.empty() ? routing.default_route : choice.route;
     m.route = name.empty() ? nullptr : find_route(routing.routes, name);
-    if (trace_ != nullptr) {
-        note("route", [&] {
-            return std::string(name.empty()
-                                   ? std::string("none: the envelope and header stay as they are")
-                                   : name + (choice.route.empty() ? " (default_route)"
-                                                                  : " (named by the stream)"));
-        });
-    }
+    note("route", [&] {
+        return std::string(
+            name.empty()
+                ? std::string("none: the envelope and header stay as they are")
+                : name + (choice.route.empty() ? " (default_route)" : " (named by the stream)"));
+    });
     if (m.route != nullptr && route_status_ != nullptr) {
         std::vector<std::string> passed;
         const Route* in_service =
@@ -182,19 +180,17 @@ Verdict Session::check_unsubscribe_gate(Message& m) {
                                  expand_template(m.rule->unsubscribe_template, in));
     m.gate_result = gate.log;
     m.gate_add = std::move(gate.add);
-    if (trace_ != nullptr) {
+    note("unsubscribe", [&] {
         std::string added;
         for (const auto& f : m.gate_add) {
             added += (added.empty() ? "" : ", ") + f.name + ":" + f.value;
         }
-        note("unsubscribe", [&] {
-            return std::string(
-                !gate.missing    ? std::string("List-Unsubscribe and List-Unsubscribe-Post present")
-                : gate.refuse    ? std::string("missing: the stream refuses such mail")
-                : !added.empty() ? "missing: adds " + log_escape(added, 512, true)
-                                 : std::string("missing: reported only"));
-        });
-    }
+        return std::string(!gate.missing
+                               ? std::string("List-Unsubscribe and List-Unsubscribe-Post present")
+                           : gate.refuse    ? std::string("missing: the stream refuses such mail")
+                           : !added.empty() ? "missing: adds " + log_escape(added, 512, true)
+                                            : std::string("missing: reported only"));
+    });
     if (gate.refuse) {
         return Verdict::reject("550", "5.7.1",
                                "Staffel: " + m.stream +
@@ -265,18 +261,15 @@ Verdict Session::plan_envelope(Message& m) {
             from = std::move(rewritten).value();
         }
     }
-    if (trace_ != nullptr) {
+    note("envelope", [&] {
         static constexpr const char* kModes[] = {"keep", "plain", "verp", "srs"};
         const std::string mode =
             std::string("return_path = ") + kModes[static_cast<int>(m.route->return_path)];
-        note("envelope", [&] {
-            return std::string(from
-                                   ? "MAIL FROM rewritten to <" + log_escape(*from) + "> (" + mode +
-                                         (m.spf_use_bounce_domain ? ", SPF pre-flight" : "") + ")"
-                                   : "MAIL FROM unchanged (" + mode +
-                                         (m.sender.address.empty() ? ", null sender" : "") + ")");
-        });
-    }
+        return std::string(from ? "MAIL FROM rewritten to <" + log_escape(*from) + "> (" + mode +
+                                      (m.spf_use_bounce_domain ? ", SPF pre-flight" : "") + ")"
+                                : "MAIL FROM unchanged (" + mode +
+                                      (m.sender.address.empty() ? ", null sender" : "") + ")");
+    });
     if (from) {
         m.route_result += ",from=" + log_escape(*from, 256);
         m.new_sender = std::move(from);
