@@ -572,6 +572,22 @@ GPtr<GMimeMessage> parse_mime(std::string_view text) {
     return GPtr<GMimeMessage>(g_mime_parser_construct_message(parser.get(), nullptr));
 }
 
+// A Content-Type parameter of `object` as parsed, or nullptr; read only.
+//
+// Never call a GMime function that changes a parsed object, such as
+// g_mime_multipart_get_boundary(), which invents and sets a boundary when
+// the parameter is missing. Any change re-encodes the whole Content-Type
+// field, and GMime 3.2's parameter encoder (g_mime_param_list_encode) loops
+// for ever on a parameter whose value needs RFC 2231 encoding (a byte over
+// 0x7f) and whose name is 70 to 72 bytes long: each RFC 2231 section it
+// splits off is empty (78 - (name + 6) leaves at most 2 bytes, and the
+// "%XX" back-off takes them away), so it appends "NAME*N*=" until GLib's
+// allocator aborts. 901 bytes of bounce were enough to take 24 GB.
+const char* parameter(GMimeObject* object, const char* name) {
+    GMimeContentType* ct = g_mime_object_get_content_type(object);
+    return ct != nullptr ? g_mime_content_type_get_parameter(ct, name) : nullptr;
+}
+
 // "type/subtype", lower-case.
 std::string media_type(GMimeObject* object) {
     GMimeContentType* ct = g_mime_object_get_content_type(object);
@@ -750,8 +766,7 @@ Result<BounceReport> parse_report(GMimeObject* top, std::string_view message) {
     if (type != "multipart/report" || report == nullptr) {
         return make_error("not a multipart/report (Content-Type is " + type + ")");
     }
-    const char* report_type_param =
-        g_mime_content_type_get_parameter(g_mime_object_get_content_type(top), "report-type");
+    const char* report_type_param = parameter(top, "report-type");
     const std::string report_type =
         lower(trim(report_type_param != nullptr ? report_type_param : ""));
     const bool dsn = report_type == "delivery-status" || report_type == "global-delivery-status";
@@ -762,7 +777,7 @@ Result<BounceReport> parse_report(GMimeObject* top, std::string_view message) {
         return make_error("multipart/report has report-type " + quote(report_type) +
                           ", not delivery-status or feedback-report");
     }
-    const char* boundary = g_mime_multipart_get_boundary(report);
+    const char* boundary = parameter(top, "boundary");
     if (boundary == nullptr || *boundary == '\0') {
         return make_error("multipart/report has no boundary parameter");
     }
