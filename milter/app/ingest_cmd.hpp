@@ -22,7 +22,10 @@
 // Exit status (sysexits, as pipe(8) understands them): 0 done; 65 the
 //   message is not a report Staffel can read (pipe(8) returns it to the
 //   postmaster); 75 the store cannot be reached (Postfix retries later, so
-//   nothing is lost); 78 the policy is invalid.
+//   nothing is lost); 78 the policy is invalid. staffelctl's run_ingest()
+//   adds the bounds on the process (app/parse_guard.hpp): 65 for a message
+//   over [suppression] ingest_max_size, 75 for running out of memory or CPU
+//   time, or a crash, while parsing.
 #pragma once
 
 #include <cstdint>

@@ -12,6 +12,7 @@
 #include "adapters/spf2/spf_checker.hpp"
 #include "app/exit_codes.hpp"
 #include "core/endpoints.hpp"
+#include "core/units.hpp"
 
 namespace staffel::app {
 
@@ -117,7 +118,8 @@ std::shared_ptr<const core::Policy> load_policy_or_report(const std::string& pat
 }
 
 std::optional<std::string> read_input(const std::string& path, std::size_t max_bytes,
-                                      std::string_view command, std::ostream& err, int& exit_code) {
+                                      std::string_view command, std::ostream& err, int& exit_code,
+                                      std::string_view limit_name) {
     std::ifstream file;
     if (path != "-") {
         file.open(path, std::ios::binary);
@@ -135,7 +137,11 @@ std::optional<std::string> read_input(const std::string& path, std::size_t max_b
         data.append(buf, static_cast<std::size_t>(in.gcount()));
         if (data.size() > max_bytes) {
             err << "staffelctl: " << command << ": " << (path == "-" ? "the input" : path)
-                << " is larger than " << (max_bytes >> 20) << " MiB\n";
+                << " is larger than " << core::format_size(max_bytes);
+            if (!limit_name.empty()) {
+                err << " (" << limit_name << ")";
+            }
+            err << "; refused before parsing\n";
             exit_code = kExitDataErr;
             return std::nullopt;
         }

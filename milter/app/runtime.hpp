@@ -192,10 +192,13 @@ std::shared_ptr<const core::Policy> load_policy_or_report(const std::string& pat
                                                           const config::KeyLoader& load_key,
                                                           std::ostream& err);
 
-// staffelctl: the whole of FILE ("-": standard input), at most `max_bytes`.
-// On failure, prints "staffelctl: COMMAND: why" to `err`, sets `exit_code`
-// (66: cannot be read, 65: too large) and returns nullopt.
+// staffelctl: the whole of FILE ("-": standard input), at most `max_bytes`
+// (what sets that bound, e.g. "[suppression] ingest_max_size", is named in
+// the error when `limit_name` is given). On failure, prints
+// "staffelctl: COMMAND: why" to `err`, sets `exit_code` (66: cannot be read,
+// 65: too large) and returns nullopt; reading stops once over the bound.
 std::optional<std::string> read_input(const std::string& path, std::size_t max_bytes,
-                                      std::string_view command, std::ostream& err, int& exit_code);
+                                      std::string_view command, std::ostream& err, int& exit_code,
+                                      std::string_view limit_name = {});
 
 }  // namespace staffel::app

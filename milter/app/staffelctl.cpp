@@ -49,6 +49,7 @@
 #include "app/exit_codes.hpp"
 #include "app/explain_cmd.hpp"
 #include "app/ingest_cmd.hpp"
+#include "app/parse_guard.hpp"
 #include "app/quota_cmd.hpp"
 #include "app/route_cmd.hpp"
 #include "app/runtime.hpp"
@@ -403,26 +404,39 @@ int run_quota(const Options& opt, bool reset) {
 
 // ---------------------------------------------------------------- ingest
 
+// Bounces come from anyone: the process is capped before it reads one (see
+// app/parse_guard.hpp), and running out of memory, CPU time or luck inside
+// the parser ends in exit 75, which pipe(8) retries, never in a signal.
+constexpr std::uint64_t kIngestCpuSeconds = 60;
+
 int run_ingest(const Options& opt) {
-    constexpr std::size_t kMaxMessage = std::size_t{10} * 1024 * 1024;
     const auto loaded = load_policy_or_report(opt.config, {}, std::cerr);
     if (!loaded) {
         return kExitConfig;
     }
-    int exit_code = 0;
-    const auto message = read_input(opt.ingest_file, kMaxMessage, "ingest", std::cerr, exit_code);
-    if (!message) {
-        return exit_code;
-    }
     const auto& policy = *loaded;
-    auto store = make_suppression_store(policy.redis);
-    IngestContext ctx{&policy,
-                      store.get(),
-                      &adapters::sha256_factory(),
-                      adapters::domain_to_ascii,
-                      static_cast<std::int64_t>(::time(nullptr)),
-                      opt.ingest_dry_run};
-    return ingest(ctx, *message, opt.ingest_recipient, std::cout, std::cerr);
+    const ParseGuardLimits limits{policy.suppression.ingest_memory_limit, kIngestCpuSeconds};
+    if (auto guarded = install_parse_guard("staffelctl: ingest", limits); !guarded) {
+        std::cerr << "staffelctl: ingest: " << guarded.error().message << '\n';
+        return kExitTempFail;
+    }
+    return run_guarded("staffelctl: ingest", std::cerr, [&] {
+        int exit_code = 0;
+        const auto message =
+            read_input(opt.ingest_file, policy.suppression.ingest_max_size, "ingest", std::cerr,
+                       exit_code, "[suppression] ingest_max_size");
+        if (!message) {
+            return exit_code;
+        }
+        auto store = make_suppression_store(policy.redis);
+        IngestContext ctx{&policy,
+                          store.get(),
+                          &adapters::sha256_factory(),
+                          adapters::domain_to_ascii,
+                          static_cast<std::int64_t>(::time(nullptr)),
+                          opt.ingest_dry_run};
+        return ingest(ctx, *message, opt.ingest_recipient, std::cout, std::cerr);
+    });
 }
 
 // ---------------------------------------------------------------- command line

@@ -72,7 +72,12 @@ concerns one recipient (whatever forwarding made of it) or names none.
 
 The MIME structure is parsed with GMime. A message that is not such a
 report, or a report with missing or malformed fields, is refused with the
-reason; nothing is guessed.
+reason; nothing is guessed. Bounces come from anyone, so a message over
+[suppression] ingest_max_size (10 MiB) is refused before parsing, one with
+more structure than a report needs (over 50,000 header fields, parameters
+and addresses, or 5,000 MIME delimiter lines) before GMime sees it, and the
+process caps its own memory at [suppression] ingest_memory_limit (512 MiB)
+and its CPU time at 60 s.
 
 Output: one line per recipient on standard output ("suppressed ADDRESS
 REASON (status 5.1.1)", "soft bounce N of LIMIT for ADDRESS", "ignored
@@ -81,11 +86,15 @@ ADDRESS (action delivered)"); errors on standard error.)txt";
 inline constexpr const char* kIngestFooter = R"(EXIT STATUS (as pipe(8) understands them)
   0   done (also when the report needed no entry)
   64  bad command line
-  65  not a report Staffel can read, or a recipient that is no address; the
-      message says why (pipe(8) returns the report to the postmaster)
+  65  not a report Staffel can read, a message over [suppression]
+      ingest_max_size (refused before parsing), or a recipient that is no
+      address; the message says why (pipe(8) returns the report to the
+      postmaster)
   66  FILE cannot be read
-  75  Redis cannot be reached: try again later (Postfix keeps the report
-      and retries, so nothing is lost)
+  75  Redis cannot be reached, or parsing ran out of memory
+      ([suppression] ingest_memory_limit), out of CPU time (60 s) or
+      crashed: try again later (Postfix keeps the report and retries, so
+      nothing is lost). Never a signal.
   78  the policy is invalid
 
 EXAMPLES

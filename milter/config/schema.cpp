@@ -69,19 +69,9 @@ std::vector<FieldSpec> build_schema() {
                     duration_in(
                         [](Policy & p) -> auto& { return p.milter.drain_timeout; }, 0ms, 1h)});
     rows.push_back({"milter", "max_header_bytes", "a size from \"1KiB\" to \"64MiB\"", "\"256KiB\"",
-                    string_with(
+                    size_in(
                         [](Policy & p) -> auto& { return p.milter.max_header_bytes; },
-                        [](std::string_view text) -> core::Result<std::size_t> {
-                            auto v = core::parse_size(text);
-                            if (v && (*v < 1024 || *v > (64u << 20))) {
-                                return core::make_error("size \"" + std::string(text) +
-                                                        "\" is out of range");
-                            }
-                            if (!v) {
-                                return v.error();
-                            }
-                            return static_cast<std::size_t>(*v);
-                        })});
+                        std::uint64_t{1} << 10, std::uint64_t{64} << 20)});
     rows.push_back({"milter", "max_headers", "an integer from 10 to 100000", "1000",
                     integer_in(
                         [](Policy & p) -> auto& { return p.milter.max_headers; }, 10, 100000)});

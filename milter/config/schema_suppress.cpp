@@ -47,6 +47,16 @@ void add_suppression_rows(std::vector<FieldSpec>& rows) {
                     seconds_in(
                         [](Policy & p) -> auto& { return p.suppression.soft_bounce_expires; }, 0h,
                         24h * 3650)});
+    rows.push_back({"suppression", "ingest_max_size", "a size from \"1KiB\" to \"10MiB\"",
+                    "\"10MiB\"",
+                    size_in(
+                        [](Policy & p) -> auto& { return p.suppression.ingest_max_size; },
+                        std::uint64_t{1} << 10, std::uint64_t{10} << 20)});
+    rows.push_back({"suppression", "ingest_memory_limit", "a size from \"64MiB\" to \"64GiB\"",
+                    "\"512MiB\"",
+                    size_in(
+                        [](Policy & p) -> auto& { return p.suppression.ingest_memory_limit; },
+                        std::uint64_t{64} << 20, std::uint64_t{64} << 30)});
 }
 
 }  // namespace staffel::config

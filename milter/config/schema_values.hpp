@@ -106,6 +106,26 @@ Setter seconds_in(Get get, std::chrono::milliseconds min, std::chrono::milliseco
         });
 }
 
+// A size ("10MiB") from `min` to `max` bytes, stored as the field's type.
+template <typename Get>
+Setter size_in(Get get, std::uint64_t min, std::uint64_t max) {
+    return [get, min, max](const toml::node& n, Policy& p) -> std::optional<std::string> {
+        const auto* s = n.as_string();
+        if (s == nullptr) {
+            return "got " + type_name(n);
+        }
+        auto v = core::parse_size(s->get());
+        if (!v) {
+            return v.error().message;
+        }
+        if (*v < min || *v > max) {
+            return "size \"" + s->get() + "\" is out of range";
+        }
+        get(p) = static_cast<std::remove_reference_t<decltype(get(p))>>(*v);
+        return std::nullopt;
+    };
+}
+
 template <typename Get>
 Setter integer_in(Get get, long long min, long long max) {
     return [get, min, max](const toml::node& n, Policy& p) -> std::optional<std::string> {

@@ -119,6 +119,10 @@ struct SuppressionSettings {
     std::int64_t soft_bounce_limit = 5;  // soft bounces within the window that suppress
     std::chrono::seconds soft_bounce_window{std::chrono::hours(24 * 7)};
     std::chrono::seconds soft_bounce_expires{std::chrono::hours(24 * 30)};  // 0 = never
+    // `staffelctl ingest`: larger messages are refused unread (exit 65); the
+    // process's address space is capped at ingest_memory_limit.
+    std::size_t ingest_max_size = std::size_t{10} << 20;
+    std::uint64_t ingest_memory_limit = std::uint64_t{512} << 20;
 };
 
 // [routing], [[stream]] and [[route]]: which stream a message is, and

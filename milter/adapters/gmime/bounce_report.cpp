@@ -11,6 +11,8 @@
 #include <optional>
 #include <utility>
 
+#include "adapters/gmime/mime_budget.hpp"
+
 namespace staffel::adapters {
 namespace {
 
@@ -802,6 +804,9 @@ Result<BounceReport> parse_bounce_report(std::string_view message) {
     message = skip_mbox_from(message);
     if (trim(message).empty()) {
         return make_error("message is empty");
+    }
+    if (auto problem = mime_budget_problem(message); !problem.empty()) {
+        return make_error("message has " + problem);
     }
     init_gmime();
     const GPtr<GMimeMessage> parsed = parse_mime(message);

@@ -30,10 +30,15 @@
 //   job (core::normalise_address).
 // Accepted leniencies: one leading mbox "From " line (pipe(8) flag F) is
 //   skipped; lines holding only spaces separate blocks like empty lines.
-// Bounds: input over 10 MiB, more than 1000 recipients or To: addresses, a
-//   block of more than 200 fields, a field value over 8 KiB or an address
-//   over 320 bytes are errors; the diagnostic text is cut to 512 bytes
-//   (never inside a UTF-8 sequence).
+// Bounds: input over 10 MiB; more structure than GMime may build from it
+//   (mime_budget.hpp: over 50,000 header fields, parameters and addresses,
+//   or 5,000 lines starting with "--"), checked before GMime sees it, so
+//   that a 10 MiB report parses in about 60 MB; more than 1000 recipients
+//   or To: addresses, a block of more than 200 fields, a field value over
+//   8 KiB or an address over 320 bytes. All are errors; the diagnostic text
+//   is cut to 512 bytes (never inside a UTF-8 sequence).
+// GMime objects are only read, never changed: see parameter() in the .cpp
+//   for the GMime 3.2 bug that any change can set off.
 //   Values quoted in error messages are cut to 64 bytes and escaped.
 // Thread-safety: parse_bounce_report() may run on several threads at once;
 //   GMime is initialised once (std::call_once) and never shut down, and each

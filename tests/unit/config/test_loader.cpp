@@ -127,6 +127,15 @@ TEST_CASE("bad policies give one located error naming the field", "[config]") {
         {"[log]\nlevel = \"loud\"\n",
          "p.toml:2:9: error: log.level: unknown log level \"loud\"; expected one of \"debug\", "
          "\"info\", \"notice\", \"warning\", \"error\""},
+        {"[suppression]\ningest_max_size = \"11MiB\"\n",
+         "p.toml:2:19: error: suppression.ingest_max_size: size \"11MiB\" is out of range; "
+         "expected a size from \"1KiB\" to \"10MiB\""},
+        {"[suppression]\ningest_memory_limit = \"1MiB\"\n",
+         "p.toml:2:23: error: suppression.ingest_memory_limit: size \"1MiB\" is out of range; "
+         "expected a size from \"64MiB\" to \"64GiB\""},
+        {"[suppression]\ningest_memory_limit = 512\n",
+         "p.toml:2:23: error: suppression.ingest_memory_limit: expected a size from \"64MiB\" to "
+         "\"64GiB\", got an integer"},
         {"[milter]\nsocket_mode = \"0999\"\n",
          "p.toml:2:15: error: milter.socket_mode: bad mode \"0999\"; expected an octal mode string "
          "from \"0600\" to \"0777\""},
