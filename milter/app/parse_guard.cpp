@@ -26,6 +26,12 @@
 namespace staffel::app {
 namespace {
 
+#ifdef STAFFEL_ASAN
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+
 const char* guard_command = "staffelctl";
 
 // Async-signal-safe: write(2) and _exit(2) only. One line: "COMMAND: " and
@@ -77,14 +83,6 @@ core::Result<bool> set_limit(int resource, rlim_t soft, rlim_t hard, const char*
 
 }  // namespace
 
-bool parse_guard_caps_address_space() {
-#ifdef STAFFEL_ASAN
-    return false;
-#else
-    return true;
-#endif
-}
-
 core::Result<bool> install_parse_guard(const char* command, const ParseGuardLimits& limits) {
     guard_command = command;
     adapters::on_glib_fatal(on_glib_fatal);
@@ -100,10 +98,14 @@ core::Result<bool> install_parse_guard(const char* command, const ParseGuardLimi
     action.sa_flags = SA_ONSTACK | SA_RESETHAND;
     sigemptyset(&action.sa_mask);
     for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGXCPU}) {
-        ::sigaction(sig, &action, nullptr);
+        // A sanitizer build keeps its own crash reports: they are what its
+        // tests look for.
+        if (sig == SIGXCPU || !kSanitized) {
+            ::sigaction(sig, &action, nullptr);
+        }
     }
 
-    if (limits.address_space_bytes != 0 && parse_guard_caps_address_space()) {
+    if (limits.address_space_bytes != 0 && !kSanitized) {
         const auto as = static_cast<rlim_t>(limits.address_space_bytes);
         if (auto set = set_limit(RLIMIT_AS, as, as, "the address-space limit"); !set) {
             return set;

@@ -12,8 +12,9 @@
 //     (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP). pipe(8) then
 //     keeps the message in the queue and retries it. std::bad_alloc is the
 //     caller's to catch (run_guarded()).
-//   Builds with AddressSanitizer skip the address-space cap: ASan reserves
-//   terabytes of address space for its shadow memory.
+//   Builds with AddressSanitizer skip the address-space cap (ASan reserves
+//   terabytes of address space for its shadow memory) and leave crash
+//   signals to ASan's own reports.
 // Thread-safety: install from main() before other threads start.
 // Errors: install_parse_guard() returns why a limit could not be set.
 #pragma once
@@ -34,9 +35,6 @@ struct ParseGuardLimits {
 // `command` names the process in the one line a fatal end prints, e.g.
 // "staffelctl: ingest". Must outlive the process (a string literal).
 core::Result<bool> install_parse_guard(const char* command, const ParseGuardLimits& limits);
-
-// Whether install_parse_guard() caps the address space in this build.
-bool parse_guard_caps_address_space();
 
 // Runs `body`; std::bad_alloc becomes exit 75 with a line on `err`.
 int run_guarded(const char* command, std::ostream& err, const std::function<int()>& body);
