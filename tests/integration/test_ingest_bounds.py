@@ -48,6 +48,8 @@ def sanitized() -> bool:
 ASAN = sanitized()
 # ASan's shadow memory and quarantine raise every process's RSS.
 MEMORY_BUDGET_KB = (256 if ASAN else 64) * 1024
+# and its start-up alone takes about 0.3 s on a busy machine.
+SECONDS_BUDGET = 3.0 if ASAN else 1.0
 
 
 class Run:
@@ -122,7 +124,7 @@ def test_the_901_byte_reproducer_is_refused_at_once_within_64_mb(policy):
     assert run.exit_code == 65, run
     assert "multipart/report has no boundary parameter" in run.err, run
     assert run.maxrss_kb < MEMORY_BUDGET_KB, run
-    assert run.seconds < 1.0, run
+    assert run.seconds < SECONDS_BUDGET, run
 
 
 @pytest.mark.parametrize("name_length", [69, 70, 71, 72, 73])
@@ -135,13 +137,13 @@ def test_parameter_names_that_looped_gmime_are_harmless(policy, name_length):
     run = ingest(policy(), without)
     assert run.exit_code == 65, run
     assert "no boundary parameter" in run.err, run
-    assert run.maxrss_kb < MEMORY_BUDGET_KB and run.seconds < 1.0, run
+    assert run.maxrss_kb < MEMORY_BUDGET_KB and run.seconds < SECONDS_BUDGET, run
 
     with_boundary = report('multipart/report; report-type=delivery-status; boundary="B";\n\t' + odd)
     run = ingest(policy(), with_boundary)
     assert run.exit_code == 0, run
     assert run.out == "would suppress bob@example.net hard_bounce (status 5.1.1)\n", run
-    assert run.maxrss_kb < MEMORY_BUDGET_KB and run.seconds < 1.0, run
+    assert run.maxrss_kb < MEMORY_BUDGET_KB and run.seconds < SECONDS_BUDGET, run
 
 
 def test_input_over_ingest_max_size_is_refused_before_parsing(policy):
