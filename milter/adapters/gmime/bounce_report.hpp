@@ -10,8 +10,8 @@
 //   - ARF (RFC 5965): multipart/report; report-type=feedback-report whose
 //     direct children include exactly one message/feedback-report part.
 //   The MIME structure and transfer encodings are GMime's; the header-like
-//   field blocks inside the report part are parsed here (folding, comments,
-//   case-insensitive names, CRLF or LF).
+//   field blocks inside the report part are parsed by report_fields.hpp
+//   (folding, comments, case-insensitive names, CRLF or LF).
 // Never guesses: anything that is not one of those reports, or a report
 //   whose fields are missing or malformed, is an Error naming what is wrong,
 //   e.g. "not a multipart/report (Content-Type is text/plain)" or
