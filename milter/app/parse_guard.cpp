@@ -125,7 +125,7 @@ int run_guarded(const char* command, std::ostream& err, const std::function<int(
     try {
         return body();
     } catch (const std::bad_alloc&) {
-        err << command << ": out of memory while parsing; the message is kept for a retry\n";
+        err << command << ": out of memory while parsing; the message is kept for a retry (exit 75)\n";
         return kExitTempFail;
     }
 }
