@@ -106,24 +106,16 @@ Setter seconds_in(Get get, std::chrono::milliseconds min, std::chrono::milliseco
         });
 }
 
-// A size ("10MiB") from `min` to `max` bytes, stored as the field's type.
+// A size ("10MiB") from `min` to `max` bytes.
 template <typename Get>
 Setter size_in(Get get, std::uint64_t min, std::uint64_t max) {
-    return [get, min, max](const toml::node& n, Policy& p) -> std::optional<std::string> {
-        const auto* s = n.as_string();
-        if (s == nullptr) {
-            return "got " + type_name(n);
+    return string_with(get, [min, max](std::string_view text) -> core::Result<std::uint64_t> {
+        auto v = core::parse_size(text);
+        if (v && (*v < min || *v > max)) {
+            return core::make_error("size \"" + std::string(text) + "\" is out of range");
         }
-        auto v = core::parse_size(s->get());
-        if (!v) {
-            return v.error().message;
-        }
-        if (*v < min || *v > max) {
-            return "size \"" + s->get() + "\" is out of range";
-        }
-        get(p) = static_cast<std::remove_reference_t<decltype(get(p))>>(*v);
-        return std::nullopt;
-    };
+        return v;
+    });
 }
 
 template <typename Get>
