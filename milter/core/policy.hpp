@@ -17,8 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "core/dkim/canon.hpp"
-#include "core/dkim/signer.hpp"
+#include "core/dkim/settings.hpp"
 #include "core/endpoints.hpp"
 #include "core/log.hpp"
 #include "core/net.hpp"
@@ -67,45 +66,6 @@ struct GeneralSettings {
 
 struct LogSettings {
     LogLevel level = LogLevel::Info;
-};
-
-// One [[dkim.keys]] entry. `key` is filled by the key loader the policy
-// loader is given (staffeld: OpenSSL); null only when loading without keys.
-struct DkimKeySpec {
-    std::string domain;  // lower-case, no trailing dot
-    std::string selector;
-    DkimAlgorithm algorithm = DkimAlgorithm::RsaSha256;
-    std::string key_path;
-    bool subdomains = false;                    // also sign for every subdomain of `domain`
-    std::optional<CanonPair> canonicalization;  // default: [dkim] canonicalization
-    std::string where;                          // FILE:LINE:COL of the entry, for messages
-    std::shared_ptr<const SigningKey> key;
-};
-
-// One [[dkim.senders]] rule: which From: domains an identity may sign.
-// First matching rule wins; see DkimSettings.
-struct DkimSenderRule {
-    std::string sasl_user;             // exact, or "*@domain"; empty: any
-    std::vector<Network> networks;     // client address in one of them; empty: any
-    std::vector<std::string> domains;  // "example.com", "*.example.com", or "*" (any key)
-};
-
-// How an authenticated (SASL) client with no matching rule is treated.
-enum class DkimAuthenticated { OwnDomain, Any, None };
-
-struct DkimSettings {
-    std::vector<DkimKeySpec> keys;
-    std::vector<DkimSenderRule> senders;
-    std::vector<Network> trusted_networks = default_trusted_networks();
-    DkimAuthenticated authenticated = DkimAuthenticated::OwnDomain;
-    CanonPair canonicalization{Canon::Relaxed, Canon::Relaxed};
-    std::optional<std::chrono::seconds> expire;  // x= = t= + expire
-    std::vector<std::string> sign_headers = default_sign_headers();
-    std::vector<std::string> oversign_headers = default_oversign_headers();
-
-    static std::vector<Network> default_trusted_networks();
-    static std::vector<std::string> default_sign_headers();
-    static std::vector<std::string> default_oversign_headers();
 };
 
 // [suppression]: refuse recipients on the suppression lists.

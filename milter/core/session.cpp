@@ -136,8 +136,7 @@ void Session::plan_signing() {
     if (policy_->dkim.keys.empty() || m.headers.overflowed()) {
         return;
     }
-    SignerIdentity who{m.sender.sasl_user, client_addr_raw_};
-    auto decision = decide_signatures(policy_->dkim, who, author_domain(m.headers.fields()));
+    auto decision = decide_signatures(policy_->dkim, sender(m), author_domain(m.headers.fields()));
     if (m.route != nullptr && !m.route->dkim_keys.empty()) {
         // The route names the keys that sign on it.
         const auto& allowed = m.route->dkim_keys;
@@ -333,6 +332,10 @@ void Session::close() {
         in_flight_->end();
     }
     open_ = false;
+}
+
+Sender Session::sender(const Message& m) const {
+    return {m.sender.sasl_user, client_addr_raw_, m.sender.address, m.sender.daemon_name};
 }
 
 std::string Session::identity() const {

@@ -27,6 +27,7 @@
 
 #include "core/dkim/sign.hpp"
 #include "core/headers.hpp"
+#include "core/identity.hpp"
 #include "core/log.hpp"
 #include "core/policy.hpp"
 #include "core/quota/store.hpp"
@@ -269,6 +270,9 @@ class Session {
     void refund(Message& m);
     Verdict apply_edits(Message& m, Verdict v, MessageEdits& edits);
     void finish(std::string_view queue_id, std::string_view action);
+    // The message's sender as DKIM, quotas and streams see it; views into
+    // `m` and this session.
+    [[nodiscard]] Sender sender(const Message& m) const;
     [[nodiscard]] std::string identity() const;
     // Says one step to the trace; `text` (a callable giving the words) runs
     // only when there is a trace, so the mail path builds no strings.

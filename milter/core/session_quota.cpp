@@ -10,9 +10,8 @@ Verdict Session::check_quotas(Message& m) {
     if (policy_->quotas.empty() || m.recipients == 0) {
         return Verdict::proceed();
     }
-    const QuotaSubject subject{m.sender.address, m.sender.sasl_user, client_addr_raw_, m.stream};
     const auto& zone = *policy_->general.time_zone;
-    auto planned = plan_charges(policy_->quotas, zone, policy_->redis.prefix, subject,
+    auto planned = plan_charges(policy_->quotas, zone, policy_->redis.prefix, sender(m), m.stream,
                                 static_cast<std::int64_t>(m.recipients), clock_());
     if (planned.empty()) {
         note("quota", [&] { return std::string("no [[quota]] limit applies"); });

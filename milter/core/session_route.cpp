@@ -21,8 +21,7 @@ Verdict Session::cannot_route() {
 // then its route (or the default route).
 void Session::choose_route(Message& m) {
     const auto& routing = policy_->routing;
-    const StreamInput in{m.sender.sasl_user,   m.sender.address,    client_addr_raw_,
-                         m.sender.daemon_name, &m.headers.fields(), m.recipients};
+    const StreamInput in{sender(m), &m.headers.fields(), m.recipients};
     auto choice = classify(routing.streams, routing.default_stream, in);
     if (trace_ != nullptr) {
         const auto last =

@@ -1,4 +1,5 @@
-// signer.hpp - the ports DKIM signing needs: SHA-256 and a private key.
+// signer.hpp - the ports DKIM signing needs: a private key, and SHA-256
+// (core/digest.hpp).
 //
 // Purpose: the core canonicalises headers and body, assembles the
 //   DKIM-Signature field and base64s the results; the cryptography stays
@@ -11,20 +12,18 @@
 //   canonicalised header data itself and hashes it; the caller never
 //   pre-hashes.
 // Thread-safety: a SigningKey is immutable once loaded and sign() may be
-//   called from many threads at once on the same key. A Sha256 is one
-//   running hash owned by one thread; the factory may be shared.
+//   called from many threads at once on the same key.
 // Errors: Result values, never exceptions (STYLE.md §5). A failure to sign
 //   is an environment error (out of memory, a broken crypto provider): the
 //   caller tempfails the message.
 // Secrets: no implementation ever puts key material into an error message.
 #pragma once
 
-#include <array>
-#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 
+#include "core/digest.hpp"
 #include "core/result.hpp"
 
 namespace staffel::core {
@@ -39,29 +38,6 @@ std::string_view to_string(DkimAlgorithm algorithm);
 Result<DkimAlgorithm> parse_dkim_algorithm(std::string_view text);
 
 inline constexpr std::string_view kDkimAlgorithmHint = "\"rsa-sha256\" or \"ed25519-sha256\"";
-
-using Sha256Digest = std::array<std::uint8_t, 32>;
-
-// One running SHA-256 computation (the body hash, or the header hash).
-class Sha256 {
-  public:
-    virtual ~Sha256() = default;
-
-    // Adds data. A failure inside the implementation is remembered and
-    // reported by the next finish(), so hot loops need not check each call.
-    virtual void update(std::string_view data) = 0;
-
-    // The digest of everything given since construction or the previous
-    // finish(); the object then starts afresh and can be reused.
-    virtual Result<Sha256Digest> finish() = 0;
-};
-
-class Sha256Factory {
-  public:
-    virtual ~Sha256Factory() = default;
-    // Never null; an object that could not be set up reports it on finish().
-    [[nodiscard]] virtual std::unique_ptr<Sha256> make() const = 0;
-};
 
 // A loaded private key. Obtain one from the adapter (load_signing_key);
 // share it as shared_ptr<const SigningKey> across messages and threads.

@@ -6,48 +6,16 @@
 namespace staffel::core {
 namespace {
 
-bool rule_matches(const DkimSenderRule& rule, const SignerIdentity& who) {
+bool rule_matches(const DkimSenderRule& rule, const Sender& who) {
     if (!rule.sasl_user.empty() && !login_matches(rule.sasl_user, who.sasl_user)) {
         return false;
     }
-    if (!rule.networks.empty() &&
-        std::none_of(rule.networks.begin(), rule.networks.end(),
-                     [&](const Network& n) { return n.contains(who.client_addr); })) {
-        return false;
-    }
-    return true;
+    return any_or_empty(rule.networks, [&](const Network& n) { return n.contains(who.client_ip); });
 }
 
 }  // namespace
 
-bool login_matches(std::string_view pattern, std::string_view user) {
-    if (user.empty()) {
-        return false;
-    }
-    if (pattern == "*") {
-        return true;
-    }
-    if (pattern.starts_with("*@")) {
-        const auto at = user.rfind('@');
-        return at != std::string_view::npos && iequals(user.substr(at + 1), pattern.substr(2));
-    }
-    return iequals(pattern, user);
-}
-
-bool domain_pattern_matches(std::string_view pattern, std::string_view domain) {
-    if (pattern == "*") {
-        return true;
-    }
-    if (pattern.starts_with("*.")) {
-        const auto parent = pattern.substr(1);  // ".example.com"
-        return domain.size() > parent.size() &&
-               iequals(domain.substr(domain.size() - parent.size()), parent);
-    }
-    return iequals(pattern, domain);
-}
-
-bool identity_may_sign(const DkimSettings& dkim, const SignerIdentity& who,
-                       std::string_view from_domain) {
+bool identity_may_sign(const DkimSettings& dkim, const Sender& who, std::string_view from_domain) {
     for (const auto& rule : dkim.senders) {
         if (rule_matches(rule, who)) {
             return std::any_of(rule.domains.begin(), rule.domains.end(), [&](const std::string& p) {
@@ -63,16 +31,16 @@ bool identity_may_sign(const DkimSettings& dkim, const SignerIdentity& who,
                 return false;
             case DkimAuthenticated::OwnDomain: {
                 const auto at = who.sasl_user.rfind('@');
-                return at != std::string::npos &&
-                       iequals(std::string_view(who.sasl_user).substr(at + 1), from_domain);
+                return at != std::string_view::npos &&
+                       iequals(who.sasl_user.substr(at + 1), from_domain);
             }
         }
     }
     return std::any_of(dkim.trusted_networks.begin(), dkim.trusted_networks.end(),
-                       [&](const Network& n) { return n.contains(who.client_addr); });
+                       [&](const Network& n) { return n.contains(who.client_ip); });
 }
 
-SigningDecision decide_signatures(const DkimSettings& dkim, const SignerIdentity& who,
+SigningDecision decide_signatures(const DkimSettings& dkim, const Sender& who,
                                   const AuthorDomain& author) {
     SigningDecision d;
     if (!author.ok) {

@@ -26,15 +26,11 @@
 #include <string_view>
 #include <vector>
 
+#include "core/dkim/settings.hpp"
 #include "core/dkim/sign.hpp"
-#include "core/policy.hpp"
+#include "core/identity.hpp"
 
 namespace staffel::core {
-
-struct SignerIdentity {
-    std::string sasl_user;    // "" when not authenticated
-    std::string client_addr;  // {client_addr} as the MTA gives it
-};
 
 struct SigningDecision {
     std::vector<SignatureSpec> specs;  // empty: not signed, see `reason`
@@ -43,20 +39,12 @@ struct SigningDecision {
     std::string reason;
 };
 
-// May this identity have mail signed for From: domain `from_domain`?
-bool identity_may_sign(const DkimSettings& dkim, const SignerIdentity& who,
-                       std::string_view from_domain);
+// May this sender (its SASL login and client address) have mail signed
+// for From: domain `from_domain`?
+bool identity_may_sign(const DkimSettings& dkim, const Sender& who, std::string_view from_domain);
 
 // The keys that sign a message from `who` whose From: is `author`.
-SigningDecision decide_signatures(const DkimSettings& dkim, const SignerIdentity& who,
+SigningDecision decide_signatures(const DkimSettings& dkim, const Sender& who,
                                   const AuthorDomain& author);
-
-// "example.com" matches itself; "*.example.com" matches its subdomains
-// (not example.com itself); "*" matches anything. Case-insensitive.
-bool domain_pattern_matches(std::string_view pattern, std::string_view domain);
-
-// "user@example.com" (exact, case-insensitive), "*@example.com" (any login
-// of that domain) or "*" (any non-empty login).
-bool login_matches(std::string_view pattern, std::string_view user);
 
 }  // namespace staffel::core

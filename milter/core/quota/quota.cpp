@@ -5,9 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "core/dkim/table.hpp"
-#include "core/headers.hpp"
-#include "core/route/streams.hpp"
+#include "core/identity.hpp"
 #include "core/text.hpp"
 
 namespace staffel::core {
@@ -16,13 +14,8 @@ namespace {
 constexpr std::int64_t kDay = 86400;
 constexpr std::int64_t kExpirySlack = 3600;  // seconds a finished window's counter lingers
 
-template <typename List, typename Pred>
-bool any_or_empty(const List& list, Pred pred) {
-    return list.empty() || std::any_of(list.begin(), list.end(), pred);
-}
-
-bool applies(const QuotaLimit& l, const QuotaSubject& s) {
-    const auto domain = domain_of(s.sender);
+bool applies(const QuotaLimit& l, const Sender& s, std::string_view stream) {
+    const auto domain = s.domain();
     return any_or_empty(l.domains,
                         [&](const std::string& p) {
                             return !domain.empty() && domain_pattern_matches(p, domain);
@@ -30,23 +23,23 @@ bool applies(const QuotaLimit& l, const QuotaSubject& s) {
            any_or_empty(l.sasl_users,
                         [&](const std::string& p) { return login_matches(p, s.sasl_user); }) &&
            any_or_empty(l.networks, [&](const Network& n) { return n.contains(s.client_ip); }) &&
-           any_or_empty(l.streams, [&](const std::string& n) { return n == s.stream; });
+           any_or_empty(l.streams, [&](const std::string& n) { return n == stream; });
 }
 
-// The keyed value of `l` for the subject; empty when the limit has nothing
+// The keyed value of `l` for the message; empty when the limit has nothing
 // to count (no SASL login, null sender, ...).
-std::string identity_of(const QuotaLimit& l, const QuotaSubject& s) {
+std::string identity_of(const QuotaLimit& l, const Sender& s, std::string_view stream) {
     switch (l.key) {
         case QuotaKey::Sender:
-            return ascii_lower(s.sender);
+            return ascii_lower(s.address);
         case QuotaKey::SenderDomain:
-            return ascii_lower(domain_of(s.sender));
+            return ascii_lower(s.domain());
         case QuotaKey::SaslUser:
             return ascii_lower(s.sasl_user);
         case QuotaKey::ClientIp:
             return ascii_lower(s.client_ip);
         case QuotaKey::Stream:
-            return std::string(s.stream);
+            return std::string(stream);
     }
     return {};
 }
@@ -270,10 +263,6 @@ std::string key_escape(std::string_view identity) {
     return out;
 }
 
-std::string_view classify_stream(const std::vector<HeaderField>& fields) {
-    return builtin_stream(fields);
-}
-
 bool quotas_need_stream(const std::vector<QuotaLimit>& limits) {
     return std::any_of(limits.begin(), limits.end(), [](const QuotaLimit& l) {
         return l.key == QuotaKey::Stream || !l.streams.empty();
@@ -288,14 +277,14 @@ std::string format_local(const ZoneRules& zone, std::int64_t t) {
 
 std::vector<PlannedCharge> plan_charges(const std::vector<QuotaLimit>& limits,
                                         const ZoneRules& zone, std::string_view prefix,
-                                        const QuotaSubject& subject, std::int64_t recipients,
-                                        std::int64_t now) {
+                                        const Sender& sender, std::string_view stream,
+                                        std::int64_t recipients, std::int64_t now) {
     std::vector<PlannedCharge> out;
     for (const auto& l : limits) {
-        if (!applies(l, subject)) {
+        if (!applies(l, sender, stream)) {
             continue;
         }
-        auto identity = identity_of(l, subject);
+        auto identity = identity_of(l, sender, stream);
         if (identity.empty()) {
             continue;
         }

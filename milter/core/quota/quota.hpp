@@ -24,7 +24,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/headers.hpp"
+#include "core/identity.hpp"
 #include "core/net.hpp"
 #include "core/quota/store.hpp"
 #include "core/tz.hpp"
@@ -71,14 +71,6 @@ struct QuotaLimit {
     [[nodiscard]] std::int64_t capacity() const;
 };
 
-// Who sends one message.
-struct QuotaSubject {
-    std::string_view sender;     // envelope sender; "" for <>
-    std::string_view sasl_user;  // "" when not authenticated
-    std::string_view client_ip;
-    std::string_view stream;  // "bulk" or "transactional"
-};
-
 // One counter a message charges, with what is needed to explain it.
 struct PlannedCharge {
     const QuotaLimit* limit = nullptr;
@@ -89,12 +81,14 @@ struct PlannedCharge {
     CounterCharge charge;  // a rate's amount is capped at burst + 1 (as refused either way)
 };
 
-// The counters of every limit that applies to the subject; empty when
-// none does. Each plan points into `limits`, which must outlive it.
+// The counters of every limit that applies to a message of `sender` in
+// `stream` ("bulk", "transactional", a [[stream]] name; "" when not
+// classified); empty when none does. Each plan points into `limits`, which
+// must outlive it.
 std::vector<PlannedCharge> plan_charges(const std::vector<QuotaLimit>& limits,
                                         const ZoneRules& zone, std::string_view prefix,
-                                        const QuotaSubject& subject, std::int64_t recipients,
-                                        std::int64_t now);
+                                        const Sender& sender, std::string_view stream,
+                                        std::int64_t recipients, std::int64_t now);
 
 // The counters staffelctl shows or resets for one key (an address, a
 // domain, a SASL user or an IP): every limit whose key can be that value.
@@ -116,11 +110,6 @@ QuotaDecision decide(const std::vector<PlannedCharge>& planned, const ChargeOutc
 
 // "2026-11-24 00:00 CET", for replies and staffelctl.
 std::string format_local(const ZoneRules& zone, std::int64_t t);
-
-// The message's stream from its header: "bulk" when it carries
-// List-Unsubscribe or List-Id or says Precedence: bulk, list or junk;
-// "transactional" otherwise.
-std::string_view classify_stream(const std::vector<HeaderField>& fields);
 
 // Whether any limit needs the stream (and so the message header).
 bool quotas_need_stream(const std::vector<QuotaLimit>& limits);

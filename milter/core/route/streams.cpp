@@ -3,21 +3,11 @@
 
 #include <algorithm>
 
-#include "core/dkim/table.hpp"
+#include "core/identity.hpp"
 #include "core/text.hpp"
 
 namespace staffel::core {
 namespace {
-
-bool sender_matches(std::string_view pattern, std::string_view sender) {
-    if (sender.empty()) {
-        return false;
-    }
-    if (pattern.find('@') != std::string_view::npos) {
-        return login_matches(pattern, sender);  // "a@x" or "*@x"
-    }
-    return domain_pattern_matches(pattern, domain_of(sender));
-}
 
 bool header_matches(const HeaderCondition& c, const std::vector<HeaderField>& fields) {
     return std::any_of(fields.begin(), fields.end(), [&](const HeaderField& f) {
@@ -26,21 +16,19 @@ bool header_matches(const HeaderCondition& c, const std::vector<HeaderField>& fi
     });
 }
 
-template <typename List, typename Pred>
-bool any_or_empty(const List& list, Pred pred) {
-    return list.empty() || std::any_of(list.begin(), list.end(), pred);
-}
-
 bool rule_matches(const StreamRule& r, const StreamInput& in) {
     static const std::vector<HeaderField> kNone;
     const auto& fields = in.headers != nullptr ? *in.headers : kNone;
-    return any_or_empty(r.sasl_users,
-                        [&](const std::string& p) { return login_matches(p, in.sasl_user); }) &&
-           any_or_empty(r.senders,
-                        [&](const std::string& p) { return sender_matches(p, in.sender); }) &&
-           any_or_empty(r.networks, [&](const Network& n) { return n.contains(in.client_ip); }) &&
+    return any_or_empty(
+               r.sasl_users,
+               [&](const std::string& p) { return login_matches(p, in.sender.sasl_user); }) &&
+           any_or_empty(
+               r.senders,
+               [&](const std::string& p) { return address_matches(p, in.sender.address); }) &&
+           any_or_empty(r.networks,
+                        [&](const Network& n) { return n.contains(in.sender.client_ip); }) &&
            any_or_empty(r.daemon_names,
-                        [&](const std::string& d) { return d == in.daemon_name; }) &&
+                        [&](const std::string& d) { return d == in.sender.daemon_name; }) &&
            any_or_empty(r.headers,
                         [&](const HeaderCondition& c) { return header_matches(c, fields); }) &&
            in.recipients >= r.min_recipients;
@@ -78,39 +66,40 @@ RuleCheck check_rule(const StreamRule& r, const StreamInput& in) {
     };
     if (!r.sasl_users.empty()) {
         auto m = first_match(
-            r.sasl_users, [&](const std::string& p) { return login_matches(p, in.sasl_user); },
+            r.sasl_users,
+            [&](const std::string& p) { return login_matches(p, in.sender.sasl_user); },
             [](const std::string& p) { return p; });
         if (!m) {
-            return fail(in.sasl_user.empty()
+            return fail(in.sender.sasl_user.empty()
                             ? "the client did not authenticate (sasl_users)"
-                            : "SASL user " + shown(in.sasl_user) + " is not in sasl_users");
+                            : "SASL user " + shown(in.sender.sasl_user) + " is not in sasl_users");
         }
-        because.push_back("SASL user " + shown(in.sasl_user) + " matches " + shown(*m));
+        because.push_back("SASL user " + shown(in.sender.sasl_user) + " matches " + shown(*m));
     }
     if (!r.senders.empty()) {
         auto m = first_match(
-            r.senders, [&](const std::string& p) { return sender_matches(p, in.sender); },
+            r.senders, [&](const std::string& p) { return address_matches(p, in.sender.address); },
             [](const std::string& p) { return p; });
         if (!m) {
-            return fail("envelope sender " + shown(in.sender) + " is not in senders");
+            return fail("envelope sender " + shown(in.sender.address) + " is not in senders");
         }
-        because.push_back("sender " + shown(in.sender) + " matches " + shown(*m));
+        because.push_back("sender " + shown(in.sender.address) + " matches " + shown(*m));
     }
     if (!r.networks.empty()) {
         auto m = first_match(
-            r.networks, [&](const Network& n) { return n.contains(in.client_ip); },
+            r.networks, [&](const Network& n) { return n.contains(in.sender.client_ip); },
             [](const Network& n) { return n.to_string(); });
         if (!m) {
-            return fail("client " + shown(in.client_ip) + " is not in networks");
+            return fail("client " + shown(in.sender.client_ip) + " is not in networks");
         }
-        because.push_back("client " + shown(in.client_ip) + " is in " + *m);
+        because.push_back("client " + shown(in.sender.client_ip) + " is in " + *m);
     }
     if (!r.daemon_names.empty()) {
         if (std::none_of(r.daemon_names.begin(), r.daemon_names.end(),
-                         [&](const std::string& d) { return d == in.daemon_name; })) {
-            return fail("daemon_name " + shown(in.daemon_name) + " is not in daemon_names");
+                         [&](const std::string& d) { return d == in.sender.daemon_name; })) {
+            return fail("daemon_name " + shown(in.sender.daemon_name) + " is not in daemon_names");
         }
-        because.push_back("daemon_name " + shown(in.daemon_name));
+        because.push_back("daemon_name " + shown(in.sender.daemon_name));
     }
     if (!r.headers.empty()) {
         auto m = first_match(

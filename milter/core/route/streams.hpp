@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/headers.hpp"
+#include "core/identity.hpp"
 #include "core/net.hpp"
 
 namespace staffel::core {
@@ -52,10 +53,7 @@ struct StreamRule {
 };
 
 struct StreamInput {
-    std::string_view sasl_user;
-    std::string_view sender;  // envelope sender; "" for <>
-    std::string_view client_ip;
-    std::string_view daemon_name;
+    Sender sender;  // login, client, envelope sender and daemon name
     const std::vector<HeaderField>* headers = nullptr;
     std::size_t recipients = 0;
 };

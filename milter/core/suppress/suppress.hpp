@@ -32,7 +32,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/dkim/signer.hpp"
+#include "core/digest.hpp"
 #include "core/result.hpp"
 
 namespace staffel::core {

@@ -28,12 +28,9 @@ struct RecordingKey : SigningKey {
 };
 
 std::vector<HeaderField> sample_headers() {
-    return {{"Received", " from x by y"},
-            {"From", " Alice <alice@example.com>"},
-            {"To", " bob@example.net"},
-            {"Subject", " first"},
-            {"subject", " second"},
-            {"Date", " Mon, 23 Nov 2026 10:00:00 +0000"},
+    return {{"Received", " from x by y"}, {"From", " Alice <alice@example.com>"},
+            {"To", " bob@example.net"},   {"Subject", " first"},
+            {"subject", " second"},       {"Date", " Mon, 23 Nov 2026 10:00:00 +0000"},
             {"X-Mailer", " test"}};
 }
 
@@ -126,17 +123,23 @@ TEST_CASE("header collection is bounded", "[dkim][headers]") {
     CHECK(c.overflowed());
     CHECK(c.fields().size() == 3);
     HeaderCollector bytes(100, 20);
-    CHECK(bytes.add("Subject", " 12345"));           // 7 + 6 + 3 = 16
+    CHECK(bytes.add("Subject", " 12345"));              // 7 + 6 + 3 = 16
     CHECK_FALSE(bytes.add("X", std::string(10, 'x')));  // would be 30
     CHECK(bytes.overflowed());
 }
 
-TEST_CASE("signature fields fold within 78 columns, b= last and empty while hashing", "[dkim][sign]") {
+TEST_CASE("signature fields fold within 78 columns, b= last and empty while hashing",
+          "[dkim][sign]") {
     std::vector<std::pair<std::string, std::string>> tags{
-        {"v", "1"}, {"a", "rsa-sha256"}, {"c", "relaxed/relaxed"}, {"d", "example.com"},
-        {"s", "s2026"}, {"t", "1795428000"},
-        {"h", "from:from:reply-to:subject:subject:date:date:to:to:cc:message-id:mime-version:"
-              "content-type:list-unsubscribe:list-unsubscribe-post"},
+        {"v", "1"},
+        {"a", "rsa-sha256"},
+        {"c", "relaxed/relaxed"},
+        {"d", "example.com"},
+        {"s", "s2026"},
+        {"t", "1795428000"},
+        {"h",
+         "from:from:reply-to:subject:subject:date:date:to:to:cc:message-id:mime-version:"
+         "content-type:list-unsubscribe:list-unsubscribe-post"},
         {"bh", std::string(44, 'B')}};
     const auto unsigned_value = fold_signature(tags, {});
     const auto value = fold_signature(tags, std::string(344, 'S'));
@@ -240,7 +243,7 @@ TEST_CASE("signing table: exact domain, then parents covering subdomains", "[dki
     d.keys.push_back({"example.com", "s1", DkimAlgorithm::RsaSha256, "/k1", false, {}, "", k});
     d.keys.push_back({"example.com", "s2", DkimAlgorithm::Ed25519Sha256, "/k2", false, {}, "", k});
     d.keys.push_back({"corp.example", "c", DkimAlgorithm::RsaSha256, "/k3", true, {}, "", k});
-    const SignerIdentity local{"", "127.0.0.1"};
+    const Sender local{.client_ip = "127.0.0.1"};
     const auto decide = [&](const char* from) {
         return decide_signatures(d, local, mailbox_list_domain(from));
     };
@@ -260,30 +263,33 @@ TEST_CASE("authorisation: rules, SASL users, trusted networks", "[dkim][table]")
     d.keys.push_back({"tenant-b.example", "s", DkimAlgorithm::RsaSha256, "/b", false, {}, "", k});
     const auto a = mailbox_list_domain(" x@tenant-a.example");
     const auto b = mailbox_list_domain(" x@tenant-b.example");
-    const auto may = [&](const SignerIdentity& who, const AuthorDomain& from) {
+    const auto may = [&](const Sender& who, const AuthorDomain& from) {
         return !decide_signatures(d, who, from).specs.empty();
     };
     // Defaults: loopback may sign anything; a stranger nothing; a SASL user
     // only the domain of its login.
-    CHECK(may({"", "127.0.0.1"}, a));
-    CHECK(may({"", "::1"}, b));
-    CHECK_FALSE(may({"", "192.0.2.9"}, a));
-    CHECK(decide_signatures(d, {"", "192.0.2.9"}, a).reason == "not-allowed:tenant-a.example");
-    CHECK(may({"user@tenant-a.example", "198.51.100.1"}, a));
-    CHECK_FALSE(may({"user@tenant-a.example", "198.51.100.1"}, b));
-    CHECK_FALSE(may({"user@tenant-a.example", "127.0.0.1"}, b));  // SASL decides, not the network
-    CHECK_FALSE(may({"user", "127.0.0.1"}, a));
+    CHECK(may({.client_ip = "127.0.0.1"}, a));
+    CHECK(may({.client_ip = "::1"}, b));
+    CHECK_FALSE(may({.client_ip = "192.0.2.9"}, a));
+    CHECK(decide_signatures(d, {.client_ip = "192.0.2.9"}, a).reason ==
+          "not-allowed:tenant-a.example");
+    CHECK(may({.sasl_user = "user@tenant-a.example", .client_ip = "198.51.100.1"}, a));
+    CHECK_FALSE(may({.sasl_user = "user@tenant-a.example", .client_ip = "198.51.100.1"}, b));
+    CHECK_FALSE(may({.sasl_user = "user@tenant-a.example", .client_ip = "127.0.0.1"},
+                    b));  // SASL decides, not the network
+    CHECK_FALSE(may({.sasl_user = "user", .client_ip = "127.0.0.1"}, a));
     d.authenticated = DkimAuthenticated::Any;
-    CHECK(may({"user", "198.51.100.1"}, b));
+    CHECK(may({.sasl_user = "user", .client_ip = "198.51.100.1"}, b));
     d.authenticated = DkimAuthenticated::None;
-    CHECK_FALSE(may({"user@tenant-a.example", "198.51.100.1"}, a));
+    CHECK_FALSE(may({.sasl_user = "user@tenant-a.example", .client_ip = "198.51.100.1"}, a));
     // Rules come first.
     d.senders.push_back({"*@tenant-b.example", {}, {"tenant-b.example"}});
     d.senders.push_back({"", {*parse_network("10.2.0.0/16")}, {"*.example", "tenant-a.example"}});
-    CHECK(may({"bob@tenant-b.example", "198.51.100.1"}, b));
-    CHECK_FALSE(may({"bob@tenant-b.example", "10.2.3.4"}, a));  // first matching rule wins
-    CHECK(may({"", "10.2.3.4"}, a));
-    CHECK_FALSE(may({"", "127.0.0.1"}, mailbox_list_domain(" x@tenant-c.example")));
+    CHECK(may({.sasl_user = "bob@tenant-b.example", .client_ip = "198.51.100.1"}, b));
+    CHECK_FALSE(may({.sasl_user = "bob@tenant-b.example", .client_ip = "10.2.3.4"},
+                    a));  // first matching rule wins
+    CHECK(may({.client_ip = "10.2.3.4"}, a));
+    CHECK_FALSE(may({.client_ip = "127.0.0.1"}, mailbox_list_domain(" x@tenant-c.example")));
     CHECK(domain_pattern_matches("*.example.com", "a.example.com"));
     CHECK_FALSE(domain_pattern_matches("*.example.com", "example.com"));
     CHECK_FALSE(domain_pattern_matches("*.example.com", "badexample.com"));

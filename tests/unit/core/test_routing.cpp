@@ -90,25 +90,37 @@ bounce_domain = "bounce.esp.example"
         const char* route;
     };
     const Case cases[] = {
-        {{"news@example.com", "a@example.com", "192.0.2.1", "", &none, 2}, "marketing", "esp"},
+        {{{.sasl_user = "news@example.com", .client_ip = "192.0.2.1", .address = "a@example.com"},
+          &none,
+          2},
+         "marketing",
+         "esp"},
         // One recipient: the min_recipients condition fails, next rule.
-        {{"news@example.com", "a@example.com", "192.0.2.1", "", &bulk, 1}, "bulk", ""},
-        {{"", "a@example.com", "192.0.2.1", "", &list, 1}, "bulk", ""},
-        {{"", "x@db.ops.example.com", "10.1.2.3", "", &none, 1}, "alerts", ""},
+        {{{.sasl_user = "news@example.com", .client_ip = "192.0.2.1", .address = "a@example.com"},
+          &bulk,
+          1},
+         "bulk",
+         ""},
+        {{{.client_ip = "192.0.2.1", .address = "a@example.com"}, &list, 1}, "bulk", ""},
+        {{{.client_ip = "10.1.2.3", .address = "x@db.ops.example.com"}, &none, 1}, "alerts", ""},
         // Sender matches but the network does not.
-        {{"", "x@db.ops.example.com", "192.0.2.1", "", &none, 1}, "other", ""},
-        {{"", "a@example.com", "192.0.2.1", "submission", &none, 1}, "submission", ""},
-        {{"", "", "192.0.2.1", "", &none, 1}, "other", ""},
+        {{{.client_ip = "192.0.2.1", .address = "x@db.ops.example.com"}, &none, 1}, "other", ""},
+        {{{.client_ip = "192.0.2.1", .address = "a@example.com", .daemon_name = "submission"},
+          &none,
+          1},
+         "submission",
+         ""},
+        {{{.client_ip = "192.0.2.1"}, &none, 1}, "other", ""},
     };
     for (const auto& c : cases) {
-        CAPTURE(c.in.sasl_user, c.in.sender, c.in.client_ip, c.in.recipients);
+        CAPTURE(c.in.sender.sasl_user, c.in.sender.address, c.in.sender.client_ip, c.in.recipients);
         auto got = classify(rules, p->routing.default_stream, c.in);
         CHECK(got.stream == c.stream);
         CHECK(got.route == c.route);
     }
     // Without rules, the built-in classification.
-    CHECK(classify({}, "x", {"", "a@example.com", "", "", &bulk, 1}).stream == "bulk");
-    CHECK(classify({}, "x", {"", "a@example.com", "", "", &none, 1}).stream == "transactional");
+    CHECK(classify({}, "x", {{.address = "a@example.com"}, &bulk, 1}).stream == "bulk");
+    CHECK(classify({}, "x", {{.address = "a@example.com"}, &none, 1}).stream == "transactional");
 }
 
 TEST_CASE("return paths: plain, VERP for one recipient, keep, null sender", "[routing]") {

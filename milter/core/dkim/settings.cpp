@@ -1,5 +1,5 @@
-// policy.cpp - the defaults of core/policy.hpp that are lists.
-#include "core/policy.hpp"
+// settings.cpp - the defaults of core/dkim/settings.hpp that are lists.
+#include "core/dkim/settings.hpp"
 
 namespace staffel::core {
 
