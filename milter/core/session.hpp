@@ -238,6 +238,15 @@ class Session {
         std::string suppress_result;            // log token: "error:..." when not checked
     };
 
+    // RCPT, one purpose each: the recipient as given and normalised, kept
+    // and counted, looked up, refused, explained; and the VERP bookkeeping
+    // of routing when there are no suppression lists.
+    [[nodiscard]] Recipient normalise_recipient(std::string_view given) const;
+    Verdict keep_recipient(Message& m, Recipient r);
+    Verdict look_up_recipient(Message& m, Recipient r);
+    Verdict refuse_recipient(Message& m, const Recipient& r, const SuppressionEntry& e);
+    void note_listed_for_streams(const Recipient& r, const SuppressionEntry& e);
+    void track_for_verp(Message& m, std::string_view recipient) const;
     void plan_signing();
     Verdict sign(Message& m);
     Verdict check_quotas(Message& m);

@@ -226,6 +226,19 @@ std::vector<HeaderField> Session::final_header(const Message& m) const {
     return out;
 }
 
+// A VERP return path names the recipient of a message that has exactly
+// one: without suppression lists (which track every recipient), a policy
+// with routes keeps the first two, enough to tell one from several.
+void Session::track_for_verp(Message& m, std::string_view recipient) const {
+    if (policy_->routing.routes.empty() || m.rcpts.size() >= 2) {
+        return;
+    }
+    Recipient r;
+    r.given = std::string(recipient.substr(0, 1024));
+    r.checked = true;
+    m.rcpts.push_back(std::move(r));
+}
+
 // The return path the route gives the message, computed before anything
 // is charged or signed (SRS may fail, and DMARC alignment depends on it).
 Verdict Session::plan_envelope(Message& m) {

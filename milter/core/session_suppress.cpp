@@ -23,14 +23,7 @@ Verdict Session::rcpt_to(std::string_view recipient) {
     }
     Message& m = *message_;
     if (!policy_->suppression.enabled) {
-        // A VERP return path names the recipient of a message that has
-        // exactly one: two tracked tell one from several.
-        if (!policy_->routing.routes.empty() && m.rcpts.size() < 2) {
-            Recipient r;
-            r.given = std::string(recipient.substr(0, 1024));
-            r.checked = true;
-            m.rcpts.push_back(std::move(r));
-        }
+        track_for_verp(m, recipient);
         ++m.recipients;
         note("recipient", [&] {
             return std::string("<" + log_escape(recipient) + ">: accepted (no [suppression])");
@@ -40,14 +33,7 @@ Verdict Session::rcpt_to(std::string_view recipient) {
     if (m.rcpts.size() >= kMaxTrackedRecipients) {
         return Verdict::tempfail("452", "4.5.3", "Staffel: too many recipients");
     }
-    Recipient r;
-    r.given = std::string(recipient.substr(0, 1024));
-    AddressRules rules{policy_->suppression.fold_local_part};
-    if (auto n = normalise_address(recipient, rules, suppress_.idna)) {
-        r.normalised = std::move(n).value();
-    } else {
-        r.checked = true;  // not an address an entry can name; the MTA judges it
-    }
+    Recipient r = normalise_recipient(recipient);
     if (m.sender.non_smtp || !rcpt_replies_ || r.normalised.empty()) {
         // Looked up all at once at the end of the message: mail without
         // SMTP, or a connection that began before a reload turned the
@@ -57,10 +43,33 @@ Verdict Session::rcpt_to(std::string_view recipient) {
                                (r.normalised.empty() ? "not an address a suppression entry can name"
                                                      : "looked up at the end of the message"));
         });
-        m.rcpts.push_back(std::move(r));
-        ++m.recipients;
-        return Verdict::proceed();
+        return keep_recipient(m, std::move(r));
     }
+    return look_up_recipient(m, std::move(r));
+}
+
+Session::Recipient Session::normalise_recipient(std::string_view given) const {
+    Recipient r;
+    r.given = std::string(given.substr(0, 1024));
+    AddressRules rules{policy_->suppression.fold_local_part};
+    if (auto n = normalise_address(given, rules, suppress_.idna)) {
+        r.normalised = std::move(n).value();
+    } else {
+        r.checked = true;  // not an address an entry can name; the MTA judges it
+    }
+    return r;
+}
+
+Verdict Session::keep_recipient(Message& m, Recipient r) {
+    m.rcpts.push_back(std::move(r));
+    ++m.recipients;
+    return Verdict::proceed();
+}
+
+// One store round trip for the recipient's keys: refused now when an entry
+// blocks every stream, else kept with the entries that block some streams
+// (decided at the end of the message, once the stream is known).
+Verdict Session::look_up_recipient(Message& m, Recipient r) {
     const auto keys = suppression_keys();
     const auto wanted = lookup_keys(m, r.normalised, keys);
     auto found = lookup(wanted);
@@ -75,9 +84,7 @@ Verdict Session::rcpt_to(std::string_view recipient) {
             return v;
         }
         r.checked = true;
-        m.rcpts.push_back(std::move(r));
-        ++m.recipients;
-        return Verdict::proceed();
+        return keep_recipient(m, std::move(r));
     }
     r.checked = true;
     for (std::size_t k = 0; k < found->size() && k < wanted.size(); ++k) {
@@ -89,40 +96,9 @@ Verdict Session::rcpt_to(std::string_view recipient) {
             e->scope = where->first;
         }
         if (e->blocks_every_stream()) {
-            ++m.refused;
-            if (suppress_.stats != nullptr) {
-                suppress_.stats->refused.fetch_add(1, std::memory_order_relaxed);
-            }
-            auto text = suppressed_text(r.normalised, *e);
-            if (log_.enabled(LogLevel::Info)) {
-                const std::string qid = m.sender.queue_id.empty() ? "NOQUEUE" : m.sender.queue_id;
-                log_.info(log_escape(qid, 64) + ": refused RCPT <" + log_escape(r.normalised) +
-                          ">: suppressed reason=" + std::string(reason_name(e->reason)) +
-                          (e->scope.empty() ? "" : " scope=" + log_escape(e->scope)) + " from=<" +
-                          log_escape(m.sender.address) + ">");
-            }
-            const auto reply = reply_for(e->reason);
-            note("recipient", [&] {
-                return std::string("<" + log_escape(r.normalised) + ">: listed (" +
-                                   std::string(reason_name(e->reason)) +
-                                   (e->scope.empty() ? "" : ", for mail from " + e->scope) +
-                                   ") for every stream: refused at RCPT");
-            });
-            return Verdict::reject(reply.rcode, reply.xcode, text);
+            return refuse_recipient(m, r, *e);
         }
-        if (trace_ != nullptr) {
-            std::string streams;
-            for (const auto& st : e->streams) {
-                streams += (streams.empty() ? "" : ",") + st;
-            }
-            note("recipient", [&] {
-                return std::string("<" + log_escape(r.normalised) + ">: listed (" +
-                                   std::string(reason_name(e->reason)) +
-                                   (e->scope.empty() ? "" : ", for mail from " + e->scope) +
-                                   ") for streams " + log_escape(streams) +
-                                   "; decided at the end of the message");
-            });
-        }
+        note_listed_for_streams(r, *e);
         r.entries.push_back(std::move(*e));
     }
     if (r.entries.empty()) {
@@ -130,9 +106,46 @@ Verdict Session::rcpt_to(std::string_view recipient) {
             return std::string("<" + log_escape(r.normalised) + ">: not on a suppression list");
         });
     }
-    m.rcpts.push_back(std::move(r));
-    ++m.recipients;
-    return Verdict::proceed();
+    return keep_recipient(m, std::move(r));
+}
+
+Verdict Session::refuse_recipient(Message& m, const Recipient& r, const SuppressionEntry& e) {
+    ++m.refused;
+    if (suppress_.stats != nullptr) {
+        suppress_.stats->refused.fetch_add(1, std::memory_order_relaxed);
+    }
+    auto text = suppressed_text(r.normalised, e);
+    if (log_.enabled(LogLevel::Info)) {
+        const std::string qid = m.sender.queue_id.empty() ? "NOQUEUE" : m.sender.queue_id;
+        log_.info(log_escape(qid, 64) + ": refused RCPT <" + log_escape(r.normalised) +
+                  ">: suppressed reason=" + std::string(reason_name(e.reason)) +
+                  (e.scope.empty() ? "" : " scope=" + log_escape(e.scope)) + " from=<" +
+                  log_escape(m.sender.address) + ">");
+    }
+    const auto reply = reply_for(e.reason);
+    note("recipient", [&] {
+        return std::string("<" + log_escape(r.normalised) + ">: listed (" +
+                           std::string(reason_name(e.reason)) +
+                           (e.scope.empty() ? "" : ", for mail from " + e.scope) +
+                           ") for every stream: refused at RCPT");
+    });
+    return Verdict::reject(reply.rcode, reply.xcode, text);
+}
+
+void Session::note_listed_for_streams(const Recipient& r, const SuppressionEntry& e) {
+    if (trace_ == nullptr) {
+        return;
+    }
+    std::string streams;
+    for (const auto& st : e.streams) {
+        streams += (streams.empty() ? "" : ",") + st;
+    }
+    note("recipient", [&] {
+        return std::string(
+            "<" + log_escape(r.normalised) + ">: listed (" + std::string(reason_name(e.reason)) +
+            (e.scope.empty() ? "" : ", for mail from " + e.scope) + ") for streams " +
+            log_escape(streams) + "; decided at the end of the message");
+    });
 }
 
 Result<std::vector<std::optional<SuppressionEntry>>> Session::lookup(
