@@ -26,7 +26,7 @@ fi
 jobs=$(nproc 2>/dev/null || echo 2)
 
 echo "== build-fuzz (clang, STAFFEL_FUZZ=ON) =="
-CC=clang CXX=clang++ cmake -S . -B build-fuzz -DSTAFFEL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -DSTAFFEL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTAFFEL_WERROR=ON
 cmake --build build-fuzz -j"$jobs" --target fuzz_bounce_report fuzz_address fuzz_csv
 
 work=$(mktemp -d)

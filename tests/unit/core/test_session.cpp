@@ -169,11 +169,10 @@ struct LengthShaFactory : Sha256Factory {
 std::shared_ptr<const Policy> signing_policy() {
     auto p = std::make_shared<Policy>();
     p->digest = "d1";
-    DkimKeySpec k;
+    auto& k = p->dkim.keys.emplace_back();
     k.domain = "example.com";
     k.selector = "s1";
     k.key = std::make_shared<FixedKey>();
-    p->dkim.keys.push_back(k);
     p->milter.max_headers = 10;
     return p;
 }
