@@ -58,8 +58,6 @@ class RouteStatusStore {
     // Marks `route` down (SADD) or up (SREM); the value is true when this
     // changed the set, false when the route already was in that state.
     RouteStoreReply<bool> mark(std::string_view route, bool down);
-    RouteStoreReply<bool> mark_down(std::string_view route) { return mark(route, true); }
-    RouteStoreReply<bool> mark_up(std::string_view route) { return mark(route, false); }
 
   private:
     core::RedisSettings settings_;
