@@ -3,7 +3,6 @@
 
 #include <fcntl.h>
 #include <grp.h>
-#include <netdb.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -66,42 +65,6 @@ core::Result<bool> clear_stale_unix_socket(const std::string& path) {
         return core::make_error("cannot remove stale socket " + path + ": " + errno_text());
     }
     return true;
-}
-
-void wake_listener(const std::string& unix_path, const std::string& host, std::uint16_t port) {
-    if (!unix_path.empty()) {
-        const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0) {
-            return;
-        }
-        sockaddr_un sa{};
-        sa.sun_family = AF_UNIX;
-        std::strncpy(sa.sun_path, unix_path.c_str(), sizeof sa.sun_path - 1);
-        (void)::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-        ::close(fd);
-        return;
-    }
-    // A wildcard address is reached through loopback.
-    const std::string target = host == "0.0.0.0" ? "127.0.0.1" : host == "::" ? "::1" : host;
-    addrinfo hints{};
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    addrinfo* found = nullptr;
-    if (::getaddrinfo(target.c_str(), std::to_string(port).c_str(), &hints, &found) != 0) {
-        return;
-    }
-    for (addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
-        const int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0) {
-            continue;
-        }
-        const bool ok = ::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0;
-        ::close(fd);
-        if (ok) {
-            break;
-        }
-    }
-    ::freeaddrinfo(found);
 }
 
 core::Result<Account> lookup_account(const std::string& user,

@@ -11,7 +11,6 @@
 
 #include <sys/types.h>
 
-#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -36,11 +35,6 @@ core::Result<Account> lookup_account(const std::string& user,
 
 // initgroups + setgid + setuid, then checks root cannot be regained.
 core::Result<bool> drop_privileges(const Account& account);
-
-// Connects once to our own milter socket and closes, so that libmilter's
-// listener, which checks for smfi_stop() only between polls of up to five
-// seconds, notices at once. Best effort: failure only makes exit slower.
-void wake_listener(const std::string& unix_path, const std::string& host, std::uint16_t port);
 
 // Classic double fork; stdio to /dev/null; cwd "/".
 core::Result<bool> daemonise();

@@ -1,14 +1,10 @@
 // route_cmd.cpp - see route_cmd.hpp.
 #include "app/route_cmd.hpp"
 
-#include <hiredis/hiredis.h>
-
 #include <ostream>
-#include <set>
 
 #include "adapters/openssl/hmac.hpp"
-#include "adapters/redis/redis_pool.hpp"
-#include "adapters/redis/route_status.hpp"
+#include "adapters/redis/route_store.hpp"
 #include "app/exit_codes.hpp"
 #include "core/route/srs.hpp"
 
@@ -21,15 +17,12 @@ core::SrsConfig srs_config(const core::Route& r) {
     return {r.bounce_domain, r.srs_secrets, r.srs_max_age_days, '='};
 }
 
-adapters::RedisPool pool_for(const core::Policy& p) {
-    adapters::RedisOptions o;
-    o.address = p.redis.address;
-    o.connect_timeout = p.redis.connect_timeout;
-    o.command_timeout = p.redis.command_timeout;
-    o.username = p.redis.username;
-    o.password = p.redis.password;
-    o.pool_size = 1;
-    return adapters::RedisPool(std::move(o));
+// Says why Redis gave no answer; the caller exits kExitUnavailable.
+template <typename T>
+void report_failure(const adapters::RouteStoreReply<T>& reply, std::ostream& err) {
+    err << "staffelctl: "
+        << (reply.unexpected_reply ? std::string("unexpected reply from Redis") : reply.error)
+        << '\n';
 }
 
 }  // namespace
@@ -41,15 +34,13 @@ int route_set_down(const core::Policy& policy, const std::string& name, bool dow
         err << "staffelctl: " << policy.path << " has no [[route]] named \"" << name << "\"\n";
         return kExitNoRoute;
     }
-    auto pool = pool_for(policy);
-    const std::string argv[] = {down ? "SADD" : "SREM", adapters::routes_down_key(policy), name};
-    auto reply = pool.command(argv);
-    if (!reply || reply.value()->type != REDIS_REPLY_INTEGER) {
-        err << "staffelctl: "
-            << (reply ? std::string("unexpected reply from Redis") : reply.error().message) << '\n';
+    adapters::RouteStatusStore store(policy.redis);
+    auto marked = store.mark(name, down);
+    if (!marked) {
+        report_failure(marked, err);
         return kExitUnavailable;
     }
-    const bool changed = reply.value()->integer == 1;
+    const bool changed = *marked.value;
     out << "route " << name << (down ? " is down" : " is up")
         << (changed ? "" : " (it was already)");
     if (down) {
@@ -62,21 +53,13 @@ int route_set_down(const core::Policy& policy, const std::string& name, bool dow
 }
 
 int route_list(const core::Policy& policy, std::ostream& out, std::ostream& err) {
-    auto pool = pool_for(policy);
-    const std::string argv[] = {"SMEMBERS", adapters::routes_down_key(policy)};
-    auto reply = pool.command(argv);
-    if (!reply || reply.value()->type != REDIS_REPLY_ARRAY) {
-        err << "staffelctl: "
-            << (reply ? std::string("unexpected reply from Redis") : reply.error().message) << '\n';
+    adapters::RouteStatusStore store(policy.redis);
+    auto listed = store.list_down();
+    if (!listed) {
+        report_failure(listed, err);
         return kExitUnavailable;
     }
-    std::set<std::string> down;
-    const redisReply& r = *reply.value();
-    for (std::size_t i = 0; i < r.elements; ++i) {
-        if (r.element[i] != nullptr && r.element[i]->type == REDIS_REPLY_STRING) {
-            down.emplace(r.element[i]->str, r.element[i]->len);
-        }
-    }
+    const auto& down = *listed.value;
     out << "ROUTE\tSTATE\tFALLBACK\tBOUNCE_DOMAIN\n";
     for (const auto& route : policy.routing.routes) {
         out << route.name << '\t' << (down.count(route.name) != 0 ? "down" : "up") << '\t'

@@ -8,6 +8,7 @@
 
 #include "adapters/openssl/dkim_keys.hpp"
 #include "adapters/redis/counter_store.hpp"
+#include "adapters/redis/redis_settings.hpp"
 #include "adapters/redis/suppression_store.hpp"
 #include "adapters/spf2/spf_checker.hpp"
 #include "app/exit_codes.hpp"
@@ -34,27 +35,12 @@ std::size_t InFlightCounter::wait_idle(std::chrono::milliseconds limit) {
     return count_;
 }
 
-namespace {
-
-adapters::RedisOptions redis_options(const core::RedisSettings& redis) {
-    adapters::RedisOptions o;
-    o.address = redis.address;
-    o.connect_timeout = redis.connect_timeout;
-    o.command_timeout = redis.command_timeout;
-    o.username = redis.username;
-    o.password = redis.password;
-    o.pool_size = redis.pool_size;
-    return o;
-}
-
-}  // namespace
-
 std::unique_ptr<core::CounterStore> make_counter_store(const core::RedisSettings& redis) {
-    return std::make_unique<adapters::RedisCounterStore>(redis_options(redis));
+    return std::make_unique<adapters::RedisCounterStore>(adapters::redis_options(redis));
 }
 
 std::unique_ptr<core::SuppressionStore> make_suppression_store(const core::RedisSettings& redis) {
-    return std::make_unique<adapters::RedisSuppressionStore>(redis_options(redis));
+    return std::make_unique<adapters::RedisSuppressionStore>(adapters::redis_options(redis));
 }
 
 LazySpfChecker::~LazySpfChecker() = default;

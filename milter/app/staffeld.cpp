@@ -13,14 +13,12 @@
 // libmilter blocks these signals in its threads, and its own signal thread
 // is kept from taking them (adapters/milter/libmilter_signals.cpp); this
 // thread leaves them unblocked, so the kernel delivers them here.
-#include <libmilter/mfapi.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -32,8 +30,10 @@
 #include "adapters/idn/idna.hpp"
 #include "adapters/log/loggers.hpp"
 #include "adapters/milter/milter_adapter.hpp"
+#include "adapters/milter/milter_server.hpp"
 #include "adapters/milter/socket_tuning.hpp"
 #include "adapters/openssl/dkim_keys.hpp"
+#include "adapters/openssl/hmac.hpp"
 #include "adapters/psl/org_domain.hpp"
 #include "adapters/redis/probe.hpp"
 #include "adapters/redis/route_status.hpp"
@@ -134,18 +134,14 @@ class Daemon {
         probe_redis(*policy, *logger_);
         route_status_->start();
         set_thread_stack_size();
-        std::thread milter([this] {
-            const int rc = smfi_main();
-            milter_done_.store(true);
-            SignalPipe::post(rc == MI_SUCCESS ? 'S' : 'F');
-        });
+        std::thread milter([this] { SignalPipe::post(milter_.run() ? 'S' : 'F'); });
         logger_->notice("ready: listening on " + policy->milter.socket.to_string() + ", policy " +
                         policy->digest + " from " + policy->path);
         const int status = wait_for_signals();
         if (status == 0) {
             drain();
         }
-        stop_milter(policy->milter.socket);
+        milter_.request_stop();
         milter.join();
         route_status_->stop();
         cleanup(*policy);
@@ -202,13 +198,9 @@ class Daemon {
                 return r;
             }
         }
-        const auto spec = s.to_libmilter();
-        if (smfi_setconn(const_cast<char*>(spec.c_str())) != MI_SUCCESS) {
-            return core::make_error("libmilter refused socket " + spec);
+        if (auto r = milter_.configure(s, p.milter.timeout, p.milter.backlog); !r) {
+            return r;
         }
-        const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(p.milter.timeout);
-        smfi_settimeout(static_cast<int>(seconds.count()));
-        smfi_setbacklog(p.milter.backlog);
         adapters::MilterContext ctx;
         ctx.policies = [this] { return store_.current(); };
         ctx.log = logger_.get();
@@ -232,22 +224,17 @@ class Daemon {
                              "; DMARC relaxed alignment is predicted as strict");
         }
         ctx.dmarc_stats = &dmarc_stats_;
+        ctx.srs_hmac = adapters::hmac_sha1;
         if (auto r = adapters::register_milter("staffeld", std::move(ctx)); !r) {
             return r;
         }
-        // The stale socket, if any, is gone already: never let libmilter
-        // unlink a path on its own.
-        if (smfi_opensocket(false) != MI_SUCCESS) {
-            return core::make_error("cannot open milter socket " + spec + ": " +
-                                    std::strerror(errno));
+        // The stale socket, if any, is gone already.
+        if (auto r = milter_.open_socket(); !r) {
+            return r;
         }
-        if (s.kind == core::MilterSocket::Kind::Unix) {
-            if (::chmod(s.path.c_str(), p.milter.socket_mode) != 0) {
-                return core::make_error("cannot set mode of " + s.path + ": " +
-                                        std::strerror(errno));
-            }
-        } else {
-            adapters::set_milter_socket_is_tcp(true);
+        if (s.kind == core::MilterSocket::Kind::Unix &&
+            ::chmod(s.path.c_str(), p.milter.socket_mode) != 0) {
+            return core::make_error("cannot set mode of " + s.path + ": " + std::strerror(errno));
         }
         return true;
     }
@@ -350,21 +337,6 @@ class Daemon {
         }
     }
 
-    // smfi_stop() waits for a lock that libmilter's listener holds while it
-    // polls its socket for up to five seconds. So it runs in a helper
-    // thread while this one pokes the listener awake until smfi_main()
-    // has returned.
-    void stop_milter(const core::MilterSocket& s) {
-        adapters::refuse_new_connections();
-        std::thread stopper([] { smfi_stop(); });
-        const auto path = s.kind == core::MilterSocket::Kind::Unix ? s.path : std::string();
-        for (int i = 0; i < 500 && !milter_done_.load(); ++i) {
-            wake_listener(path, s.host, s.port);
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        }
-        stopper.join();
-    }
-
     void cleanup(const core::Policy& p) {
         if (p.milter.socket.kind == core::MilterSocket::Kind::Unix) {
             ::unlink(p.milter.socket.path.c_str());  // may fail after dropping privileges
@@ -376,6 +348,7 @@ class Daemon {
 
     Options opt_;
     std::unique_ptr<adapters::ThresholdLogger> logger_;
+    adapters::MilterServer milter_;
     PolicyStore store_;
     InFlightCounter in_flight_;
     SwitchableStore counters_;
@@ -385,7 +358,6 @@ class Daemon {
     std::unique_ptr<LazySpfChecker> spf_;
     core::SuppressStats suppress_stats_;
     core::DmarcStats dmarc_stats_;
-    std::atomic<bool> milter_done_{false};
 };
 
 int parse_command_line(int argc, char** argv, Options& opt) {

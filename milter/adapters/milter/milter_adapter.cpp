@@ -10,8 +10,6 @@
 #include <memory>
 #include <new>
 
-#include "adapters/openssl/hmac.hpp"
-
 namespace staffel::adapters {
 namespace {
 
@@ -37,7 +35,7 @@ struct Connection {
     explicit Connection(const MilterContext& c)
         : session(c.policies, *c.log, c.in_flight, c.sha256, {}, c.quota, c.suppress) {
         session.route_status(c.route_status);
-        session.srs_hmac(hmac_sha1);
+        session.srs_hmac(c.srs_hmac);
         session.spf_checker(c.spf);
         session.dmarc(c.org_domain, c.dmarc_stats);
     }

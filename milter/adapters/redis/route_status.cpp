@@ -1,35 +1,21 @@
 // route_status.cpp - see route_status.hpp.
 #include "adapters/redis/route_status.hpp"
 
-#include <hiredis/hiredis.h>
-
-#include "adapters/redis/redis_pool.hpp"
-
 namespace staffel::adapters {
-
-struct RedisRouteStatus::Connection {
-    core::RedisSettings settings;
-    RedisPool pool;
-    Connection(const core::RedisSettings& s, RedisOptions o) : settings(s), pool(std::move(o)) {}
-};
-
-std::string routes_down_key(const core::Policy& policy) {
-    return policy.redis.prefix + "routes:down";
-}
 
 RedisRouteStatus::RedisRouteStatus(PolicySource policies, core::Logger& log,
                                    std::chrono::milliseconds interval)
     : policies_(std::move(policies)),
       log_(log),
       interval_(interval),
-      down_(std::make_shared<const std::set<std::string, std::less<>>>()) {}
+      down_(std::make_shared<const RouteNames>()) {}
 
 RedisRouteStatus::~RedisRouteStatus() {
     stop();
 }
 
 bool RedisRouteStatus::is_down(std::string_view route) const {
-    std::shared_ptr<const std::set<std::string, std::less<>>> down;
+    std::shared_ptr<const RouteNames> down;
     {
         std::lock_guard lock(mu_);
         down = down_;
@@ -71,22 +57,14 @@ void RedisRouteStatus::refresh() {
     if (!policy || policy->routing.routes.empty()) {
         return;  // no routes: nothing can be down
     }
-    if (!conn_ || !(conn_->settings == policy->redis)) {
-        RedisOptions o;
-        o.address = policy->redis.address;
-        o.connect_timeout = policy->redis.connect_timeout;
-        o.command_timeout = policy->redis.command_timeout;
-        o.username = policy->redis.username;
-        o.password = policy->redis.password;
-        o.pool_size = 1;
-        conn_ = std::make_unique<Connection>(policy->redis, std::move(o));
+    if (!store_ || !(store_->settings() == policy->redis)) {
+        store_ = std::make_unique<RouteStatusStore>(policy->redis);
     }
-    const std::string argv[] = {"SMEMBERS", routes_down_key(*policy)};
-    auto reply = conn_->pool.command(argv);
-    if (!reply || reply.value()->type != REDIS_REPLY_ARRAY) {
+    auto read = store_->list_down();
+    if (!read) {
         if (!failing_) {
             log_.warning("cannot read the routes marked down from Redis (" +
-                         (reply ? std::string("unexpected reply") : reply.error().message) +
+                         (read.unexpected_reply ? std::string("unexpected reply") : read.error) +
                          "); keeping the last known set");
             failing_ = true;
         }
@@ -96,14 +74,7 @@ void RedisRouteStatus::refresh() {
         log_.notice("routes marked down are read from Redis again");
         failing_ = false;
     }
-    auto next = std::make_shared<std::set<std::string, std::less<>>>();
-    const redisReply& r = *reply.value();
-    for (std::size_t i = 0; i < r.elements; ++i) {
-        const redisReply* e = r.element[i];
-        if (e != nullptr && e->type == REDIS_REPLY_STRING) {
-            next->emplace(e->str, e->len);
-        }
-    }
+    auto next = std::make_shared<const RouteNames>(std::move(*read.value));
     bool changed = false;
     {
         std::lock_guard lock(mu_);

@@ -1,10 +1,11 @@
 // route_status.hpp - the set of routes marked down, kept fresh from Redis.
 //
 // Purpose: core::RouteStatus for staffeld. A background thread reads the
-//   set PREFIX "routes:down" (SMEMBERS) every `interval` and swaps in a
-//   copy; is_down() only reads that copy, so the mail path never waits on
-//   Redis. Which Redis and prefix to read follows the current policy (a
-//   reload that changes [redis] switches to a new connection).
+//   set PREFIX "routes:down" (RouteStatusStore, adapters/redis/route_store)
+//   every `interval` and swaps in a copy; is_down() only reads that copy,
+//   so the mail path never waits on Redis. Which Redis and prefix to read
+//   follows the current policy (a reload that changes [redis] switches to
+//   a new connection).
 // Failure: when Redis cannot be read, the last known set stays in force
 //   (logged once per outage, and when it is read again).
 // Thread-safety: is_down() from any thread; start()/stop() from one.
@@ -21,6 +22,7 @@
 #include <string>
 #include <thread>
 
+#include "adapters/redis/route_store.hpp"
 #include "core/log.hpp"
 #include "core/policy.hpp"
 #include "core/route/status.hpp"
@@ -50,17 +52,13 @@ class RedisRouteStatus final : public core::RouteStatus {
     core::Logger& log_;
     std::chrono::milliseconds interval_;
     mutable std::mutex mu_;
-    std::shared_ptr<const std::set<std::string, std::less<>>> down_;
+    std::shared_ptr<const RouteNames> down_;
     std::condition_variable wake_;
     bool stopping_ = false;
     std::thread thread_;
-    // The connection of the poller thread, for these [redis] settings.
-    struct Connection;
-    std::unique_ptr<Connection> conn_;
+    // The poller thread's store, for the current policy's [redis] settings.
+    std::unique_ptr<RouteStatusStore> store_;
     bool failing_ = false;
 };
-
-// The Redis key of the set, for staffelctl and tests.
-std::string routes_down_key(const core::Policy& policy);
 
 }  // namespace staffel::adapters
