@@ -8,8 +8,8 @@
 
 // ptz.h of date 3.0.1 names hh_mm_ss unqualified after `using namespace
 // date; using namespace std::chrono;`, which C++20's std::chrono::hh_mm_ss
-// makes ambiguous (fixed upstream after 3.0.1, HowardHinnant/date#741).
-// While it is read, the name is routed to date's own through an alias.
+// makes ambiguous (reported upstream as HowardHinnant/date pull request
+// 741). While ptz.h is read, the name is routed to date's own by an alias.
 namespace date {
 template <class Duration>
 using ptz_hh_mm_ss = hh_mm_ss<Duration>;
