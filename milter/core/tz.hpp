@@ -1,27 +1,24 @@
-// tz.hpp - time-zone rules and civil (local calendar) time, for quotas.
+// tz.hpp - civil (local calendar) time and the time-zone port, for quotas.
 //
 // Purpose: calendar quotas reset at local midnight, on Mondays and on the
 //   first of the month in the policy's time zone, DST changes included.
-//   ZoneRules is built from the bytes of a TZif file (RFC 8536, versions
-//   1-4, as in /usr/share/zoneinfo) including its POSIX TZ footer, which
-//   governs instants after the last transition. Nothing here reads files:
-//   the config layer reads the zoneinfo file and hands over its bytes.
-// Thread-safety: ZoneRules is immutable after construction; share freely.
-// Errors: a malformed TZif file is a Result error naming what is wrong;
-//   so is one with leap-second records (a "right/" zone: POSIX time here).
-//   Queries never fail: instants beyond about +-2e9 years saturate.
-// Cost: offset_at is a binary search over the transitions, or a few date
-//   computations with the footer's rule; from_local is a few offset_at.
-// Outside input: zoneinfo files (trusted system data, still bounds-checked).
+//   ZoneRules answers "what is the local time at t" and "when does this
+//   local time begin" for one zone. Where the rules come from is a
+//   ZoneSource, the port: UTC is built in (ZoneRules::utc()); the IANA
+//   zones come from adapters/tz (Howard Hinnant's date/tz library over the
+//   system's zoneinfo). Nothing here reads files.
+// Thread-safety: ZoneRules is immutable after construction and its source
+//   must answer from any thread; share freely.
+// Errors: none. Queries never fail: instants beyond about +-2e9 years
+//   saturate, and so do civil dates whose year would not fit an int.
+// Cost: offset_at and to_local ask the source once; from_local walks the
+//   few constant-offset stretches of the two days around the wanted time.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
-#include <string_view>
-#include <vector>
-
-#include "core/result.hpp"
 
 namespace staffel::core {
 
@@ -46,16 +43,34 @@ CivilTime civil_from_days(std::int64_t days);
 // 0 = Monday ... 6 = Sunday.
 int weekday_from_days(std::int64_t days);
 
-namespace detail {
-struct ZoneData;  // defined in tz.cpp
-}  // namespace detail
+// The local time type in force at an instant, and how long it lasts.
+struct ZoneSpan {
+    std::int32_t offset = 0;   // seconds east of UTC, within [-89999, 93599] (RFC 8536)
+    std::string abbreviation;  // "CET", "CEST", "+1030"
+    // The first instant after the one asked about at which the offset or
+    // the abbreviation may change; none if they never change again.
+    std::optional<std::int64_t> next_change;
+};
+
+// The port: the rules of one zone. Implementations are immutable and
+// answer from any thread; they are asked only about instants within about
+// +-2e9 years (ZoneRules clamps before asking).
+class ZoneSource {
+  public:
+    ZoneSource() = default;
+    ZoneSource(const ZoneSource&) = delete;
+    ZoneSource& operator=(const ZoneSource&) = delete;
+    virtual ~ZoneSource() = default;
+
+    [[nodiscard]] virtual ZoneSpan span_at(std::int64_t t) const = 0;
+};
 
 class ZoneRules {
   public:
-    // UTC (offset 0, no transitions).
+    // `name` is kept for messages ("Europe/Berlin"); `source` is never null.
+    ZoneRules(std::string name, std::shared_ptr<const ZoneSource> source);
+    // UTC (offset 0, abbreviation "UTC", no changes).
     static ZoneRules utc();
-    // `name` is kept for messages ("Europe/Berlin").
-    static Result<ZoneRules> from_tzif(std::string_view name, std::string_view bytes);
 
     [[nodiscard]] const std::string& name() const { return name_; }
     // Offset from UTC in seconds at the UTC instant `t` (epoch seconds).
@@ -71,10 +86,8 @@ class ZoneRules {
     [[nodiscard]] std::string abbreviation_at(std::int64_t t) const;
 
   private:
-    ZoneRules(std::string name, std::shared_ptr<const detail::ZoneData> data);
-
     std::string name_;
-    std::shared_ptr<const detail::ZoneData> data_;  // never null; immutable, shared by copies
+    std::shared_ptr<const ZoneSource> source_;  // never null; immutable, shared by copies
 };
 
 }  // namespace staffel::core
