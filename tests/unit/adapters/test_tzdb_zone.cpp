@@ -90,7 +90,7 @@ core::QuotaLimit calendar_limit(core::QuotaWindow kind) {
 Window planned_window(const core::QuotaLimit& limit, const core::ZoneRules& zone,
                       std::int64_t now) {
     const std::vector<core::QuotaLimit> limits{limit};
-    const auto plans = core::plan_charges(limits, zone, "", {"a@x.org", "", "", ""}, 1, now);
+    const auto plans = core::plan_charges(limits, zone, "", {.address = "a@x.org"}, "", 1, now);
     REQUIRE(plans.size() == 1);
     const std::string& key = plans[0].charge.key;
     return {key.substr(key.rfind(':') + 1), 0, plans[0].resets_at};
