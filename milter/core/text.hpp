@@ -17,6 +17,15 @@ constexpr char ascii_lower(char c) {
     return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
 }
 std::string ascii_lower(std::string_view text);
+// 'a'..'z' to 'A'..'Z'; every other byte unchanged (no locale).
+constexpr char ascii_upper(char c) {
+    return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
+}
+std::string ascii_upper(std::string_view text);
+// ASCII letters and digits (no locale).
+constexpr bool ascii_alnum(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
 
 // Equal ignoring ASCII case.
 bool iequals(std::string_view a, std::string_view b);

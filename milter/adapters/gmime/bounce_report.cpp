@@ -17,18 +17,18 @@
 namespace staffel::adapters {
 namespace {
 
+using core::ascii_lower;
 using core::make_error;
 using core::Result;
+using core::trim_space;
 using report::address_problem;
 using report::FieldBlock;
 using report::is_control;
 using report::kMaxAddressGroupDepth;
-using report::lower;
 using report::parse_delivery_status;
 using report::parse_feedback_fields;
 using report::parse_field_blocks;
 using report::quote;
-using report::trim;
 
 // ---------------------------------------------------------------- GMime
 
@@ -84,7 +84,8 @@ std::string media_type(GMimeObject* object) {
     }
     const char* type = g_mime_content_type_get_media_type(ct);
     const char* subtype = g_mime_content_type_get_media_subtype(ct);
-    return lower(type != nullptr ? type : "") + "/" + lower(subtype != nullptr ? subtype : "");
+    return ascii_lower(type != nullptr ? type : "") + "/" +
+           ascii_lower(subtype != nullptr ? subtype : "");
 }
 
 // A leaf part's content with its transfer encoding undone; `name` is for
@@ -140,7 +141,7 @@ void collect_addresses(InternetAddressList* list, std::vector<std::string>& out,
         InternetAddress* address = internet_address_list_get_address(list, i);
         if (auto* mailbox = gcast<InternetAddressMailbox>(address, INTERNET_ADDRESS_TYPE_MAILBOX)) {
             const char* addr = internet_address_mailbox_get_addr(mailbox);
-            const std::string_view a = trim(addr != nullptr ? addr : "");
+            const std::string_view a = trim_space(addr != nullptr ? addr : "");
             if (address_problem(a).empty()) {
                 out.emplace_back(a);
             }
@@ -256,7 +257,7 @@ Result<BounceReport> parse_report(GMimeObject* top, std::string_view message) {
     }
     const char* report_type_param = parameter(top, "report-type");
     const std::string report_type =
-        lower(trim(report_type_param != nullptr ? report_type_param : ""));
+        ascii_lower(trim_space(report_type_param != nullptr ? report_type_param : ""));
     const bool dsn = report_type == "delivery-status" || report_type == "global-delivery-status";
     if (report_type.empty()) {
         return make_error("multipart/report has no report-type parameter");
@@ -288,7 +289,7 @@ Result<BounceReport> parse_bounce_report(std::string_view message) {
                           " bytes)");
     }
     message = skip_mbox_from(message);
-    if (trim(message).empty()) {
+    if (trim_space(message).empty()) {
         return make_error("message is empty");
     }
     if (auto problem = mime_budget_problem(message); !problem.empty()) {

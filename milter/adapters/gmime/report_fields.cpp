@@ -8,8 +8,11 @@
 
 namespace staffel::adapters::report {
 
+using core::ascii_lower;
+using core::iequals;
 using core::make_error;
 using core::Result;
+using core::trim_space;
 
 constexpr std::size_t kMaxFieldBytes = std::size_t{8} * 1024;  // one unfolded field value
 constexpr std::size_t kMaxFieldsPerBlock = 200;
@@ -26,33 +29,6 @@ bool is_wsp(char c) {
 bool is_control(char c) {
     const auto u = static_cast<unsigned char>(c);
     return u < 0x20 || u == 0x7f;
-}
-
-std::string_view trim(std::string_view s) {
-    const auto is_space = [](char c) { return is_wsp(c) || c == '\r' || c == '\n'; };
-    while (!s.empty() && is_space(s.front())) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && is_space(s.back())) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
-
-char ascii_lower(char c) {
-    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), ascii_lower);
-    return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return ascii_lower(x) == ascii_lower(y);
-           });
 }
 
 // A value for an error message: in double quotes, cut to kMaxQuotedBytes,
@@ -104,9 +80,9 @@ std::string strip_comments(std::string_view v) {
         }
     }
     if (depth != 0) {
-        return std::string(trim(v));
+        return std::string(trim_space(v));
     }
-    return std::string(trim(out));
+    return std::string(trim_space(out));
 }
 
 // Cuts to at most `max` bytes, never inside a UTF-8 sequence.
@@ -118,7 +94,7 @@ std::string cut_utf8(std::string_view s, std::size_t max) {
     while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) {
         --n;
     }
-    return std::string(trim(s.substr(0, n)));
+    return std::string(trim_space(s.substr(0, n)));
 }
 
 // "TYPE; VALUE" (RFC 3464 address-type, diagnostic-type, mta-name-type).
@@ -131,17 +107,17 @@ std::optional<Typed> split_typed(std::string_view v) {
     if (semi == std::string_view::npos) {
         return std::nullopt;
     }
-    const auto type = trim(v.substr(0, semi));
+    const auto type = trim_space(v.substr(0, semi));
     if (type.empty() || type.find_first_of(" \t") != std::string_view::npos) {
         return std::nullopt;
     }
-    return Typed{type, trim(v.substr(semi + 1))};
+    return Typed{type, trim_space(v.substr(semi + 1))};
 }
 
 std::string_view unbracket(std::string_view a) {
-    a = trim(a);
+    a = trim_space(a);
     if (a.size() >= 2 && a.front() == '<' && a.back() == '>') {
-        a = trim(a.substr(1, a.size() - 2));
+        a = trim_space(a.substr(1, a.size() - 2));
     }
     return a;
 }
@@ -214,8 +190,8 @@ std::string start_field(FieldBlock& block, std::string_view line, std::string& d
         return "more than " + std::to_string(kMaxFieldsPerBlock) + " fields in one block";
     }
     display_name = name;
-    block.push_back(Field{lower(name), {}});
-    return append_value(block.back().value, trim(line.substr(colon + 1)), display_name);
+    block.push_back(Field{ascii_lower(name), {}});
+    return append_value(block.back().value, trim_space(line.substr(colon + 1)), display_name);
 }
 
 // Adds a folded continuation line to the block's last field.
@@ -228,7 +204,7 @@ std::string continue_field(FieldBlock& block, std::string_view line,
     if (!value.empty()) {
         value += ' ';
     }
-    return append_value(value, trim(line), display_name);
+    return append_value(value, trim_space(line), display_name);
 }
 
 // Splits a report part's body into blocks of fields, separated by empty (or
@@ -249,7 +225,7 @@ Result<std::vector<FieldBlock>> parse_field_blocks(std::string_view body, std::s
         if (!line.empty() && line.back() == '\r') {
             line.remove_suffix(1);
         }
-        if (trim(line).empty()) {
+        if (trim_space(line).empty()) {
             if (!block.empty()) {
                 blocks.push_back(std::move(block));
                 block.clear();
@@ -363,7 +339,7 @@ Result<std::string> recipient_action(const FieldBlock& block, const std::string&
     if (*action == nullptr) {
         return make_error(where + ": no Action field");
     }
-    std::string value = lower(strip_comments(**action));
+    std::string value = ascii_lower(strip_comments(**action));
     for (std::string_view known : {"failed", "delayed", "delivered", "relayed", "expanded"}) {
         if (value == known) {
             return value;
@@ -397,7 +373,7 @@ std::string diagnostic_text(std::string_view value) {
     if (const auto typed = split_typed(value)) {
         value = typed->value;
     }
-    return cut_utf8(trim(value), kMaxBounceDiagnosticBytes);
+    return cut_utf8(trim_space(value), kMaxBounceDiagnosticBytes);
 }
 
 // One per-recipient block; `index` counts from 1.
@@ -473,7 +449,7 @@ Result<std::string> feedback_type(const FieldBlock& block) {
     if (*type == nullptr) {
         return make_error("feedback-report part has no Feedback-Type field");
     }
-    std::string value = lower(strip_comments(**type));
+    std::string value = ascii_lower(strip_comments(**type));
     const bool token = !value.empty() && value.size() <= kMaxFeedbackTypeBytes &&
                        std::all_of(value.begin(), value.end(), [](char c) {
                            return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||

@@ -19,14 +19,13 @@
 
 #include "adapters/gmime/bounce_report.hpp"
 #include "core/result.hpp"
+#include "core/text.hpp"
 
 namespace staffel::adapters::report {
 
 inline constexpr std::size_t kMaxAddressGroupDepth = 2;  // To: groups; RFC 5322 has no nesting
 
 bool is_control(char c);
-std::string_view trim(std::string_view s);  // spaces, tabs, CR and LF at both ends
-std::string lower(std::string_view s);      // ASCII only
 // A value for an error message: in double quotes, cut to 64 bytes, with
 // quotes, backslashes, control and non-ASCII bytes escaped.
 std::string quote(std::string_view s);

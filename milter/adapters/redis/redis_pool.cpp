@@ -6,10 +6,11 @@
 
 #include <algorithm>
 #include <cassert>
-#include <cctype>
 #include <cerrno>
 #include <stdexcept>
 #include <utility>
+
+#include "core/text.hpp"
 
 namespace staffel::adapters {
 namespace {
@@ -35,7 +36,7 @@ std::string ms_text(std::chrono::milliseconds ms) {
 // "Connection refused" -> "connection refused", to read well after a colon.
 std::string lower_first(std::string text) {
     if (!text.empty()) {
-        text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+        text[0] = core::ascii_lower(text[0]);
     }
     return text;
 }

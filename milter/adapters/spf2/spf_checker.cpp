@@ -13,7 +13,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -30,6 +29,8 @@ extern "C" {
 #include <spf2/spf_dns_resolv.h>
 #include <spf2/spf_dns_zone.h>
 }
+
+#include "core/text.hpp"
 
 namespace staffel::adapters {
 
@@ -89,13 +90,6 @@ std::string quoted(std::string_view text) {
     return "'" + printable(text, 64) + "'";
 }
 
-std::string lower(std::string_view text) {
-    std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
-
 bool has_control(std::string_view text) {
     return std::any_of(text.begin(), text.end(), [](char ch) {
         const auto c = static_cast<unsigned char>(ch);
@@ -121,7 +115,7 @@ bool plausible_domain(std::string_view domain) {
                 return false;
             }
             label = 0;
-        } else if (std::isalnum(c) != 0 || c == '-' || c == '_') {
+        } else if (core::ascii_alnum(ch) || c == '-' || c == '_') {
             if (++label > 63) {
                 return false;
             }
@@ -307,7 +301,7 @@ struct DelayRule {
 SPF_dns_rr_t* delay_lookup(SPF_dns_server_t* layer, const char* domain, ns_type type,
                            int should_cache) {
     const auto* rules = static_cast<const std::vector<DelayRule>*>(layer->hook);
-    std::string name = lower(domain);
+    std::string name = core::ascii_lower(domain);
     if (!name.empty() && name.back() == '.') {
         name.pop_back();
     }
@@ -368,12 +362,7 @@ SPF_dns_stat_t herrno_of(Spf2Checker::DnsStatus status) {
 ns_type checked_record(const Spf2Checker::ZoneRecord& record, std::size_t index) {
     const std::string where = "SPF zone record " + std::to_string(index + 1) + " (" +
                               quoted(record.domain) + " " + quoted(record.type) + "): ";
-    const std::string type = [&] {
-        std::string t(record.type);
-        std::transform(t.begin(), t.end(), t.begin(),
-                       [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-        return t;
-    }();
+    const std::string type = core::ascii_upper(record.type);
     const auto* found = std::find_if(kZoneTypes.begin(), kZoneTypes.end(),
                                      [&](const ZoneType& z) { return type == z.name; });
     if (found == kZoneTypes.end()) {
@@ -412,7 +401,7 @@ DnsPtr zone_stack(const std::vector<Spf2Checker::ZoneRecord>& records) {
         const auto& record = records[i];
         const ns_type type = checked_record(record, i);
         const bool answer = record.status == Spf2Checker::DnsStatus::Answer;
-        const auto key = std::make_pair(lower(record.domain), static_cast<int>(type));
+        const auto key = std::make_pair(core::ascii_lower(record.domain), static_cast<int>(type));
         if (with_status.contains(key) || (!answer && answered.contains(key))) {
             throw std::invalid_argument("SPF zone record " + std::to_string(i + 1) +
                                         ": a status cannot share a name and type");

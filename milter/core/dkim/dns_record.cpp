@@ -7,6 +7,8 @@
 #include <optional>
 #include <utility>
 
+#include "core/text.hpp"
+
 namespace staffel::core {
 namespace {
 
@@ -20,30 +22,6 @@ bool is_alpha(char c) {
 
 bool is_digit(char c) {
     return c >= '0' && c <= '9';
-}
-
-char to_lower(char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-char to_upper(char c) {
-    return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
-}
-
-std::string upper(std::string_view text) {
-    std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(), to_upper);
-    return out;
-}
-
-std::string_view trim_fws(std::string_view text) {
-    while (!text.empty() && is_fws(text.front())) {
-        text.remove_prefix(1);
-    }
-    while (!text.empty() && is_fws(text.back())) {
-        text.remove_suffix(1);
-    }
-    return text;
 }
 
 std::string line_error(std::size_t line, const std::string& message) {
@@ -109,7 +87,7 @@ Result<std::vector<Tag>> parse_tag_list(std::string_view text) {
         if (semi == std::string_view::npos) {
             semi = text.size();
         }
-        const auto spec = trim_fws(text.substr(start, semi - start));
+        const auto spec = trim_space(text.substr(start, semi - start));
         start = semi + 1;
         if (spec.empty()) {
             continue;
@@ -118,14 +96,14 @@ Result<std::vector<Tag>> parse_tag_list(std::string_view text) {
         if (eq == std::string_view::npos) {
             return make_error("\"" + std::string(spec) + "\" is not a tag=value pair");
         }
-        const auto name = trim_fws(spec.substr(0, eq));
+        const auto name = trim_space(spec.substr(0, eq));
         if (!valid_tag_name(name)) {
             return make_error("bad tag name \"" + std::string(name) + "\"");
         }
         if (std::any_of(tags.begin(), tags.end(), [&](const Tag& t) { return t.name == name; })) {
             return make_error("tag " + std::string(name) + "= appears twice");
         }
-        tags.push_back({std::string(name), std::string(trim_fws(spec.substr(eq + 1)))});
+        tags.push_back({std::string(name), std::string(trim_space(spec.substr(eq + 1)))});
     }
     return tags;
 }
@@ -139,7 +117,7 @@ std::vector<std::string> colon_list(std::string_view text) {
         if (colon == std::string_view::npos) {
             colon = text.size();
         }
-        const auto item = trim_fws(text.substr(start, colon - start));
+        const auto item = trim_space(text.substr(start, colon - start));
         if (!item.empty()) {
             out.emplace_back(item);
         }
@@ -341,7 +319,7 @@ bool is_ttl(std::string_view text) {
 }
 
 bool is_class(std::string_view text) {
-    const auto u = upper(text);
+    const auto u = ascii_upper(text);
     return u == "IN" || u == "CH" || u == "HS" || u == "CS";
 }
 
@@ -387,7 +365,7 @@ class ZoneReader {
         if (k >= t.size() || t[k].quoted) {
             return make_error(line_error(e.line, "no record type after the name"));
         }
-        if (upper(t[k].text) != "TXT") {
+        if (ascii_upper(t[k].text) != "TXT") {
             return true;  // another type: not ours to read
         }
         ZoneTxtRecord record{*owner_, "", e.line};
@@ -407,7 +385,7 @@ class ZoneReader {
     }
 
     Result<bool> directive(const Entry& e) {
-        const auto name = upper(e.tokens[0].text);
+        const auto name = ascii_upper(e.tokens[0].text);
         if (name == "$TTL") {
             return true;
         }
@@ -449,9 +427,7 @@ class ZoneReader {
 // ---------------------------------------------------------------- names
 
 std::string normalize_dns_name(std::string_view name) {
-    std::string out(without_trailing_dot(name));
-    std::transform(out.begin(), out.end(), out.begin(), to_lower);
-    return out;
+    return ascii_lower(without_trailing_dot(name));
 }
 
 Result<std::string> check_dkim_domain(std::string_view text) {
