@@ -178,7 +178,9 @@ std::vector<std::string> field_addresses(const std::vector<core::HeaderField>& f
     for (const auto& f : fields) {
         for (auto n : names) {
             if (core::iequals(f.name, n)) {
-                for (auto& a : address_list(f.value)) {
+                // A malformed value gives no address: the caller says so.
+                for (auto& a :
+                     core::parse_address_list(f.value).value_or(std::vector<std::string>{})) {
                     out.push_back(std::move(a));
                 }
             }
@@ -206,81 +208,6 @@ std::string answer_text(const core::Verdict& v) {
 }
 
 }  // namespace
-
-std::vector<std::string> address_list(std::string_view value) {
-    std::vector<std::string> out;
-    std::string current;  // text outside comments, angle brackets and quotes
-    std::string angle;    // text inside <...>
-    bool in_angle = false;
-    bool has_angle = false;
-    bool quoted = false;
-    int comment = 0;
-    auto flush = [&] {
-        std::string a = has_angle ? angle : current;
-        auto b = a.find_first_not_of(" \t\r\n");
-        auto e = a.find_last_not_of(" \t\r\n");
-        a = b == std::string::npos ? std::string() : a.substr(b, e - b + 1);
-        if (!a.empty() && a.find('@') != std::string::npos) {
-            out.push_back(a);
-        }
-        current.clear();
-        angle.clear();
-        has_angle = false;
-    };
-    for (std::size_t i = 0; i < value.size(); ++i) {
-        const char c = value[i];
-        if (quoted) {
-            if (c == '\\' && i + 1 < value.size()) {
-                (in_angle ? angle : current) += value.substr(i, 2);
-                ++i;
-            } else {
-                quoted = c != '"';
-                (in_angle ? angle : current) += c;
-            }
-            continue;
-        }
-        if (comment > 0) {
-            comment += c == '(' ? 1 : c == ')' ? -1 : 0;
-            continue;
-        }
-        switch (c) {
-            case '"':
-                quoted = true;
-                (in_angle ? angle : current) += c;
-                break;
-            case '(':
-                comment = 1;
-                break;
-            case '<':
-                in_angle = true;
-                has_angle = true;
-                angle.clear();
-                break;
-            case '>':
-                in_angle = false;
-                break;
-            case ':':  // "group: a@x, b@y;" - the display name is dropped
-                if (!in_angle) {
-                    current.clear();
-                } else {
-                    angle += c;
-                }
-                break;
-            case ',':
-            case ';':
-                if (in_angle) {
-                    angle += c;
-                } else {
-                    flush();
-                }
-                break;
-            default:
-                (in_angle ? angle : current) += c;
-        }
-    }
-    flush();
-    return out;
-}
 
 int explain(const core::Policy& policy, const ExplainServices& services, std::string_view message,
             const ExplainArgs& args, std::ostream& out, std::ostream& err) {

@@ -68,10 +68,6 @@ struct ExplainServices {
 int explain(const core::Policy& policy, const ExplainServices& services, std::string_view message,
             const ExplainArgs& args, std::ostream& out, std::ostream& err);
 
-// The addresses of a To:/Cc:-style field value (RFC 5322 address-list),
-// without display names, comments or angle brackets; groups are opened.
-std::vector<std::string> address_list(std::string_view value);
-
 // `staffelctl explain` on the command line.
 class ExplainCli {
   public:

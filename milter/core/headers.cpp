@@ -8,66 +8,9 @@
 namespace staffel::core {
 namespace {
 
-// Removes comments "(...)" (nested, with quoted-pairs) and reduces quoted
-// strings to a placeholder, so that '<', '@', ',' and ':' inside them do
-// not count. Returns false on unbalanced input.
-bool strip_comments_and_quotes(std::string_view in, std::string& out) {
-    int depth = 0;
-    bool quoted = false;
-    for (std::size_t i = 0; i < in.size(); ++i) {
-        const char c = in[i];
-        if (c == '\\' && (quoted || depth > 0)) {
-            ++i;  // quoted-pair: skip the next byte
-            if (quoted && i < in.size()) {
-                out += 'x';
-            }
-            continue;
-        }
-        if (quoted) {
-            if (c == '"') {
-                quoted = false;
-                out += '"';
-            } else {
-                out += (c == '@' || c == '<' || c == '>' || c == ',' || c == ':' || c == ';') ? 'x'
-                                                                                              : c;
-            }
-            continue;
-        }
-        if (c == '(') {
-            ++depth;
-            continue;
-        }
-        if (depth > 0) {
-            if (c == ')') {
-                --depth;
-            }
-            continue;
-        }
-        if (c == ')') {
-            return false;
-        }
-        if (c == '"') {
-            quoted = true;
-        }
-        out += c;
-    }
-    return depth == 0 && !quoted;
-}
-
-// The domain of one mailbox ("Name <a@b>" or "a@b"), or "" if none.
-std::string domain_of_mailbox(std::string_view mailbox) {
-    std::string_view addr = mailbox;
-    if (const auto open = mailbox.rfind('<'); open != std::string_view::npos) {
-        const auto close = mailbox.find('>', open);
-        if (close == std::string_view::npos) {
-            return {};
-        }
-        addr = mailbox.substr(open + 1, close - open - 1);
-        // An obsolete route "<@relay:a@b>" ends at the last ':'.
-        if (const auto colon = addr.rfind(':'); colon != std::string_view::npos) {
-            addr = addr.substr(colon + 1);
-        }
-    }
+// The domain of one addr-spec ("a@b", "\"q@x\"@b"), lower-cased and without
+// a trailing dot, or "" if it has none a DKIM key could be found for.
+std::string address_domain(std::string_view addr) {
     addr = trim_space(addr);
     const auto at = addr.rfind('@');
     if (at == std::string_view::npos || at == 0) {
@@ -85,8 +28,7 @@ std::string domain_of_mailbox(std::string_view mailbox) {
         const auto u = static_cast<unsigned char>(c);
         // Letters, digits, '-', '.', and UTF-8 (internationalised domains);
         // no domain literals, spaces or control bytes.
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '.' || c == '_' || u >= 0x80)) {
+        if (!(ascii_alnum(c) || c == '-' || c == '.' || c == '_' || u >= 0x80)) {
             return {};
         }
         out += ascii_lower(c);
@@ -96,6 +38,124 @@ std::string domain_of_mailbox(std::string_view mailbox) {
     }
     return out;
 }
+
+// The state of parse_address_list between two bytes of the value.
+class AddressListParser {
+  public:
+    // false: the value is malformed.
+    bool feed(std::string_view value) {
+        for (std::size_t i = 0; i < value.size(); ++i) {
+            const char c = value[i];
+            if (quoted_) {
+                if (c == '\\' && i + 1 < value.size()) {
+                    text() += value.substr(i, 2);  // quoted-pair, kept as written
+                    ++i;
+                } else {
+                    quoted_ = c != '"';
+                    text() += c;
+                }
+                continue;
+            }
+            if (comment_ > 0) {
+                if (c == '\\') {
+                    ++i;  // quoted-pair inside a comment
+                } else if (c == '(' || c == ')') {
+                    comment_ += c == '(' ? 1 : -1;
+                }
+                continue;
+            }
+            if (!special(c)) {
+                return false;
+            }
+        }
+        if (quoted_ || comment_ > 0 || in_angle_) {
+            return false;
+        }
+        flush();
+        return true;
+    }
+
+    std::vector<std::string> take() { return std::move(out_); }
+
+  private:
+    std::string& text() { return in_angle_ ? angle_ : current_; }
+
+    // One byte outside quotes and comments; false: malformed.
+    bool special(char c) {
+        switch (c) {
+            case '"':
+                quoted_ = true;
+                text() += c;
+                return true;
+            case '(':
+                comment_ = 1;
+                return true;
+            case ')':
+                return false;
+            case '<':  // the last <...> of a mailbox is its address
+                in_angle_ = true;
+                has_angle_ = true;
+                angle_.clear();
+                return true;
+            case '>':
+                if (!in_angle_) {
+                    current_ += c;  // stray: makes the element unparsable
+                }
+                in_angle_ = false;
+                return true;
+            case ':':
+                if (in_angle_) {
+                    angle_ += c;  // an obsolete route, cut in flush()
+                    return true;
+                }
+                // "group: a@x, b@y;": the display name is dropped. A bare
+                // '@' in it is no display name but a broken address.
+                if (bare_at_) {
+                    return false;
+                }
+                current_.clear();
+                return true;
+            case ',':
+            case ';':
+                if (in_angle_) {
+                    angle_ += c;
+                } else {
+                    flush();
+                }
+                return true;
+            default:
+                bare_at_ = bare_at_ || (c == '@' && !in_angle_);
+                text() += c;
+                return true;
+        }
+    }
+
+    void flush() {
+        std::string_view a = trim_space(has_angle_ ? angle_ : current_);
+        if (has_angle_) {
+            // An obsolete route "<@relay:a@b>" ends at the last ':'.
+            if (const auto colon = a.rfind(':'); colon != std::string_view::npos) {
+                a = trim_space(a.substr(colon + 1));
+            }
+        }
+        if (!a.empty() && a.find('@') != std::string_view::npos) {
+            out_.emplace_back(a);
+        }
+        current_.clear();
+        angle_.clear();
+        has_angle_ = false;
+        bare_at_ = false;
+    }
+
+    std::vector<std::string> out_;
+    std::string current_;  // outside <...>: a display name or a bare addr-spec
+    std::string angle_;    // inside the mailbox's last <...>
+    bool in_angle_ = false;
+    bool has_angle_ = false;
+    bool bare_at_ = false;  // an unquoted '@' outside <...> since the last element
+    bool quoted_ = false;
+    int comment_ = 0;  // nesting depth
+};
 
 }  // namespace
 
@@ -127,55 +187,33 @@ std::string_view to_string(AuthorProblem problem) {
     return "no-from";
 }
 
+std::optional<std::vector<std::string>> parse_address_list(std::string_view value) {
+    AddressListParser parser;
+    if (!parser.feed(value)) {
+        return std::nullopt;
+    }
+    return parser.take();
+}
+
 AuthorDomain mailbox_list_domain(std::string_view value) {
     AuthorDomain result;
     result.problem = AuthorProblem::Unparsable;
-    std::string text;
-    text.reserve(value.size());
-    if (!strip_comments_and_quotes(value, text)) {
+    const auto mailboxes = parse_address_list(value);
+    if (!mailboxes || mailboxes->empty()) {
         return result;
     }
-    // Groups ("Team: a@x, b@x;") contribute their members.
-    std::string flat;
-    for (char c : text) {
-        flat += (c == ':' || c == ';') ? ',' : c;
-    }
-    // A display name before ':' ends up as its own "mailbox" without '@';
-    // route colons only occur inside <...>, which is cut out first.
     std::string domain;
-    std::size_t start = 0;
-    std::size_t mailboxes = 0;
-    int angle = 0;
-    for (std::size_t i = 0; i <= flat.size(); ++i) {
-        if (i < flat.size()) {
-            if (flat[i] == '<') {
-                ++angle;
-            } else if (flat[i] == '>') {
-                --angle;
-            }
-            if (flat[i] != ',' || angle > 0) {
-                continue;
-            }
-        }
-        const auto part = trim_space(std::string_view(flat).substr(start, i - start));
-        start = i + 1;
-        if (part.empty() || part.find('@') == std::string_view::npos) {
-            continue;  // empty list element or a group's display name
-        }
-        auto d = domain_of_mailbox(part);
+    for (const auto& mailbox : *mailboxes) {
+        auto d = address_domain(mailbox);
         if (d.empty()) {
             return result;
         }
-        ++mailboxes;
         if (domain.empty()) {
             domain = std::move(d);
         } else if (d != domain) {
             result.problem = AuthorProblem::SeveralDomains;
             return result;
         }
-    }
-    if (mailboxes == 0) {
-        return result;
     }
     result.ok = true;
     result.domain = std::move(domain);

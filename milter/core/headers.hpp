@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -70,5 +71,16 @@ AuthorDomain author_domain(const std::vector<HeaderField>& fields);
 // The domain of the addresses in one From:-style value (for tests and
 // author_domain()).
 AuthorDomain mailbox_list_domain(std::string_view value);
+
+// The one RFC 5322 address-list parser (§3.4): the addr-spec of each
+// mailbox of a field value such as From:, To: or Cc:, in order, with the
+// members of groups ("team: a@x, b@y;") in place of the group. Display
+// names, comments (nested, with quoted-pairs) and an obsolete route
+// ("<@relay:a@b>") are dropped; a quoted local part is kept as written.
+// Elements that are empty or hold no '@' (a group's name, "<>") are
+// skipped. nullopt when the value is malformed: an unbalanced comment,
+// quote or angle bracket, or an unquoted '@' in a group's display name.
+// Costs one pass; the result is never longer than the value.
+std::optional<std::vector<std::string>> parse_address_list(std::string_view value);
 
 }  // namespace staffel::core

@@ -13,6 +13,7 @@
 
 #include "adapters/gmime/mime_budget.hpp"
 #include "adapters/gmime/report_fields.hpp"
+#include "core/headers.hpp"
 
 namespace staffel::adapters {
 namespace {
@@ -24,7 +25,6 @@ using core::trim_space;
 using report::address_problem;
 using report::FieldBlock;
 using report::is_control;
-using report::kMaxAddressGroupDepth;
 using report::parse_delivery_status;
 using report::parse_feedback_fields;
 using report::parse_field_blocks;
@@ -134,20 +134,26 @@ Result<GMimePart*> report_part(GMimeMultipart* report, std::initializer_list<con
     return found;
 }
 
-void collect_addresses(InternetAddressList* list, std::vector<std::string>& out,
-                       std::size_t depth) {
-    const int n = list != nullptr ? internet_address_list_length(list) : 0;
+// The usable addresses of every To: field of `message`, parsed by the core's
+// address-list parser from the fields as written (a malformed field gives
+// none; the others still count).
+void collect_to_addresses(GMimeMessage* message, std::vector<std::string>& out) {
+    GMimeHeaderList* headers = g_mime_object_get_header_list(GMIME_OBJECT(message));
+    const int n = headers != nullptr ? g_mime_header_list_get_count(headers) : 0;
     for (int i = 0; i < n && out.size() <= kMaxBounceRecipients; ++i) {
-        InternetAddress* address = internet_address_list_get_address(list, i);
-        if (auto* mailbox = gcast<InternetAddressMailbox>(address, INTERNET_ADDRESS_TYPE_MAILBOX)) {
-            const char* addr = internet_address_mailbox_get_addr(mailbox);
-            const std::string_view a = trim_space(addr != nullptr ? addr : "");
-            if (address_problem(a).empty()) {
-                out.emplace_back(a);
+        GMimeHeader* header = g_mime_header_list_get_header_at(headers, i);
+        const char* name = header != nullptr ? g_mime_header_get_name(header) : nullptr;
+        const char* value = header != nullptr ? g_mime_header_get_raw_value(header) : nullptr;
+        if (name == nullptr || value == nullptr || !core::iequals(name, "To")) {
+            continue;
+        }
+        for (auto& a : core::parse_address_list(value).value_or(std::vector<std::string>{})) {
+            if (out.size() > kMaxBounceRecipients) {
+                break;
             }
-        } else if (auto* group = gcast<InternetAddressGroup>(address, INTERNET_ADDRESS_TYPE_GROUP);
-                   group != nullptr && depth < kMaxAddressGroupDepth) {
-            collect_addresses(internet_address_group_get_members(group), out, depth + 1);
+            if (address_problem(a).empty()) {
+                out.push_back(std::move(a));
+            }
         }
     }
 }
@@ -175,7 +181,7 @@ Result<std::vector<std::string>> embedded_recipients(GMimeMultipart* report) {
             continue;
         }
         if (message != nullptr) {
-            collect_addresses(g_mime_message_get_to(message), out, 0);
+            collect_to_addresses(message, out);
         }
         break;
     }

@@ -23,8 +23,6 @@
 
 namespace staffel::adapters::report {
 
-inline constexpr std::size_t kMaxAddressGroupDepth = 2;  // To: groups; RFC 5322 has no nesting
-
 bool is_control(char c);
 // A value for an error message: in double quotes, cut to 64 bytes, with
 // quotes, backslashes, control and non-ASCII bytes escaped.

@@ -82,20 +82,6 @@ struct Run {
 
 }  // namespace
 
-TEST_CASE("address lists give bare addresses; names, comments and groups are dropped",
-          "[explain]") {
-    using V = std::vector<std::string>;
-    CHECK(app::address_list(" a@example.com") == V{"a@example.com"});
-    CHECK(app::address_list(" Bob <bob@example.net>, \"Gone, Really\" <g@example.net>") ==
-          V{"bob@example.net", "g@example.net"});
-    CHECK(app::address_list(" c@example.org (Carol, the boss),\r\n\td@example.org") ==
-          V{"c@example.org", "d@example.org"});
-    CHECK(app::address_list(" team: x@example.com, y@example.com;, z@example.com") ==
-          V{"x@example.com", "y@example.com", "z@example.com"});
-    CHECK(app::address_list(" undisclosed-recipients:;").empty());
-    CHECK(app::address_list(" <>").empty());
-}
-
 TEST_CASE("explain walks a bulk message through stream, route, suppression and quota",
           "[explain]") {
     Run run;
