@@ -1,0 +1,160 @@
+// test_session_route.cpp - the routing steps of a Session (core/session_route):
+// routes marked down and their fallbacks, the SPF pre-flight's actions and
+// the VERP bookkeeping, over a fake route status and a fake SPF checker.
+#include <catch2/catch.hpp>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "config/loader.hpp"
+#include "core/route/spf.hpp"
+#include "core/route/status.hpp"
+#include "core/session.hpp"
+#include "fake_message_edits.hpp"
+
+using namespace staffel;
+using namespace staffel::core;
+
+namespace {
+
+std::shared_ptr<const Policy> policy_from(const std::string& toml) {
+    auto r = config::load_policy_text(toml, "t.toml");
+    for (const auto& e : r.errors) {
+        FAIL(e.to_string());
+    }
+    return r.policy;
+}
+
+struct RecordingLogger : Logger {
+    std::vector<std::string> lines;
+    void log(LogLevel, std::string_view m) override { lines.emplace_back(m); }
+    [[nodiscard]] bool enabled(LogLevel) const override { return true; }
+};
+
+struct DownSet : RouteStatus {
+    std::set<std::string, std::less<>> down;
+    [[nodiscard]] bool is_down(std::string_view route) const override {
+        return down.find(route) != down.end();
+    }
+};
+
+// Answers by the sender's domain; counts the checks.
+struct FakeSpf : SpfChecker {
+    std::map<std::string, SpfResult> by_domain;
+    std::vector<SpfQuery> asked;
+    Result<SpfAnswer> check(const SpfQuery& query) override {
+        asked.push_back(query);
+        const auto at = query.sender.rfind('@');
+        const auto it = by_domain.find(query.sender.substr(at + 1));
+        if (it == by_domain.end()) {
+            return make_error("no answer for " + query.sender);
+        }
+        return SpfAnswer{it->second, "fake"};
+    }
+};
+
+constexpr const char* kRoutes =
+    "[routing]\ndefault_route = \"inhouse\"\n"
+    "[[route]]\nname = \"inhouse\"\nbounce_domain = \"bounce.org.test\"\n"
+    "egress_ips = [\"192.0.2.10\"]\nfallback = \"esp\"\n"
+    "[[route]]\nname = \"esp\"\nbounce_domain = \"bounce.esp.test\"\n";
+
+struct Sent {
+    Verdict verdict;
+    test::FakeMessageEdits edits;
+    std::string line;  // the message's log line
+};
+
+Sent send(const std::shared_ptr<const Policy>& p, const RouteStatus* status, SpfChecker* spf,
+          const std::vector<std::string>& rcpts) {
+    RecordingLogger log;
+    Session s([&] { return p; }, log);
+    s.route_status(status);
+    s.spf_checker(spf);
+    s.content_negotiated(true);
+    s.connect("client.example.net", "192.0.2.7");
+    s.mail_from({"app@shop.example", "", "QID"});
+    for (const auto& r : rcpts) {
+        s.rcpt_to("<" + r + ">");
+    }
+    s.header("From", " app@shop.example");
+    s.end_of_headers();
+    Sent out;
+    out.verdict = s.end_of_message("QID", &out.edits);
+    REQUIRE_FALSE(log.lines.empty());
+    out.line = log.lines.back();
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("a route marked down sends its mail over the fallback, with that route's return path",
+          "[session][routing]") {
+    const auto p = policy_from(kRoutes);
+    DownSet status;
+    auto up = send(p, &status, nullptr, {"bob@example.net"});
+    CHECK(up.verdict.action == Verdict::Action::Continue);
+    CHECK(up.edits.sender == "bounces@bounce.org.test");
+    CHECK_THAT(up.line, Catch::Contains("route=inhouse,"));
+
+    status.down = {"inhouse"};
+    auto over = send(p, &status, nullptr, {"bob@example.net"});
+    CHECK(over.verdict.action == Verdict::Action::Continue);
+    CHECK(over.edits.sender == "bounces@bounce.esp.test");
+    CHECK_THAT(over.line, Catch::Contains("route=esp(down:inhouse)"));
+}
+
+TEST_CASE("a route down with no fallback in service defers the message: 451 4.3.2",
+          "[session][routing]") {
+    const auto p = policy_from(kRoutes);
+    DownSet status;
+    status.down = {"inhouse", "esp"};
+    auto s = send(p, &status, nullptr, {"bob@example.net"});
+    CHECK(s.verdict.action == Verdict::Action::Tempfail);
+    CHECK(s.verdict.rcode == "451");
+    CHECK(s.verdict.xcode == "4.3.2");
+    CHECK_THAT(s.verdict.text, Catch::Contains("route \"inhouse\" is down"));
+    CHECK(s.edits.sender.empty());
+    CHECK_THAT(s.line, Catch::Contains("inhouse:down"));
+}
+
+TEST_CASE("SPF pre-flight over a fake checker: only spf_domains are asked, a fail switches route",
+          "[session][routing][spf]") {
+    const auto p = policy_from(
+        "[routing]\ndefault_route = \"inhouse\"\nspf_domains = [\"*.example\"]\n"
+        "[[route]]\nname = \"inhouse\"\nreturn_path = \"keep\"\nhelo = \"mx.org.test\"\n"
+        "bounce_domain = \"bounce.org.test\"\negress_ips = [\"192.0.2.10\"]\n"
+        "on_spf_fail = \"route:esp\"\n"
+        "[[route]]\nname = \"esp\"\nbounce_domain = \"bounce.esp.test\"\n");
+    FakeSpf spf;
+    spf.by_domain = {{"shop.example", SpfResult::Fail}};
+    auto s = send(p, nullptr, &spf, {"bob@example.net"});
+    REQUIRE(spf.asked.size() == 1);
+    CHECK(spf.asked[0].ip == "192.0.2.10");
+    CHECK(spf.asked[0].sender == "app@shop.example");
+    CHECK(spf.asked[0].helo == "mx.org.test");
+    CHECK(s.edits.sender == "bounces@bounce.esp.test");
+    CHECK_THAT(s.line, Catch::Contains("spf=fail:192.0.2.10->route:esp"));
+
+    spf.by_domain = {{"shop.example", SpfResult::Pass}};
+    spf.asked.clear();
+    auto pass = send(p, nullptr, &spf, {"bob@example.net"});
+    CHECK(spf.asked.size() == 1);
+    CHECK(pass.edits.sender.empty());  // return_path = "keep"
+    CHECK_THAT(pass.line, Catch::Contains("spf=pass"));
+}
+
+TEST_CASE("without suppression lists, VERP still tells one recipient from several",
+          "[session][routing]") {
+    const auto p = policy_from(
+        "[routing]\ndefault_route = \"verp\"\n"
+        "[[route]]\nname = \"verp\"\nbounce_domain = \"bounce.org.test\"\n"
+        "return_path = \"verp\"\n");
+    auto one = send(p, nullptr, nullptr, {"bob@example.net"});
+    CHECK_THAT(one.edits.sender, Catch::StartsWith("bounces+"));
+    CHECK_THAT(one.edits.sender, Catch::Contains("example.net"));
+    auto three = send(p, nullptr, nullptr, {"a@example.net", "b@example.net", "c@example.net"});
+    CHECK(three.edits.sender == "bounces@bounce.org.test");
+}
