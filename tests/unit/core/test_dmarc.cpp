@@ -5,7 +5,6 @@
 #include <string>
 #include <vector>
 
-#include "adapters/psl/org_domain.hpp"
 #include "config/loader.hpp"
 #include "core/route/dmarc.hpp"
 #include "core/session.hpp"
@@ -217,20 +216,4 @@ TEST_CASE("the session predicts alignment from the route's return path, logs and
     CHECK_THAT(bad.errors.front().to_string(),
                Catch::Contains("t.toml:2") && Catch::Contains("dmarc_alignment") &&
                    Catch::Contains("\"relaxed\", \"strict\", \"off\""));
-}
-
-TEST_CASE("libpsl gives organisational domains from the Public Suffix List", "[dmarc][psl]") {
-    auto list = adapters::PublicSuffixList::load();
-    REQUIRE(list);
-    const auto org = adapters::PublicSuffixList::function(*list);
-    CHECK(org("example.com") == "example.com");
-    CHECK(org("a.b.mail.example.com") == "example.com");
-    CHECK(org("shop.example.co.uk") == "example.co.uk");
-    CHECK(org("co.uk").empty());
-    CHECK(org("com").empty());
-    // Private-section suffixes count too: two GitHub Pages sites are two organisations.
-    CHECK(org("alice.github.io") == "alice.github.io");
-    CHECK(org("").empty());
-    CHECK(domains_align("news.example.co.uk", "example.co.uk", DmarcAlignment::Relaxed, org));
-    CHECK_FALSE(domains_align("alice.github.io", "bob.github.io", DmarcAlignment::Relaxed, org));
 }
