@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../core/fake_message_edits.hpp"
+#include "../policy_text.hpp"
 #include "adapters/spf2/spf_checker.hpp"
 #include "app/runtime.hpp"
 #include "config/loader.hpp"
@@ -17,13 +18,7 @@ using namespace staffel::core;
 
 namespace {
 
-std::shared_ptr<const Policy> policy_from(const std::string& toml) {
-    auto r = config::load_policy_text(toml, "t.toml");
-    for (const auto& e : r.errors) {
-        FAIL(e.to_string());
-    }
-    return r.policy;
-}
+using test::policy_from;
 
 struct NullLogger : Logger {
     std::vector<std::string> lines;

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "../policy_text.hpp"
 #include "config/loader.hpp"
 #include "core/quota/quota.hpp"
 
@@ -12,20 +13,13 @@ using namespace staffel::core;
 
 namespace {
 
+// The error messages below name the file "test.toml".
 std::shared_ptr<const Policy> policy_from(const std::string& toml) {
-    auto r = config::load_policy_text(toml, "test.toml");
-    if (!r.policy) {
-        for (const auto& e : r.errors) {
-            FAIL(e.to_string());
-        }
-    }
-    return r.policy;
+    return test::policy_from(toml, "test.toml");
 }
 
 std::string load_error(const std::string& toml) {
-    auto r = config::load_policy_text(toml, "test.toml");
-    REQUIRE_FALSE(r.policy);
-    return r.errors.front().to_string();
+    return test::load_error(toml, "test.toml");
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "../policy_text.hpp"
 #include "config/loader.hpp"
 
 using namespace staffel;
@@ -11,19 +12,8 @@ using namespace staffel::core;
 
 namespace {
 
-std::shared_ptr<const Policy> policy_from(const std::string& toml) {
-    auto r = config::load_policy_text(toml, "t.toml");
-    for (const auto& e : r.errors) {
-        FAIL(e.to_string());
-    }
-    return r.policy;
-}
-
-std::string load_error(const std::string& toml) {
-    auto r = config::load_policy_text(toml, "t.toml");
-    REQUIRE_FALSE(r.policy);
-    return r.errors.front().to_string();
-}
+using test::load_error;
+using test::policy_from;
 
 }  // namespace
 

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "../policy_text.hpp"
 #include "config/loader.hpp"
 #include "core/route/dmarc.hpp"
 #include "core/session.hpp"
@@ -13,6 +14,8 @@ using namespace staffel;
 using namespace staffel::core;
 
 namespace {
+
+using test::policy_from;
 
 // A stand-in for the Public Suffix List: the organisational domains of
 // the names these tests use.
@@ -146,14 +149,6 @@ struct Lines : Logger {
     void log(LogLevel, std::string_view m) override { lines.emplace_back(m); }
     [[nodiscard]] bool enabled(LogLevel) const override { return true; }
 };
-
-std::shared_ptr<const Policy> policy_from(const std::string& toml) {
-    auto r = config::load_policy_text(toml, "t.toml");
-    for (const auto& e : r.errors) {
-        FAIL(e.to_string());
-    }
-    return r.policy;
-}
 
 // One message through a session with the policy's default route; returns
 // the log line of the message.

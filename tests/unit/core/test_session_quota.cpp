@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "../policy_text.hpp"
 #include "config/loader.hpp"
 #include "core/quota/quota.hpp"
 #include "core/route/streams.hpp"
@@ -18,6 +19,8 @@ using namespace staffel::core;
 
 namespace {
 
+using test::policy_from;
+
 struct RecordingLogger : Logger {
     std::vector<std::pair<LogLevel, std::string>> lines;
     void log(LogLevel level, std::string_view m) override {
@@ -29,16 +32,6 @@ struct RecordingLogger : Logger {
 // Epoch seconds of a UTC civil time.
 std::int64_t utc(int y, int mo, int d, int h = 0, int mi = 0) {
     return days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60;
-}
-
-std::shared_ptr<const Policy> policy_from(const std::string& toml) {
-    auto r = config::load_policy_text(toml, "test.toml");
-    if (!r.policy) {
-        for (const auto& e : r.errors) {
-            FAIL(e.to_string());
-        }
-    }
-    return r.policy;
 }
 
 // Sends one message through a Session; returns the verdict.

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "../policy_text.hpp"
 #include "config/loader.hpp"
 #include "core/route/spf.hpp"
 #include "core/route/status.hpp"
@@ -19,13 +20,7 @@ using namespace staffel::core;
 
 namespace {
 
-std::shared_ptr<const Policy> policy_from(const std::string& toml) {
-    auto r = config::load_policy_text(toml, "t.toml");
-    for (const auto& e : r.errors) {
-        FAIL(e.to_string());
-    }
-    return r.policy;
-}
+using test::policy_from;
 
 struct RecordingLogger : Logger {
     std::vector<std::string> lines;

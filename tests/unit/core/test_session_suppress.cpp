@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "../policy_text.hpp"
 #include "adapters/openssl/dkim_keys.hpp"
 #include "config/loader.hpp"
 #include "core/session.hpp"
@@ -19,6 +20,8 @@ using namespace staffel;
 using namespace staffel::core;
 
 namespace {
+
+using test::policy_from;
 
 // IDNA for ASCII domains only: these tests use no IDN domain (the real
 // conversion, adapters/idn, is tested in test_suppress.cpp).
@@ -38,14 +41,6 @@ struct RecordingLogger : Logger {
 };
 
 using Edits = test::FakeMessageEdits;
-
-std::shared_ptr<const Policy> policy_from(const std::string& toml) {
-    auto r = config::load_policy_text(toml, "test.toml");
-    for (const auto& e : r.errors) {
-        FAIL(e.to_string());
-    }
-    return r.policy;
-}
 
 SuppressionEntry entry(SuppressReason reason, std::vector<std::string> streams = {},
                        std::string scope = {}) {
