@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/suppress/store.hpp"
@@ -59,5 +60,18 @@ struct FakeSuppressionStore : core::SuppressionStore {
         return core::make_error("not modelled");
     }
 };
+
+// An entry as `staffelctl suppress add` would store it, for the tests to
+// place in the store.
+inline core::SuppressionEntry entry(core::SuppressReason reason,
+                                    std::vector<std::string> streams = {}, std::string scope = {}) {
+    core::SuppressionEntry e;
+    e.reason = reason;
+    e.streams = std::move(streams);
+    e.scope = std::move(scope);
+    e.added_at = 1763640000;  // 2025-11-20 12:00 UTC
+    e.source = "test";
+    return e;
+}
 
 }  // namespace staffel::test

@@ -42,16 +42,7 @@ struct RecordingLogger : Logger {
 
 using Edits = test::FakeMessageEdits;
 
-SuppressionEntry entry(SuppressReason reason, std::vector<std::string> streams = {},
-                       std::string scope = {}) {
-    SuppressionEntry e;
-    e.reason = reason;
-    e.streams = std::move(streams);
-    e.scope = std::move(scope);
-    e.added_at = 1763640000;  // 2025-11-20 12:00 UTC
-    e.source = "test";
-    return e;
-}
+using test::entry;
 
 struct Harness {
     RecordingLogger log;

@@ -10,24 +10,12 @@
 #include "adapters/idn/idna.hpp"
 #include "adapters/openssl/dkim_keys.hpp"
 #include "core/suppress/suppress.hpp"
+#include "fake_suppression_store.hpp"
 
 using namespace staffel;
 using namespace staffel::core;
 
-namespace {
-
-SuppressionEntry entry(SuppressReason reason, std::vector<std::string> streams = {},
-                       std::string scope = {}) {
-    SuppressionEntry e;
-    e.reason = reason;
-    e.streams = std::move(streams);
-    e.scope = std::move(scope);
-    e.added_at = 1763640000;  // 2025-11-20 12:00 UTC
-    e.source = "test";
-    return e;
-}
-
-}  // namespace
+using test::entry;
 
 TEST_CASE("addresses normalise to one form, or are refused with a reason", "[suppress]") {
     struct Case {
