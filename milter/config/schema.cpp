@@ -114,6 +114,7 @@ std::vector<FieldSpec> build_schema() {
              [](Policy & p) -> auto& { return p.redis.on_store_error; }, store_error_mode)});
     add_routing_rows(rows);
     add_suppression_rows(rows);
+    add_stats_rows(rows);
     // [general]
     rows.push_back(
         {"general", "time_zone", "an IANA time zone name, e.g. \"Europe/Berlin\" or \"UTC\"",
@@ -359,7 +360,8 @@ std::vector<FieldSpec> build_schema() {
 const std::vector<std::string_view>& known_sections() {
     static const std::vector<std::string_view> sections{
         "general", "milter",      "redis",   "log",    "dkim",
-        "quota",   "suppression", "routing", "stream", "route"};
+        "quota",   "suppression", "routing", "stream", "route",
+        "stats",   "events",      "metrics"};
     return sections;
 }
 

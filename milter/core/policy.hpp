@@ -64,8 +64,38 @@ struct GeneralSettings {
         std::make_shared<const ZoneRules>(ZoneRules::utc());
 };
 
+enum class LogFormat { Text, Json };
+
 struct LogSettings {
     LogLevel level = LogLevel::Info;
+    LogFormat format = LogFormat::Text;  // the per-message line as key=value text or JSON
+};
+
+// [stats]: counts per hour and day in Redis (core/stats/counts.hpp).
+struct StatsSettings {
+    bool enabled = false;
+    std::chrono::milliseconds flush_interval{1000};
+    std::chrono::seconds hourly_retention{std::chrono::hours(24 * 35)};
+    std::chrono::seconds daily_retention{std::chrono::hours(24 * 400)};
+    std::size_t max_values = 1000;      // distinct values per dimension and day, then "other"
+    std::size_t max_buffered = 100000;  // counts kept in memory while Redis is away
+    // The message's tag: the first of these header fields present.
+    std::vector<std::string> tag_headers;
+    bool strip_tag_headers = false;  // removed before the message leaves (and is signed)
+    std::size_t tag_max_length = 64;
+    std::string feedback_id;  // Feedback-ID template; "" = none added
+};
+
+// [events]: a Redis Stream of decisions, written with the stats flush.
+struct EventSettings {
+    bool enabled = false;
+    std::size_t max_length = 100000;  // XADD MAXLEN ~ (entries, each a batch of events)
+    std::size_t max_buffered = 10000;  // events kept in memory while Redis is away
+};
+
+// [metrics]: Prometheus exposition per node.
+struct MetricsSettings {
+    std::string listen;  // "127.0.0.1:9325"; "" = off
 };
 
 // [suppression]: refuse recipients on the suppression lists.
@@ -106,6 +136,9 @@ struct Policy {
     MilterSettings milter;
     RedisSettings redis;
     LogSettings log;
+    StatsSettings stats;
+    EventSettings events;
+    MetricsSettings metrics;
     DkimSettings dkim;
     std::vector<QuotaLimit> quotas;  // [[quota]], in policy order
     SuppressionSettings suppression;

@@ -12,6 +12,29 @@
 
 namespace staffel::core {
 
+namespace {
+
+// Recipients of one message whose domains and refusals are kept for its
+// outcome; the count goes on beyond it.
+constexpr std::size_t kMaxOutcomeRecipients = 100000;
+
+// "quota:NAME" from the quota step's log token ("over:NAME",
+// "too-many:NAME", "store-error:...", "shadow-over:NAME").
+std::string quota_reason(std::string_view result) {
+    if (result.starts_with("store-error")) {
+        return "store-error";
+    }
+    for (std::string_view prefix : {"over:", "too-many:"}) {
+        if (result.starts_with(prefix)) {
+            auto name = result.substr(prefix.size());
+            return "quota:" + std::string(name.substr(0, name.find(',')));
+        }
+    }
+    return "quota";
+}
+
+}  // namespace
+
 std::string log_escape(std::string_view text, std::size_t max_bytes, bool keep_spaces) {
     static constexpr char kHex[] = "0123456789abcdef";
     std::string out;
@@ -64,6 +87,7 @@ void Session::connect(std::string_view hostname, std::string_view address) {
     client_host_ = log_escape(hostname, 128);
     client_addr_ = log_escape(address, 64);
     client_addr_raw_ = std::string(address.substr(0, 64));
+    connected_ = std::chrono::steady_clock::now();
 }
 
 Verdict Session::mail_from(const SenderInfo& sender) {
@@ -106,6 +130,7 @@ bool Session::wants_rcpt_replies() const {
 void Session::header(std::string_view name, std::string_view value) {
     if (message_ && !message_->headers_done) {
         message_->headers.add(name, value);
+        message_->bytes += name.size() + value.size() + 3;  // ":" and CRLF
     }
 }
 
@@ -114,6 +139,7 @@ void Session::end_of_headers() {
         message_->headers_done = true;
         if (content_negotiated_) {
             choose_route(*message_);
+            tag_message(*message_);
         }
         plan_signing();
     }
@@ -124,6 +150,7 @@ void Session::body(std::string_view chunk) {
         return;
     }
     end_of_headers();  // in case the MTA skipped the end-of-header stage
+    message_->bytes += chunk.size();
     if (message_->signer) {
         message_->signer->body(chunk);
     }
@@ -187,6 +214,7 @@ Verdict Session::sign(Message& m) {
     for (auto& f : *signed_fields) {
         result += result.empty() ? "" : ",";
         result += f.domain + "/" + f.selector;
+        m.signatures.push_back({f.domain, f.selector, std::string(to_string(f.algorithm))});
         v.prepend.push_back({std::move(f.name), std::move(f.value)});
     }
     m.dkim_result = log_escape(result, 512);
@@ -206,34 +234,45 @@ Verdict Session::end_of_message(std::string_view queue_id, MessageEdits* edits) 
         (policy_->dkim.keys.empty() ? m.quota_result : m.dkim_result) = "error:reloaded";
         v = Verdict::tempfail("451", "4.3.0",
                               "Staffel: policy reloaded, try again on a new connection");
+        note_refusal(m, v, "policy-reloaded");
     } else if (content_negotiated_ && m.headers.overflowed()) {
         m.dkim_result = "none:header-too-large";
         v = Verdict::reject("552", "5.3.4",
                             "Staffel: message header too large (limit " +
                                 std::to_string(policy_->milter.max_headers) + " fields, " +
                                 std::to_string(policy_->milter.max_header_bytes) + " bytes)");
+        note_refusal(m, v, "header-too-large");
     } else {
         end_of_headers();
         if (!m.route_down.empty()) {
             v = Verdict::tempfail("451", "4.3.2",
                                   "Staffel: route \"" + m.route_down +
                                       "\" is down and no fallback is in service; try again later");
+            note_refusal(m, v, "route-down");
         } else {
             v = check_unsubscribe_gate(m);
+            note_refusal(m, v, "gate");
         }
         if (v.action == Verdict::Action::Continue) {
             v = check_suppression_at_end(m);
+            note_refusal(m, v,
+                         m.suppress_result.starts_with("store-error") ? std::string("store-error")
+                         : m.removed.empty()                          ? std::string("suppression")
+                                             : "suppression:" + m.removed.front().reason);
         }
         if (v.action == Verdict::Action::Continue) {
             v = plan_envelope(m);
+            note_refusal(m, v, "envelope");
         }
         if (v.action == Verdict::Action::Continue) {
             v = check_quotas(m);
+            note_refusal(m, v, quota_reason(m.quota_result));
         }
         if (v.action == Verdict::Action::Continue && m.signer) {
             auto quarantine = std::move(v.quarantine);
             v = sign(m);
             v.quarantine = std::move(quarantine);
+            note_refusal(m, v, "signing");
         }
         if (v.action != Verdict::Action::Continue) {
             refund(m);
@@ -242,14 +281,36 @@ Verdict Session::end_of_message(std::string_view queue_id, MessageEdits* edits) 
         }
         if (v.action == Verdict::Action::Continue && edits != nullptr) {
             v = apply_edits(m, std::move(v), *edits);
+            note_refusal(m, v, "mta-edit");
         }
     }
-    const char* action = v.action == Verdict::Action::Tempfail ? "tempfail"
-                         : v.action == Verdict::Action::Reject ? "reject"
-                         : !v.quarantine.empty()               ? "hold"
-                                                               : "pass";
+    using Action = MessageOutcome::Action;
+    const Action action = v.action == Verdict::Action::Tempfail ? Action::Tempfail
+                          : v.action == Verdict::Action::Reject ? Action::Reject
+                          : !v.quarantine.empty()               ? Action::Hold
+                                                                : Action::Pass;
+    if (action == Action::Pass || action == Action::Hold) {
+        m.reply.clear();  // a step's hold carries no reply
+    }
     finish(queue_id, action);
     return v;
+}
+
+void Session::note_refusal(Message& m, const Verdict& v, std::string_view reason) {
+    const bool refused = v.action != Verdict::Action::Continue;
+    if (!m.reason.empty() || (!refused && v.quarantine.empty())) {
+        return;
+    }
+    m.reason = std::string(reason);
+    if (refused) {
+        m.reply = v.rcode + " " + v.xcode + " " + v.text;
+    }
+}
+
+void Session::count_recipient(Message& m, std::string_view address) {
+    if (m.rcpt_domains.size() < kMaxOutcomeRecipients) {
+        m.rcpt_domains.push_back(address_domain(address));
+    }
 }
 
 Verdict Session::apply_edits(Message& m, Verdict v, MessageEdits& edits) {
@@ -276,6 +337,10 @@ Verdict Session::apply_edits(Message& m, Verdict v, MessageEdits& edits) {
             refund(m);
             return cannot_route();
         }
+    }
+    if (auto tagged = apply_tag_edits(m, edits); tagged.action != Verdict::Action::Continue) {
+        refund(m);
+        return tagged;
     }
     // Inserted bottom-up at the top, so the first ends on top.
     for (auto it = v.prepend.rbegin(); it != v.prepend.rend(); ++it) {
@@ -322,7 +387,7 @@ Verdict Session::store_error(const StoreErrorWords& words, std::atomic<std::uint
 
 void Session::abort() {
     if (message_) {
-        finish({}, "aborted");
+        finish({}, MessageOutcome::Action::Aborted);
     }
 }
 
@@ -345,16 +410,12 @@ std::string Session::identity() const {
     return "ip:" + (client_addr_.empty() ? std::string("unknown") : client_addr_);
 }
 
-void Session::finish(std::string_view queue_id, std::string_view action) {
-    if (!message_) {
-        return;
-    }
+std::string Session::log_line(std::string_view queue_id, MessageOutcome::Action action) const {
     std::string qid(queue_id.empty() ? std::string_view(message_->sender.queue_id) : queue_id);
     if (qid.empty()) {
         qid = "NOQUEUE";
     }
-    const LogLevel level = action == "aborted" ? LogLevel::Debug : LogLevel::Info;
-    if (log_.enabled(level)) {
+    {
         std::string line = log_escape(qid, 64);
         line += ": client=" + client_host_ + "[" + client_addr_ + "]";
         line += " identity=" + identity();
@@ -379,7 +440,7 @@ void Session::finish(std::string_view queue_id, std::string_view action) {
                 std::string removed;
                 for (const auto& r : message_->removed) {
                     removed += removed.empty() ? "" : ",";
-                    removed += r;
+                    removed += r.address + ":" + r.reason;
                 }
                 line += " removed=" + log_escape(removed, 1024);
             }
@@ -397,10 +458,59 @@ void Session::finish(std::string_view queue_id, std::string_view action) {
             line += " dmarc=" + message_->dmarc_result;
         }
         line += " action=";
-        line += action;
-        log_.log(level, line);
+        line += to_string(action);
+        return line;
+    }
+}
+
+void Session::finish(std::string_view queue_id, MessageOutcome::Action action) {
+    if (!message_) {
+        return;
+    }
+    const LogLevel level = action == MessageOutcome::Action::Aborted ? LogLevel::Debug
+                                                                      : LogLevel::Info;
+    if (log_.enabled(level)) {
+        log_.log(level, log_line(queue_id, action));
+    }
+    if (outcomes_ != nullptr) {
+        report(queue_id, action);
     }
     message_.reset();
 }
+
+void Session::report(std::string_view queue_id, MessageOutcome::Action action) {
+    Message& m = *message_;
+    MessageOutcome o;
+    o.action = action;
+    o.reason = std::move(m.reason);
+    o.reply = std::move(m.reply);
+    o.queue_id = std::string(queue_id.empty() ? std::string_view(m.sender.queue_id) : queue_id);
+    o.client_host = client_host_;
+    o.client_addr = client_addr_raw_;
+    o.sasl_user = m.sender.sasl_user;
+    o.sender = m.sender.address;
+    o.sender_domain = address_domain(m.sender.address);
+    o.policy_digest = policy_ ? policy_->digest : std::string();
+    o.stream = m.stream;
+    o.route = m.route != nullptr ? m.route->name : std::string();
+    o.tag = m.tag;
+    o.dmarc = m.dmarc_result;
+    o.recipients = m.recipients;
+    o.recipient_domains = std::move(m.rcpt_domains);
+    o.refused = std::move(m.refused_rcpts);
+    o.removed = std::move(m.removed);
+    o.signatures = std::move(m.signatures);
+    if (m.quota_result.starts_with("shadow-over:")) {
+        auto name = std::string_view(m.quota_result).substr(12);
+        o.shadow_over.emplace_back(name.substr(0, name.find(',')));
+    }
+    o.bytes = m.bytes;
+    o.time = clock_();
+    o.elapsed_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                       std::chrono::steady_clock::now() - connected_)
+                       .count();
+    outcomes_->message(o);
+}
+
 
 }  // namespace staffel::core

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -29,6 +30,7 @@
 #include "core/headers.hpp"
 #include "core/identity.hpp"
 #include "core/log.hpp"
+#include "core/outcome.hpp"
 #include "core/policy.hpp"
 #include "core/quota/store.hpp"
 #include "core/route/dmarc.hpp"
@@ -197,6 +199,9 @@ class Session {
     }
     // Where to say each decision (staffelctl explain); null: nowhere.
     void trace(Trace* trace) { trace_ = trace; }
+    // Where to report each message's outcome (statistics, events,
+    // metrics); null: nowhere.
+    void outcomes(OutcomeSink* sink) { outcomes_ = sink; }
 
     [[nodiscard]] bool in_message() const { return message_.has_value(); }
     [[nodiscard]] std::size_t recipients() const { return message_ ? message_->recipients : 0; }
@@ -219,6 +224,8 @@ class Session {
         std::optional<MessageSigner> signer;
         std::string dkim_result;                // log token: "d/s,d/s" or "none:REASON"
         std::string stream;                     // the stream's name; "" without headers
+        std::string tag;                        // [stats] tag_headers; "" = none
+        std::string feedback_id;                // the Feedback-ID value to add; "" = none
         const Route* route = nullptr;           // the route that carries it; null: none
         std::string route_result;               // log token: route name, ",from=...", errors
         std::string route_down;                 // the route wanted, down with no fallback up
@@ -233,7 +240,13 @@ class Session {
         std::string quota_result;               // log token: "ok", "over:NAME", ...
         std::vector<Recipient> rcpts;           // accepted recipients (suppression on)
         std::size_t refused = 0;                // recipients refused at RCPT
-        std::vector<std::string> removed;       // "ADDRESS:REASON" removed at end of message
+        std::vector<RecipientOutcome> refused_rcpts;  // those recipients (bounded)
+        std::vector<RecipientOutcome> removed;  // recipients removed at end of message
+        std::vector<std::string> rcpt_domains;  // accepted recipients' domains (bounded)
+        std::vector<SignatureOutcome> signatures;
+        std::string reason;                     // MessageOutcome::reason
+        std::string reply;                      // "rcode xcode text" when refused
+        std::uint64_t bytes = 0;                // header and body seen
         std::vector<Recipient> dropped;         // those recipients, for smfi_delrcpt
         std::string suppress_result;            // log token: "error:..." when not checked
     };
@@ -253,6 +266,11 @@ class Session {
     void choose_route(Message& m);
     // The header as it will leave: stripped and added fields of the route.
     [[nodiscard]] std::vector<HeaderField> final_header(const Message& m) const;
+    [[nodiscard]] bool strips_tag_headers() const;
+    // Whether the field leaves the message (route strip_headers, tag fields).
+    [[nodiscard]] bool stripped(const Message& m, std::string_view name) const;
+    void tag_message(Message& m) const;
+    Verdict apply_tag_edits(Message& m, MessageEdits& edits);
     // The route's return path (m.new_sender); a tempfail if SRS fails.
     Verdict plan_envelope(Message& m);
     Verdict apply_route(Message& m, MessageEdits& edits);
@@ -278,7 +296,13 @@ class Session {
                                               const SuppressionEntry& e) const;
     void refund(Message& m);
     Verdict apply_edits(Message& m, Verdict v, MessageEdits& edits);
-    void finish(std::string_view queue_id, std::string_view action);
+    void finish(std::string_view queue_id, MessageOutcome::Action action);
+    void report(std::string_view queue_id, MessageOutcome::Action action);
+    [[nodiscard]] std::string log_line(std::string_view queue_id,
+                                       MessageOutcome::Action action) const;
+    // Why a message was refused at the step that refused it (reason()).
+    void note_refusal(Message& m, const Verdict& v, std::string_view reason);
+    static void count_recipient(Message& m, std::string_view address);
     // The message's sender as DKIM, quotas and streams see it; views into
     // `m` and this session.
     [[nodiscard]] Sender sender(const Message& m) const;
@@ -307,6 +331,8 @@ class Session {
     OrgDomainFn org_domain_;
     Trace* trace_ = nullptr;
     DmarcStats* dmarc_stats_ = nullptr;
+    OutcomeSink* outcomes_ = nullptr;
+    std::chrono::steady_clock::time_point connected_ = std::chrono::steady_clock::now();
     std::shared_ptr<const Policy> policy_;
     std::string client_host_;
     std::string client_addr_;      // escaped, for log lines

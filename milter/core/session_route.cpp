@@ -8,6 +8,7 @@
 #include "core/route/srs.hpp"
 #include "core/route/streams.hpp"
 #include "core/session.hpp"
+#include "core/stats/tag.hpp"
 
 namespace staffel::core {
 
@@ -174,7 +175,7 @@ Verdict Session::check_unsubscribe_gate(Message& m) {
     const TemplateInput in{
         &m.headers.fields(), m.stream,
         m.route != nullptr ? std::string_view(m.route->name) : std::string_view(),
-        m.sender.address};
+        m.sender.address, m.tag};
     auto gate = unsubscribe_gate(m.rule, m.headers.fields(),
                                  expand_template(m.rule->unsubscribe_template, in));
     m.gate_result = gate.log;
@@ -201,29 +202,94 @@ Verdict Session::check_unsubscribe_gate(Message& m) {
 
 std::vector<HeaderField> Session::final_header(const Message& m) const {
     const auto& fields = m.headers.fields();
-    if (m.route == nullptr && m.gate_add.empty()) {
+    if (m.route == nullptr && m.gate_add.empty() && !strips_tag_headers() &&
+        m.feedback_id.empty()) {
         return fields;
     }
-    if (m.route == nullptr) {
-        auto out = fields;
-        out.insert(out.end(), m.gate_add.begin(), m.gate_add.end());
-        return out;
-    }
     std::vector<HeaderField> out;
-    out.reserve(fields.size() + m.route->add_headers.size());
+    out.reserve(fields.size() + (m.route != nullptr ? m.route->add_headers.size() : 0) + 2);
     for (const auto& f : fields) {
-        const bool strip = std::any_of(m.route->strip_headers.begin(), m.route->strip_headers.end(),
-                                       [&](const std::string& n) { return iequals(n, f.name); });
-        if (!strip) {
+        if (!stripped(m, f.name)) {
             out.push_back(f);
         }
     }
-    const TemplateInput in{&fields, m.stream, m.route->name, m.sender.address};
-    for (const auto& t : m.route->add_headers) {
-        out.push_back({t.name, " " + expand_template(t.value, in)});
+    if (m.route != nullptr) {
+        const TemplateInput in{&fields, m.stream, m.route->name, m.sender.address, m.tag};
+        for (const auto& t : m.route->add_headers) {
+            out.push_back({t.name, " " + expand_template(t.value, in)});
+        }
     }
     out.insert(out.end(), m.gate_add.begin(), m.gate_add.end());
+    if (!m.feedback_id.empty()) {
+        out.push_back({"Feedback-ID", " " + m.feedback_id});
+    }
     return out;
+}
+
+bool Session::strips_tag_headers() const {
+    return policy_->stats.strip_tag_headers && !policy_->stats.tag_headers.empty();
+}
+
+bool Session::stripped(const Message& m, std::string_view name) const {
+    const auto is = [&](const std::string& n) { return iequals(n, name); };
+    if (m.route != nullptr && std::any_of(m.route->strip_headers.begin(),
+                                          m.route->strip_headers.end(), is)) {
+        return true;
+    }
+    return strips_tag_headers() &&
+           std::any_of(policy_->stats.tag_headers.begin(), policy_->stats.tag_headers.end(), is);
+}
+
+// The tag (from [stats] tag_headers) and the Feedback-ID of the message,
+// once its header, stream and route are known.
+void Session::tag_message(Message& m) const {
+    const auto& stats = policy_->stats;
+    if (!stats.tag_headers.empty()) {
+        m.tag = message_tag(m.headers.fields(), stats.tag_headers, stats.tag_max_length);
+    }
+    if (stats.feedback_id.empty()) {
+        return;
+    }
+    for (const auto& f : m.headers.fields()) {
+        if (iequals(f.name, "Feedback-ID")) {
+            return;  // the sender's own stays, and no second one is added
+        }
+    }
+    const TemplateInput in{&m.headers.fields(), m.stream,
+                           m.route != nullptr ? std::string_view(m.route->name)
+                                              : std::string_view(),
+                           m.sender.address, m.tag};
+    m.feedback_id = expand_template(stats.feedback_id, in);
+}
+
+// The tag fields to strip and the Feedback-ID to add, after the route's
+// own edits (and in the order final_header() has them).
+Verdict Session::apply_tag_edits(Message& m, MessageEdits& edits) {
+    if (strips_tag_headers()) {
+        for (const auto& name : policy_->stats.tag_headers) {
+            if (m.route != nullptr &&
+                std::any_of(m.route->strip_headers.begin(), m.route->strip_headers.end(),
+                            [&](const std::string& n) { return iequals(n, name); })) {
+                continue;  // the route removed it already
+            }
+            int count = 0;
+            for (const auto& f : m.headers.fields()) {
+                count += iequals(f.name, name) ? 1 : 0;
+            }
+            for (int i = count; i >= 1; --i) {
+                if (!edits.remove_header(name, i)) {
+                    log_.error("the MTA refused to remove the " + log_escape(name) +
+                               " header field");
+                    return cannot_route();
+                }
+            }
+        }
+    }
+    if (!m.feedback_id.empty() && !edits.append_header("Feedback-ID", " " + m.feedback_id)) {
+        log_.error("the MTA refused to add the Feedback-ID header field");
+        return cannot_route();
+    }
+    return Verdict::proceed();
 }
 
 // A VERP return path names the recipient of a message that has exactly
@@ -355,7 +421,7 @@ Verdict Session::apply_route(Message& m, MessageEdits& edits) {
             }
         }
     }
-    const TemplateInput in{&fields, m.stream, m.route->name, m.sender.address};
+    const TemplateInput in{&fields, m.stream, m.route->name, m.sender.address, m.tag};
     for (const auto& t : m.route->add_headers) {
         if (!edits.append_header(t.name, " " + expand_template(t.value, in))) {
             log_.error("the MTA refused to add the " + t.name + " header field");

@@ -25,6 +25,7 @@ Verdict Session::rcpt_to(std::string_view recipient) {
     if (!policy_->suppression.enabled) {
         track_for_verp(m, recipient);
         ++m.recipients;
+        count_recipient(m, recipient);
         note("recipient", [&] {
             return std::string("<" + log_escape(recipient) + ">: accepted (no [suppression])");
         });
@@ -61,6 +62,7 @@ Session::Recipient Session::normalise_recipient(std::string_view given) const {
 }
 
 Verdict Session::keep_recipient(Message& m, Recipient r) {
+    count_recipient(m, r.given);
     m.rcpts.push_back(std::move(r));
     ++m.recipients;
     return Verdict::proceed();
@@ -111,6 +113,9 @@ Verdict Session::look_up_recipient(Message& m, Recipient r) {
 
 Verdict Session::refuse_recipient(Message& m, const Recipient& r, const SuppressionEntry& e) {
     ++m.refused;
+    if (m.refused_rcpts.size() < kMaxTrackedRecipients) {
+        m.refused_rcpts.push_back({r.normalised, std::string(reason_name(e.reason))});
+    }
     if (suppress_.stats != nullptr) {
         suppress_.stats->refused.fetch_add(1, std::memory_order_relaxed);
     }
@@ -254,7 +259,12 @@ Verdict Session::check_suppression_at_end(Message& m) {
                                    std::string(reason_name(blocking->reason)) + ") for stream " +
                                    (stream_known ? m.stream : "(unknown)"));
             });
-            m.removed.push_back(r.normalised + ":" + std::string(reason_name(blocking->reason)));
+            m.removed.push_back({r.normalised, std::string(reason_name(blocking->reason))});
+            if (auto d = std::find(m.rcpt_domains.begin(), m.rcpt_domains.end(),
+                                   address_domain(r.given));
+                d != m.rcpt_domains.end()) {
+                m.rcpt_domains.erase(d);
+            }
             dropped.push_back(std::move(r));
         } else {
             kept.push_back(std::move(r));

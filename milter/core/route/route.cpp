@@ -76,6 +76,8 @@ std::string expand_template(std::string_view text, const TemplateInput& in) {
             append_clean(out, in.route);
         } else if (name == "sender_domain") {
             append_clean(out, domain_of(in.sender));
+        } else if (name == "tag") {
+            append_clean(out, in.tag);
         }
         i = close + 1;
     }
@@ -90,10 +92,10 @@ Result<bool> check_template(std::string_view text) {
             return make_error("a \"{\" without its \"}\"");
         }
         const auto name = text.substr(i + 1, close - i - 1);
-        if (!(name == "stream" || name == "route" || name == "sender_domain" ||
+        if (!(name == "stream" || name == "route" || name == "sender_domain" || name == "tag" ||
               (name.starts_with("header:") && name.size() > 7))) {
             return make_error("unknown placeholder {" + std::string(name) +
-                              "}; known: {header:NAME}, {stream}, {route}, {sender_domain}");
+                              "}; known: {header:NAME}, {stream}, {route}, {sender_domain}, {tag}");
         }
         i = close + 1;
     }

@@ -16,7 +16,7 @@
 //   A null sender (<>) is never rewritten: bounces must stay bounces.
 // Header templates: "Name: text" where text may hold {header:Other-Name}
 //   (that field's value in the message, first occurrence, trimmed; empty if
-//   absent), {stream}, {route} and {sender_domain}.
+//   absent), {stream}, {route}, {sender_domain} and {tag}.
 // Thread-safety: plain values and pure functions.
 // Outside input: header values and addresses from the client are bounded
 //   and have CR/LF removed before they reach a template.
@@ -77,6 +77,7 @@ struct TemplateInput {
     std::string_view stream;
     std::string_view route;
     std::string_view sender;
+    std::string_view tag;  // [stats] tag_headers; "" = none
 };
 
 // Expands one template; the result holds no CR, LF or NUL and at most 998

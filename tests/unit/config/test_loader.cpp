@@ -117,7 +117,8 @@ TEST_CASE("bad policies give one located error naming the field", "[config]") {
          "duration from \"1s\" to \"1d\", e.g. \"300s\""},
         {"[miltr]\nsocket = \"unix:/x\"\n",
          "p.toml:1:2: error: miltr: unknown section; did you mean \"milter\"? known: include, "
-         "general, milter, redis, log, dkim, quota, suppression, routing, stream, route"},
+         "general, milter, redis, log, dkim, quota, suppression, routing, stream, route, stats, "
+         "events, metrics"},
         {"milter = 1\n",
          "p.toml:1:10: error: milter: expected a table ([milter]), got a plain value"},
         {"[redis]\naddress = \"localhost\"\n",

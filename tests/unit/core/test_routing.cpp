@@ -129,7 +129,7 @@ TEST_CASE("header templates expand fields, stream and route; line breaks are rem
           "[routing]") {
     std::vector<HeaderField> fields{{"X-Campaign-Id", " nov-2026 \r\n"},
                                     {"X-Evil", " a\r\nInjected: yes"}};
-    TemplateInput in{&fields, "bulk", "esp", "app@shop.example"};
+    TemplateInput in{&fields, "bulk", "esp", "app@shop.example", "nov-2026"};
     CHECK(expand_template("{header:x-campaign-id}/{stream}/{route}/{sender_domain}", in) ==
           "nov-2026/bulk/esp/shop.example");
     CHECK(expand_template("[{header:Missing}]", in) == "[]");
