@@ -224,6 +224,8 @@ class Daemon {
                              "; DMARC relaxed alignment is predicted as strict");
         }
         ctx.dmarc_stats = &dmarc_stats_;
+        // Sinks are added before the milter starts (statistics, events, metrics).
+        ctx.outcomes = &outcomes_;
         ctx.srs_hmac = adapters::hmac_sha1;
         if (auto r = adapters::register_milter("staffeld", std::move(ctx)); !r) {
             return r;
@@ -358,6 +360,7 @@ class Daemon {
     std::unique_ptr<LazySpfChecker> spf_;
     core::SuppressStats suppress_stats_;
     core::DmarcStats dmarc_stats_;
+    core::OutcomeFanOut outcomes_;
 };
 
 int parse_command_line(int argc, char** argv, Options& opt) {

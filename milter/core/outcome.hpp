@@ -67,7 +67,7 @@ struct MessageOutcome {
     std::vector<std::string> shadow_over;
     std::uint64_t bytes = 0;         // header and body as the milter saw them
     std::int64_t time = 0;           // seconds since the epoch, at the end
-    std::int64_t elapsed_us = 0;     // from the connection's start to the end
+    std::int64_t elapsed_us = 0;     // from MAIL FROM reaching the milter to the end
 };
 
 std::string_view to_string(MessageOutcome::Action action);
@@ -78,6 +78,26 @@ class OutcomeSink {
   public:
     virtual ~OutcomeSink() = default;
     virtual void message(const MessageOutcome& outcome) = 0;
+};
+
+// Hands each outcome to every sink added, in order. Sinks are added before
+// the first message and then only read.
+class OutcomeFanOut final : public OutcomeSink {
+  public:
+    void add(OutcomeSink* sink) {
+        if (sink != nullptr) {
+            sinks_.push_back(sink);
+        }
+    }
+    [[nodiscard]] bool empty() const { return sinks_.empty(); }
+    void message(const MessageOutcome& outcome) override {
+        for (auto* s : sinks_) {
+            s->message(outcome);
+        }
+    }
+
+  private:
+    std::vector<OutcomeSink*> sinks_;
 };
 
 // The domain part of an address, lower-cased ASCII; "" when there is none.

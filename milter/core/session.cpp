@@ -87,7 +87,6 @@ void Session::connect(std::string_view hostname, std::string_view address) {
     client_host_ = log_escape(hostname, 128);
     client_addr_ = log_escape(address, 64);
     client_addr_raw_ = std::string(address.substr(0, 64));
-    connected_ = std::chrono::steady_clock::now();
 }
 
 Verdict Session::mail_from(const SenderInfo& sender) {
@@ -98,6 +97,7 @@ Verdict Session::mail_from(const SenderInfo& sender) {
     }
     policy_ = policies_();
     message_.emplace(*policy_);
+    message_->started = std::chrono::steady_clock::now();
     message_->sender = sender;
     if (trace_ != nullptr) {
         note("identity", [&] {
@@ -507,7 +507,7 @@ void Session::report(std::string_view queue_id, MessageOutcome::Action action) {
     o.bytes = m.bytes;
     o.time = clock_();
     o.elapsed_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                       std::chrono::steady_clock::now() - connected_)
+                       std::chrono::steady_clock::now() - m.started)
                        .count();
     outcomes_->message(o);
 }

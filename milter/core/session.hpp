@@ -247,6 +247,7 @@ class Session {
         std::string reason;                     // MessageOutcome::reason
         std::string reply;                      // "rcode xcode text" when refused
         std::uint64_t bytes = 0;                // header and body seen
+        std::chrono::steady_clock::time_point started;  // MAIL FROM reached the milter
         std::vector<Recipient> dropped;         // those recipients, for smfi_delrcpt
         std::string suppress_result;            // log token: "error:..." when not checked
     };
@@ -332,7 +333,6 @@ class Session {
     Trace* trace_ = nullptr;
     DmarcStats* dmarc_stats_ = nullptr;
     OutcomeSink* outcomes_ = nullptr;
-    std::chrono::steady_clock::time_point connected_ = std::chrono::steady_clock::now();
     std::shared_ptr<const Policy> policy_;
     std::string client_host_;
     std::string client_addr_;      // escaped, for log lines

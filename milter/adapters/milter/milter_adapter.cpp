@@ -38,6 +38,7 @@ struct Connection {
         session.srs_hmac(c.srs_hmac);
         session.spf_checker(c.spf);
         session.dmarc(c.org_domain, c.dmarc_stats);
+        session.outcomes(c.outcomes);
     }
     core::Session session;
     unsigned long steps = 0;  // negotiated protocol flags

@@ -35,6 +35,7 @@ struct MilterContext {
     core::SpfChecker* spf = nullptr;                  // SPF pre-flight of routes
     core::OrgDomainFn org_domain;                     // DMARC relaxed alignment
     core::DmarcStats* dmarc_stats = nullptr;          // DMARC predictions, counted
+    core::OutcomeSink* outcomes = nullptr;            // each message's outcome (stats, metrics)
     // Keyed hash for SRS return-paths: raw HMAC-SHA1 of (key, message).
     std::function<std::string(std::string_view, std::string_view)> srs_hmac;
 };
