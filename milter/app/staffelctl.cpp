@@ -52,6 +52,7 @@
 #include "app/parse_guard.hpp"
 #include "app/quota_cmd.hpp"
 #include "app/route_cmd.hpp"
+#include "app/stats_cmd.hpp"
 #include "app/runtime.hpp"
 #include "app/staffelctl_help.hpp"
 #include "app/suppress_cmd.hpp"
@@ -632,6 +633,8 @@ int parse_and_run(int argc, char** argv) {
     suppress.add(app, man_page);
     ExplainCli explain;
     explain.add(app, man_page);
+    StatsCli stats;
+    stats.add(app, man_page);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -652,6 +655,9 @@ int parse_and_run(int argc, char** argv) {
     }
     if (explain.parsed()) {
         return explain.run(opt.config);
+    }
+    if (stats.parsed()) {
+        return stats.run(opt.config);
     }
     if (commands.ingest->parsed()) {
         return run_ingest(opt);

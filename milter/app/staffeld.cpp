@@ -22,6 +22,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -37,8 +38,10 @@
 #include "adapters/psl/org_domain.hpp"
 #include "adapters/redis/probe.hpp"
 #include "adapters/redis/route_status.hpp"
+#include "app/event_json.hpp"
 #include "app/process.hpp"
 #include "app/runtime.hpp"
+#include "app/stats_flusher.hpp"
 #include "core/units.hpp"
 
 namespace staffel::app {
@@ -93,6 +96,14 @@ std::unique_ptr<adapters::ThresholdLogger> make_logger(bool foreground) {
     return std::make_unique<adapters::SyslogLogger>("staffeld");
 }
 
+std::string host_name() {
+    char name[256] = {};
+    if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') {
+        return "unknown";
+    }
+    return name;
+}
+
 void probe_redis(const core::Policy& policy, core::Logger& log) {
     auto r = adapters::redis_ping(policy.redis.address, policy.redis.connect_timeout);
     if (r) {
@@ -133,6 +144,7 @@ class Daemon {
         }
         probe_redis(*policy, *logger_);
         route_status_->start();
+        stats_->start();
         set_thread_stack_size();
         std::thread milter([this] { SignalPipe::post(milter_.run() ? 'S' : 'F'); });
         logger_->notice("ready: listening on " + policy->milter.socket.to_string() + ", policy " +
@@ -144,6 +156,7 @@ class Daemon {
         milter_.request_stop();
         milter.join();
         route_status_->stop();
+        stats_->stop();  // writes what the last messages counted
         cleanup(*policy);
         logger_->notice(
             std::string(status == 0 ? "stopped" : "stopped after an error") +
@@ -225,6 +238,9 @@ class Daemon {
         }
         ctx.dmarc_stats = &dmarc_stats_;
         // Sinks are added before the milter starts (statistics, events, metrics).
+        stats_ = std::make_unique<StatsFlusher>([this] { return store_.current(); }, *logger_,
+                                                host_name());
+        outcomes_.add(stats_.get());
         ctx.outcomes = &outcomes_;
         ctx.srs_hmac = adapters::hmac_sha1;
         if (auto r = adapters::register_milter("staffeld", std::move(ctx)); !r) {
@@ -317,7 +333,10 @@ class Daemon {
         }
         counters_.configure(next.redis);
         suppressions_.configure(next.redis);
+        stats_->flush();  // what was counted under the old policy, with its settings
         store_.replace(r.policy);
+        stats_->event(simple_event("policy.reloaded", std::time(nullptr), host_name(),
+                                   {{"policy", next.digest}, {"previous", old->digest}}));
         apply_log_level(next);
         logger_->notice("policy reloaded from " + opt_.config + ": policy " + next.digest +
                         " (was " + old->digest + ")");
@@ -361,6 +380,7 @@ class Daemon {
     core::SuppressStats suppress_stats_;
     core::DmarcStats dmarc_stats_;
     core::OutcomeFanOut outcomes_;
+    std::unique_ptr<StatsFlusher> stats_;
 };
 
 int parse_command_line(int argc, char** argv, Options& opt) {

@@ -1,0 +1,160 @@
+// stats_flusher.cpp - see stats_flusher.hpp.
+#include "app/stats_flusher.hpp"
+
+#include <vector>
+
+#include "adapters/redis/redis_settings.hpp"
+#include "app/event_json.hpp"
+
+namespace staffel::app {
+
+namespace {
+
+std::string hour_of(const core::Policy& p, std::int64_t time) {
+    const auto local = p.general.time_zone->to_local(time);
+    return core::stats::hour_label(local.year, local.month, local.day, local.hour);
+}
+
+adapters::StatsRetention retention_of(const core::Policy& p) {
+    return {p.stats.hourly_retention, p.stats.daily_retention, p.stats.max_values};
+}
+
+}  // namespace
+
+StatsFlusher::StatsFlusher(core::PolicySource policies, core::Logger& log, std::string node)
+    : policies_(std::move(policies)),
+      log_(log),
+      node_(std::move(node)),
+      counts_(policies_()->stats.max_buffered) {}
+
+StatsFlusher::~StatsFlusher() {
+    stop();
+}
+
+void StatsFlusher::message(const core::MessageOutcome& outcome) {
+    const auto policy = policies_();
+    if (policy->stats.enabled) {
+        counts_.add(outcome, hour_of(*policy, outcome.time));
+    }
+    if (policy->events.enabled) {
+        auto events = message_events(outcome, node_);
+        std::lock_guard lock(events_mu_);
+        for (auto& e : events) {
+            if (events_.size() >= policy->events.max_buffered) {
+                ++events_dropped_;
+                continue;
+            }
+            events_.push_back(std::move(e));
+        }
+    }
+}
+
+void StatsFlusher::event(std::string json) {
+    const auto policy = policies_();
+    if (!policy->events.enabled) {
+        return;
+    }
+    std::lock_guard lock(events_mu_);
+    if (events_.size() >= policy->events.max_buffered) {
+        ++events_dropped_;
+        return;
+    }
+    events_.push_back(std::move(json));
+}
+
+std::uint64_t StatsFlusher::events_dropped() const {
+    std::lock_guard lock(events_mu_);
+    return events_dropped_;
+}
+
+void StatsFlusher::start() {
+    thread_ = std::thread([this] { run(); });
+}
+
+void StatsFlusher::run() {
+    std::unique_lock lock(wake_mu_);
+    while (!stopping_) {
+        const auto interval = policies_()->stats.flush_interval;
+        wake_.wait_for(lock, interval, [this] { return stopping_; });
+        if (stopping_) {
+            break;
+        }
+        lock.unlock();
+        flush();
+        lock.lock();
+    }
+}
+
+void StatsFlusher::stop() {
+    {
+        std::lock_guard lock(wake_mu_);
+        if (stopping_ && !thread_.joinable()) {
+            return;
+        }
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) {
+        thread_.join();
+    }
+    flush();
+}
+
+bool StatsFlusher::flush() {
+    const auto policy = policies_();
+    std::lock_guard lock(flush_mu_);
+    return flush_locked(*policy);
+}
+
+adapters::RedisStatsStore& StatsFlusher::store_for(const core::Policy& policy) {
+    const auto address = policy.redis.address.to_string();
+    if (!store_ || address != store_address_) {
+        store_ = std::make_unique<adapters::RedisStatsStore>(adapters::redis_options(policy.redis));
+        store_address_ = address;
+    }
+    return *store_;
+}
+
+bool StatsFlusher::flush_locked(const core::Policy& policy) {
+    auto counts = counts_.take();
+    std::vector<std::string> events;
+    {
+        std::lock_guard lock(events_mu_);
+        events.assign(std::make_move_iterator(events_.begin()),
+                      std::make_move_iterator(events_.end()));
+        events_.clear();
+    }
+    if (counts.empty() && events.empty()) {
+        return true;
+    }
+    auto done = store_for(policy).flush(counts, policy.redis.prefix, retention_of(policy), events,
+                                        policy.events.max_length);
+    if (done) {
+        if (failing_) {
+            log_.notice("statistics: writing to Redis works again");
+            failing_ = false;
+        }
+        return true;
+    }
+    counts_.give_back(std::move(counts));
+    {
+        std::lock_guard lock(events_mu_);
+        // Back in front, in order; past the bound the rest are dropped.
+        for (auto it = events.rbegin(); it != events.rend(); ++it) {
+            if (events_.size() >= policy.events.max_buffered) {
+                ++events_dropped_;
+                continue;
+            }
+            events_.push_front(std::move(*it));
+        }
+    }
+    if (!failing_) {
+        log_.warning("statistics: cannot write to Redis (" + done.error().message +
+                     "); counting in memory and trying again every " +
+                     std::to_string(policy.stats.flush_interval.count()) + "ms");
+        failing_ = true;
+    }
+    return false;
+}
+
+}  // namespace staffel::app

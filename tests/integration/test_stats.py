@@ -1,0 +1,173 @@
+"""Statistics and tags through real Postfix, staffeld and redis-server.
+
+A run of mixed mail (transactional and bulk, two sender domains plus a
+third that is held, two tags, one suppressed recipient, one message over
+quota, one held) gives exactly those counts in `staffelctl stats --json`
+for every dimension; the tag reaches the Feedback-ID and is stripped;
+events of the same decisions land in the Redis Stream; two staffeld nodes
+on one Redis are summed; SIGTERM writes what is pending.
+"""
+import json
+import subprocess
+import time
+
+import harness
+from harness import sample_message, smtp_send
+
+QUOTAS = '''
+[[quota]]
+name = "cap"
+key = "sender"
+limit = "2/1d"
+domains = ["b.example"]
+
+[[quota]]
+name = "hold-c"
+key = "sender"
+limit = "1/1d"
+domains = ["c.example"]
+action = "hold"
+
+[[stream]]
+name = "bulk"
+headers = ["List-Unsubscribe"]
+'''
+
+
+def stats_policy(redis, interval="200ms", extra=QUOTAS) -> str:
+    return ('[milter]\nsocket = "unix:/unused"\nsocket_mode = "0666"\n\n'
+            '[redis]\naddress = "%s"\n\n[suppression]\n\n'
+            '[stats]\nenabled = true\nflush_interval = "%s"\n'
+            'tag_headers = ["X-Campaign-Id"]\nstrip_tag_headers = true\n'
+            'feedback_id = "{tag}:{stream}:{sender_domain}:staffel"\n\n'
+            '[events]\nenabled = true\n%s' % (redis.address, interval, extra))
+
+
+def staffelctl(policy_path, *args):
+    return subprocess.run([harness.STAFFELCTL, "-c", str(policy_path), *args],
+                          capture_output=True, text=True, timeout=30)
+
+
+def stats(staffeld, by):
+    r = staffelctl(staffeld.policy_path, "stats", "--by", by, "--json", "--top", "100")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    return {row["value"]: {k: v for k, v in row["counters"].items()} for row in doc["rows"]}
+
+
+def send(postfix, sender, rcpts, tag=None, bulk=False, subject="stats"):
+    extra = []
+    if tag:
+        extra.append("X-Campaign-Id: %s" % tag)
+    if bulk:
+        extra.append("List-Unsubscribe: <mailto:unsub@b.example>")
+    return smtp_send(postfix.smtp_port, sender, list(rcpts),
+                     sample_message(subject=subject, sender=sender, extra_headers=tuple(extra)))
+
+
+def test_mixed_mail_gives_exact_counts_per_dimension(staffeld_factory, postfix_factory, sink,
+                                                     redis):
+    staffeld = staffeld_factory(policy=stats_policy(redis))
+    postfix = postfix_factory(milter=staffeld.socket_spec)
+    redis.command("SET", "staffel:s:*:gone@x.example", "1|hard_bounce|*|1763640000|0|test")
+
+    assert send(postfix, "app@a.example", ["bob@x.example"], tag="nov-1").accepted
+    r = send(postfix, "app@a.example", ["carol@y.example", "gone@x.example"], tag="nov 1")
+    assert r.accepted and r.code("rcpt gone@x.example") == 550, str(r)
+    assert send(postfix, "news@b.example", ["e1@y.example", "e2@y.example"], tag="dec-2",
+                bulk=True).accepted
+    r = send(postfix, "news@b.example", ["e3@y.example"], tag="dec-2", bulk=True)
+    assert r.step("dot").code == 451 and 'quota "cap"' in r.step("dot").message, str(r)
+    assert send(postfix, "h@c.example", ["f@x.example"]).accepted
+    r = send(postfix, "h@c.example", ["g@x.example"])
+    assert r.accepted, str(r)  # held in Postfix's hold queue, not delivered
+    got = sink.wait_for(4)
+    time.sleep(1.0)  # two flush intervals and then some
+    assert sink.count() == 4
+
+    # The tag went into Feedback-ID (signed headers are the final ones)
+    # and its own field was stripped.
+    first = [m for m in got if m.rcpts == ["bob@x.example"]][0]
+    assert first.headers("Feedback-ID") == ["nov-1:transactional:a.example:staffel"], \
+        first.header_block()
+    assert first.headers("X-Campaign-Id") == []
+    # "nov 1" is sanitised to the same tag as "nov-1"? No: to "nov_1".
+    second = [m for m in got if m.rcpts == ["carol@y.example"]][0]
+    assert second.headers("Feedback-ID") == ["nov_1:transactional:a.example:staffel"]
+
+    by_domain = stats(staffeld, "sender_domain")
+    assert by_domain["a.example"] == {"messages": 2, "recipients": 2,
+                                      "bytes": by_domain["a.example"]["bytes"],
+                                      "rcpt_refused:hard_bounce": 1}, by_domain
+    assert by_domain["a.example"]["bytes"] > 0
+    b = dict(by_domain["b.example"])
+    b.pop("bytes")
+    assert b == {"messages": 1, "recipients": 2, "deferred:quota:cap": 1}, by_domain
+    c = dict(by_domain["c.example"])
+    c.pop("bytes")
+    assert c == {"messages": 1, "recipients": 1, "held": 1}, by_domain
+    assert set(by_domain) == {"a.example", "b.example", "c.example"}
+
+    def pick(table, *names):
+        return {v: {n: row.get(n, 0) for n in names} for v, row in table.items()}
+
+    assert pick(stats(staffeld, "tag"), "messages", "recipients", "held", "deferred:quota:cap") \
+        == {"nov-1": {"messages": 1, "recipients": 1, "held": 0, "deferred:quota:cap": 0},
+            "nov_1": {"messages": 1, "recipients": 1, "held": 0, "deferred:quota:cap": 0},
+            "dec-2": {"messages": 1, "recipients": 2, "held": 0, "deferred:quota:cap": 1},
+            "none": {"messages": 1, "recipients": 1, "held": 1, "deferred:quota:cap": 0}}
+    assert pick(stats(staffeld, "stream"), "messages", "recipients", "held",
+                "deferred:quota:cap") == {
+        "transactional": {"messages": 3, "recipients": 3, "held": 1, "deferred:quota:cap": 0},
+        "bulk": {"messages": 1, "recipients": 2, "held": 0, "deferred:quota:cap": 1}}
+    assert pick(stats(staffeld, "rcpt_domain"), "messages", "recipients",
+                "rcpt_refused:hard_bounce") == {
+        "x.example": {"messages": 2, "recipients": 2, "rcpt_refused:hard_bounce": 1},
+        "y.example": {"messages": 2, "recipients": 3, "rcpt_refused:hard_bounce": 0}}
+    assert pick(stats(staffeld, "outcome"), "messages", "recipients", "held",
+                "deferred:quota:cap", "rcpt_refused:hard_bounce") == {
+        "accepted": {"messages": 4, "recipients": 5, "held": 0, "deferred:quota:cap": 0,
+                     "rcpt_refused:hard_bounce": 1},
+        "held": {"messages": 0, "recipients": 0, "held": 1, "deferred:quota:cap": 0,
+                 "rcpt_refused:hard_bounce": 0},
+        "deferred": {"messages": 0, "recipients": 0, "held": 0, "deferred:quota:cap": 1,
+                     "rcpt_refused:hard_bounce": 0}}
+    assert pick(stats(staffeld, "sender"), "messages") == {
+        "app@a.example": {"messages": 2}, "news@b.example": {"messages": 1},
+        "h@c.example": {"messages": 1}}
+    assert pick(stats(staffeld, "route"), "messages") == {"none": {"messages": 4}}
+
+    # The table for people says the same.
+    text = staffelctl(staffeld.policy_path, "stats", "--by", "sender_domain").stdout
+    assert "a.example" in text and "(total)" in text, text
+
+    # The events of the same decisions, in the stream.
+    entries = redis.command("XRANGE", "staffel:events", "-", "+")
+    events = []
+    for _id, fields in entries:
+        for i in range(0, len(fields), 2):
+            events.append(json.loads(fields[i + 1]))
+    types = sorted(e["type"] for e in events)
+    assert types == sorted(["message.accepted"] * 4 + ["message.held", "message.deferred",
+                                                      "recipient.refused"]), types
+    refused = [e for e in events if e["type"] == "recipient.refused"][0]
+    assert refused["recipient"] == "gone@x.example" and refused["reason"] == "hard_bounce"
+    assert all(e["v"] == 1 for e in events)
+
+
+def test_two_nodes_are_summed_and_sigterm_writes_what_is_pending(
+        staffeld_factory, postfix_factory, sink, redis):
+    nodes = []
+    for _ in range(2):
+        s = staffeld_factory(policy=stats_policy(redis, interval="1s", extra=""))
+        p = postfix_factory(milter=s.socket_spec)
+        nodes.append((s, p))
+    for s, p in nodes:
+        assert send(p, "app@a.example", ["bob@x.example"], tag="t").accepted
+    sink.wait_for(2)
+    # Stopped at once: the counts of the last second go with the stop.
+    for s, _ in nodes:
+        s.term()
+    by_domain = stats(nodes[0][0], "sender_domain")
+    assert by_domain["a.example"]["messages"] == 2, by_domain
+    assert by_domain["a.example"]["recipients"] == 2, by_domain
