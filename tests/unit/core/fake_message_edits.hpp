@@ -21,6 +21,8 @@ struct FakeMessageEdits : core::MessageEdits {
     int inserted = 0;                  // header fields inserted
     std::vector<std::string> deleted;  // recipients removed, as given
     std::string sender;                // the last MAIL FROM set; "" = unchanged
+    std::vector<std::string> removed_headers;   // "Name#index"
+    std::vector<std::string> appended_headers;  // "Name:value"
 
     bool insert_header(std::string_view, std::string_view) override {
         inserted += accept_headers ? 1 : 0;
@@ -35,8 +37,14 @@ struct FakeMessageEdits : core::MessageEdits {
         sender = std::string(s);
         return true;
     }
-    bool remove_header(std::string_view, int) override { return true; }
-    bool append_header(std::string_view, std::string_view) override { return true; }
+    bool remove_header(std::string_view name, int index) override {
+        removed_headers.push_back(std::string(name) + "#" + std::to_string(index));
+        return true;
+    }
+    bool append_header(std::string_view name, std::string_view value) override {
+        appended_headers.push_back(std::string(name) + ":" + std::string(value));
+        return true;
+    }
 };
 
 }  // namespace staffel::test
