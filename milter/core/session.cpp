@@ -411,56 +411,79 @@ std::string Session::identity() const {
 }
 
 std::string Session::log_line(std::string_view queue_id, MessageOutcome::Action action) const {
-    std::string qid(queue_id.empty() ? std::string_view(message_->sender.queue_id) : queue_id);
+    const Message& m = *message_;
+    std::string qid(queue_id.empty() ? std::string_view(m.sender.queue_id) : queue_id);
     if (qid.empty()) {
         qid = "NOQUEUE";
     }
-    {
-        std::string line = log_escape(qid, 64);
-        line += ": client=" + client_host_ + "[" + client_addr_ + "]";
-        line += " identity=" + identity();
-        line += " from=<" + log_escape(message_->sender.address) + ">";
-        line += " rcpts=" + std::to_string(message_->recipients);
-        line += " policy=" + (policy_ ? policy_->digest : std::string("none"));
-        if (!message_->stream.empty()) {
-            line += " stream=" + message_->stream;
+    // key, value, whether the value is a number (JSON); values are escaped
+    // printable ASCII already.
+    struct Field {
+        std::string_view key;
+        std::string value;
+        bool number = false;
+    };
+    std::vector<Field> fields;
+    fields.reserve(16);
+    fields.push_back({"client", client_host_ + "[" + client_addr_ + "]"});
+    fields.push_back({"identity", identity()});
+    fields.push_back({"from", "<" + log_escape(m.sender.address) + ">"});
+    fields.push_back({"rcpts", std::to_string(m.recipients), true});
+    fields.push_back({"policy", policy_ ? policy_->digest : std::string("none")});
+    const auto add = [&](std::string_view key, const std::string& value) {
+        if (!value.empty()) {
+            fields.push_back({key, value});
         }
-        if (!message_->route_result.empty()) {
-            line += " route=" + message_->route_result;
+    };
+    add("stream", m.stream);
+    add("tag", m.tag);
+    add("route", m.route_result);
+    add("spf", m.spf_result);
+    add("unsubscribe", m.gate_result);
+    if (policy_ && policy_->suppression.enabled) {
+        fields.push_back({"suppressed", std::to_string(m.refused + m.removed.size()), true});
+        std::string removed;
+        for (const auto& r : m.removed) {
+            removed += removed.empty() ? "" : ",";
+            removed += r.address + ":" + r.reason;
         }
-        if (!message_->spf_result.empty()) {
-            line += " spf=" + message_->spf_result;
-        }
-        if (!message_->gate_result.empty()) {
-            line += " unsubscribe=" + message_->gate_result;
-        }
-        if (policy_ && policy_->suppression.enabled) {
-            line += " suppressed=" + std::to_string(message_->refused + message_->removed.size());
-            if (!message_->removed.empty()) {
-                std::string removed;
-                for (const auto& r : message_->removed) {
-                    removed += removed.empty() ? "" : ",";
-                    removed += r.address + ":" + r.reason;
-                }
-                line += " removed=" + log_escape(removed, 1024);
-            }
-            if (!message_->suppress_result.empty()) {
-                line += " suppress=" + message_->suppress_result;
-            }
-        }
-        if (!message_->quota_result.empty()) {
-            line += " quota=" + message_->quota_result;
-        }
-        if (!message_->dkim_result.empty()) {
-            line += " dkim=" + message_->dkim_result;
-        }
-        if (!message_->dmarc_result.empty()) {
-            line += " dmarc=" + message_->dmarc_result;
-        }
-        line += " action=";
-        line += to_string(action);
-        return line;
+        add("removed", removed.empty() ? removed : log_escape(removed, 1024));
+        add("suppress", m.suppress_result);
     }
+    add("quota", m.quota_result);
+    add("dkim", m.dkim_result);
+    add("dmarc", m.dmarc_result);
+    fields.push_back({"action", std::string(to_string(action))});
+
+    if (policy_ && policy_->log.format == LogFormat::Json) {
+        // Printable ASCII already; only '"' needs escaping ('\\' is \x5c).
+        const auto quoted = [](std::string_view v) {
+            std::string out = "\"";
+            for (const char c : v) {
+                if (c == '"') {
+                    out += '\\';
+                }
+                out += c;
+            }
+            return out + "\"";
+        };
+        std::string line = "{\"queue_id\":" + quoted(log_escape(qid, 64));
+        for (const auto& f : fields) {
+            line += ",\"";
+            line += f.key;
+            line += "\":";
+            line += f.number ? f.value : quoted(f.value);
+        }
+        return line + "}";
+    }
+    std::string line = log_escape(qid, 64) + ":";
+    for (const auto& f : fields) {
+        line += ' ';
+        line += f.key;
+        line += '=';
+        line += f.value;
+    }
+    return line;
 }
 
 void Session::finish(std::string_view queue_id, MessageOutcome::Action action) {

@@ -11,6 +11,7 @@
 #                        dictionary: tests/fuzz/bounce_report.dict
 #   fuzz_address         seeds: tests/fuzz/corpus/address/
 #   fuzz_csv             seeds: tests/fuzz/corpus/csv/ (suppress import files)
+#   fuzz_tag             seeds: tests/fuzz/corpus/tag/ (tag header values)
 # Prints each target's number of executions. Exits 1 if any target crashed,
 # leaked, hit undefined behaviour, timed out or ran out of memory; the
 # input that did it is kept under build-fuzz/artifacts/ and the end of the
@@ -27,7 +28,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 echo "== build-fuzz (clang, STAFFEL_FUZZ=ON) =="
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DSTAFFEL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTAFFEL_WERROR=ON
-cmake --build build-fuzz -j"$jobs" --target fuzz_bounce_report fuzz_address fuzz_csv
+cmake --build build-fuzz -j"$jobs" --target fuzz_bounce_report fuzz_address fuzz_csv fuzz_tag
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -45,6 +46,7 @@ targets=(
   "fuzz_bounce_report tests/data/bounces 16384 tests/fuzz/bounce_report.dict"
   "fuzz_address tests/fuzz/corpus/address 512 -"
   "fuzz_csv tests/fuzz/corpus/csv 4096 -"
+  "fuzz_tag tests/fuzz/corpus/tag 1024 -"
 )
 
 failed=0

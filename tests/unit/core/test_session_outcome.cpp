@@ -4,6 +4,7 @@
 // stripped) in the header that is signed and in the MTA's edits.
 #include <catch2/catch.hpp>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -133,4 +134,47 @@ TEST_CASE("without tag settings nothing is stripped or added", "[session][stats]
     CHECK(h.edits.removed_headers.empty());
     CHECK(h.edits.appended_headers.empty());
     CHECK(h.outcomes.got.at(0).tag.empty());
+}
+
+TEST_CASE("[log] format = json writes the message line as one JSON object, same fields",
+          "[session][log]") {
+    struct Lines : Logger {
+        std::vector<std::string> got;
+        void log(LogLevel, std::string_view m) override { got.emplace_back(m); }
+        [[nodiscard]] bool enabled(LogLevel) const override { return true; }
+    };
+    for (const char* format : {"text", "json"}) {
+        Lines log;
+        auto p = policy_from(std::string("[log]\nformat = \"") + format +
+                             "\"\n[stats]\ntag_headers = [\"X-Campaign-Id\"]\n");
+        Session s([&] { return p; }, log);
+        s.content_negotiated(true);
+        s.connect("client\"x.example", "192.0.2.7");
+        s.mail_from({"a\"b@shop.example", "", ""});
+        s.rcpt_to("<r@x.example>");
+        s.header("X-Campaign-Id", " nov");
+        s.end_of_headers();
+        s.end_of_message("QID");
+        REQUIRE(!log.got.empty());
+        const auto& line = log.got.back();
+        INFO(line);
+        if (std::string(format) == "text") {
+            CHECK_THAT(line, Catch::StartsWith("QID: client=client\"x.example[192.0.2.7] "
+                                               "identity=ip:192.0.2.7 from=<a\"b@shop.example> "
+                                               "rcpts=1 policy="));
+            CHECK_THAT(line, Catch::EndsWith(" stream=transactional tag=nov "
+                                             "dmarc=unknown(no-from) action=pass"));
+            continue;
+        }
+        const auto j = nlohmann::json::parse(line);
+        CHECK(j["queue_id"] == "QID");
+        CHECK(j["client"] == "client\"x.example[192.0.2.7]");
+        CHECK(j["from"] == "<a\"b@shop.example>");
+        CHECK(j["rcpts"] == 1);
+        CHECK(j["stream"] == "transactional");
+        CHECK(j["tag"] == "nov");
+        CHECK(j["dmarc"] == "unknown(no-from)");
+        CHECK(j["action"] == "pass");
+        CHECK(j.size() == 10);
+    }
 }
