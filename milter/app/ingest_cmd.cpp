@@ -6,6 +6,7 @@
 
 #include "adapters/gmime/bounce_report.hpp"
 #include "app/exit_codes.hpp"
+#include "app/stats_writer.hpp"
 
 namespace staffel::app {
 namespace {
@@ -116,6 +117,13 @@ int ingest(const IngestContext& ctx, std::string_view message, std::string_view 
         err << "staffelctl: ingest: hashing is configured but no SHA-256 is available\n";
         return kExitTempFail;
     }
+    const auto tell = [&](std::string kind, const std::string& address) {
+        if (ctx.ingested && !ctx.dry_run) {
+            ctx.ingested(attribute_report(policy, std::move(kind), report->original_mail_from,
+                                          report->original_headers),
+                         address);
+        }
+    };
     int status = 0;
     for (const auto& v : verdicts) {
         auto address = core::normalise_address(v.address, rules, ctx.idna);
@@ -147,6 +155,7 @@ int ingest(const IngestContext& ctx, std::string_view message, std::string_view 
                 }
                 out << (ctx.dry_run ? "would suppress " : "suppressed ") << *address << ' '
                     << core::reason_name(e.reason) << " (" << v.detail << ")\n";
+                tell(hard ? "bounce_hard" : "complaint", *address);
                 continue;
             }
             case Verdict::Kind::Soft: {
@@ -173,6 +182,7 @@ int ingest(const IngestContext& ctx, std::string_view message, std::string_view 
                     out << ": suppressed hard_bounce";
                 }
                 out << '\n';
+                tell("bounce_soft", *address);
                 continue;
             }
         }

@@ -29,12 +29,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "core/policy.hpp"
+#include "core/stats/counts.hpp"
 #include "core/suppress/store.hpp"
 #include "core/suppress/suppress.hpp"
 
@@ -47,6 +49,10 @@ struct IngestContext {
     core::DomainToAscii idna;
     std::int64_t now = 0;  // epoch seconds
     bool dry_run = false;  // decide and print, write nothing
+    // Told of each hard bounce, soft bounce and complaint recorded, with the
+    // sender domain and tag of the reported message (statistics); unset:
+    // nobody.
+    std::function<void(const core::stats::Ingested&, std::string_view address)> ingested{};
 };
 
 int ingest(const IngestContext& ctx, std::string_view message, std::string_view envelope_recipient,

@@ -53,6 +53,7 @@
 #include "app/quota_cmd.hpp"
 #include "app/route_cmd.hpp"
 #include "app/stats_cmd.hpp"
+#include "app/stats_writer.hpp"
 #include "app/runtime.hpp"
 #include "app/staffelctl_help.hpp"
 #include "app/suppress_cmd.hpp"
@@ -430,13 +431,20 @@ int run_ingest(const Options& opt) {
             return exit_code;
         }
         auto store = make_suppression_store(policy.redis);
+        const auto now = static_cast<std::int64_t>(::time(nullptr));
+        OneShotStats stats(policy);
         IngestContext ctx{&policy,
                           store.get(),
                           &adapters::sha256_factory(),
                           adapters::domain_to_ascii,
-                          static_cast<std::int64_t>(::time(nullptr)),
-                          opt.ingest_dry_run};
-        return ingest(ctx, *message, opt.ingest_recipient, std::cout, std::cerr);
+                          now,
+                          opt.ingest_dry_run,
+                          [&](const core::stats::Ingested& what, std::string_view address) {
+                              stats.ingested(what, address, now);
+                          }};
+        const int status = ingest(ctx, *message, opt.ingest_recipient, std::cout, std::cerr);
+        stats.write(std::cerr);
+        return status;
     });
 }
 

@@ -1,10 +1,14 @@
 // stats_flusher.cpp - see stats_flusher.hpp.
 #include "app/stats_flusher.hpp"
 
+#include <optional>
 #include <vector>
 
+#include "adapters/openssl/dkim_keys.hpp"
 #include "adapters/redis/redis_settings.hpp"
 #include "app/event_json.hpp"
+#include "core/suppress/suppress.hpp"
+#include "core/text.hpp"
 
 namespace staffel::app {
 
@@ -31,8 +35,33 @@ StatsFlusher::~StatsFlusher() {
     stop();
 }
 
-void StatsFlusher::message(const core::MessageOutcome& outcome) {
+void StatsFlusher::message(const core::MessageOutcome& given) {
     const auto policy = policies_();
+    if (!policy->stats.enabled && !policy->events.enabled) {
+        return;
+    }
+    // With hashing at rest, addresses (and the login) leave staffeld only
+    // hashed, as the suppression store keeps them.
+    std::optional<core::MessageOutcome> hashed;
+    if (!policy->suppression.hash_secret.empty()) {
+        const core::SuppressionKeys keys(policy->redis.prefix, policy->suppression.hash_secret,
+                                         &adapters::sha256_factory());
+        hashed = given;
+        const auto hash = [&](std::string& address) {
+            if (!address.empty()) {
+                address = keys.address_part(core::ascii_lower(address));
+            }
+        };
+        hash(hashed->sender);
+        hash(hashed->sasl_user);
+        for (auto& r : hashed->refused) {
+            hash(r.address);
+        }
+        for (auto& r : hashed->removed) {
+            hash(r.address);
+        }
+    }
+    const core::MessageOutcome& outcome = hashed ? *hashed : given;
     if (policy->stats.enabled) {
         counts_.add(outcome, hour_of(*policy, outcome.time));
     }

@@ -13,6 +13,10 @@
 //   and once when it works again, and tries at the next interval. flush()
 //   (SIGHUP) and stop() (SIGTERM, after the milter stopped) write what is
 //   pending; a SIGKILL loses at most one interval.
+// Privacy: with [suppression] hash_secret_file, the envelope sender, the
+//   SASL login and recipient addresses are counted and written as their
+//   hashed key part ("h:HEX"), as the suppression store keeps them; domains,
+//   tags, streams and routes stay in clear.
 // Thread-safety: message() and event() from any thread; start(), flush()
 //   and stop() from the daemon's main thread.
 #pragma once

@@ -22,6 +22,7 @@
 #include "adapters/openssl/dkim_keys.hpp"
 #include "app/exit_codes.hpp"
 #include "app/runtime.hpp"
+#include "app/stats_writer.hpp"
 #include "app/suppress_help.hpp"
 #include "config/loader.hpp"
 #include "core/suppress/csv.hpp"
@@ -221,6 +222,13 @@ int run_suppress_add(const SuppressContext& c, const SuppressArgs& a) {
     }
     c.out << (*replaced ? "replaced the " : "added the ") << where(e.scope) << " of "
           << target->address << ": " << describe(e) << '\n';
+    const char* kind = e.reason == core::SuppressReason::HardBounce  ? "bounce_hard"
+                       : e.reason == core::SuppressReason::Complaint ? "complaint"
+                       : e.reason == core::SuppressReason::Unsubscribe ? "unsubscribe"
+                                                                       : nullptr;
+    if (kind != nullptr && c.ingested) {
+        c.ingested({kind, e.scope, ""}, target->address);
+    }
     return 0;
 }
 
@@ -716,13 +724,18 @@ int SuppressCli::run(const std::string& policy_path) {
     }
     const auto& policy = *loaded.policy;
     auto store = make_suppression_store(policy.redis);
+    const auto now = static_cast<std::int64_t>(::time(nullptr));
+    OneShotStats stats(policy);
     const SuppressContext c{policy,
                             *store,
                             &adapters::sha256_factory(),
                             adapters::domain_to_ascii,
-                            static_cast<std::int64_t>(::time(nullptr)),
+                            now,
                             std::cout,
-                            std::cerr};
+                            std::cerr,
+                            [&](const core::stats::Ingested& what, std::string_view address) {
+                                stats.ingested(what, address, now);
+                            }};
     const auto it =
         std::find_if(subs_.begin(), subs_.end(), [](const Sub& s) { return s.app->parsed(); });
     if (it == subs_.end()) {
@@ -730,8 +743,11 @@ int SuppressCli::run(const std::string& policy_path) {
         return kExitUsage;
     }
     switch (it->command) {
-        case Command::Add:
-            return run_suppress_add(c, args_);
+        case Command::Add: {
+            const int status = run_suppress_add(c, args_);
+            stats.write(std::cerr);
+            return status;
+        }
         case Command::Remove:
             return run_suppress_remove(c, args_);
         case Command::Show:

@@ -26,12 +26,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "core/policy.hpp"
+#include "core/stats/counts.hpp"
 #include "core/suppress/store.hpp"
 
 namespace CLI {
@@ -52,6 +54,10 @@ struct SuppressContext {
     std::int64_t now = 0;  // epoch seconds
     std::ostream& out;
     std::ostream& err;
+    // Told of each hard bounce, complaint and unsubscribe `add` records
+    // (statistics: attributed to the --scope domain, else unknown); unset:
+    // nobody.
+    std::function<void(const core::stats::Ingested&, std::string_view address)> ingested{};
 };
 
 struct SuppressArgs {

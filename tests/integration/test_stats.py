@@ -8,6 +8,9 @@ events of the same decisions land in the Redis Stream; two staffeld nodes
 on one Redis are summed; SIGTERM writes what is pending.
 """
 import json
+import os
+import pathlib
+import re
 import subprocess
 import time
 
@@ -43,9 +46,29 @@ def stats_policy(redis, interval="200ms", extra=QUOTAS) -> str:
             '[events]\nenabled = true\n%s' % (redis.address, interval, extra))
 
 
-def staffelctl(policy_path, *args):
+DATA = pathlib.Path(__file__).resolve().parent.parent / "data" / "bounces"
+
+
+def staffelctl(policy_path, *args, stdin=None):
     return subprocess.run([harness.STAFFELCTL, "-c", str(policy_path), *args],
-                          capture_output=True, text=True, timeout=30)
+                          capture_output=True, text=True, timeout=30, input=stdin)
+
+
+def reports():
+    """A DSN about mail from a.example tagged nov-1 and an ARF complaint
+    about mail from b.example tagged dec-2; the tag fields themselves were
+    stripped, so the tag comes from Feedback-ID."""
+    dsn = (DATA / "postfix_hard.eml").read_text()
+    marker = "Return-Path: <bounces@example.com>\n"
+    assert marker in dsn
+    dsn = dsn.replace(marker, marker + "From: App <app@a.example>\n"
+                      "Feedback-ID: nov-1:transactional:a.example:staffel\n", 1)
+    arf = (DATA / "arf_abuse.eml").read_text()
+    marker = "From: Example News <news@example.com>\n"
+    assert marker in arf
+    arf = arf.replace(marker, "From: News <news@b.example>\n"
+                      "Feedback-ID: dec-2:bulk:b.example:staffel\n", 1)
+    return dsn, arf
 
 
 def stats(staffeld, by):
@@ -82,6 +105,14 @@ def test_mixed_mail_gives_exact_counts_per_dimension(staffeld_factory, postfix_f
     r = send(postfix, "h@c.example", ["g@x.example"])
     assert r.accepted, str(r)  # held in Postfix's hold queue, not delivered
     got = sink.wait_for(4)
+    dsn, arf = reports()
+    for report in (dsn, arf):
+        r = staffelctl(staffeld.policy_path, "ingest", stdin=report)
+        assert r.returncode == 0, r.stderr
+        assert "warning" not in r.stderr, r.stderr
+    r = staffelctl(staffeld.policy_path, "suppress", "add", "u@z.example", "--reason",
+                   "unsubscribe", "--scope", "b.example")
+    assert r.returncode == 0, r.stderr
     time.sleep(1.0)  # two flush intervals and then some
     assert sink.count() == 4
 
@@ -98,11 +129,12 @@ def test_mixed_mail_gives_exact_counts_per_dimension(staffeld_factory, postfix_f
     by_domain = stats(staffeld, "sender_domain")
     assert by_domain["a.example"] == {"messages": 2, "recipients": 2,
                                       "bytes": by_domain["a.example"]["bytes"],
-                                      "rcpt_refused:hard_bounce": 1}, by_domain
+                                      "rcpt_refused:hard_bounce": 1, "bounce_hard": 1}, by_domain
     assert by_domain["a.example"]["bytes"] > 0
     b = dict(by_domain["b.example"])
     b.pop("bytes")
-    assert b == {"messages": 1, "recipients": 2, "deferred:quota:cap": 1}, by_domain
+    assert b == {"messages": 1, "recipients": 2, "deferred:quota:cap": 1, "complaint": 1,
+                 "unsubscribe": 1}, by_domain
     c = dict(by_domain["c.example"])
     c.pop("bytes")
     assert c == {"messages": 1, "recipients": 1, "held": 1}, by_domain
@@ -111,11 +143,18 @@ def test_mixed_mail_gives_exact_counts_per_dimension(staffeld_factory, postfix_f
     def pick(table, *names):
         return {v: {n: row.get(n, 0) for n in names} for v, row in table.items()}
 
-    assert pick(stats(staffeld, "tag"), "messages", "recipients", "held", "deferred:quota:cap") \
-        == {"nov-1": {"messages": 1, "recipients": 1, "held": 0, "deferred:quota:cap": 0},
-            "nov_1": {"messages": 1, "recipients": 1, "held": 0, "deferred:quota:cap": 0},
-            "dec-2": {"messages": 1, "recipients": 2, "held": 0, "deferred:quota:cap": 1},
-            "none": {"messages": 1, "recipients": 1, "held": 1, "deferred:quota:cap": 0}}
+    assert pick(stats(staffeld, "tag"), "messages", "recipients", "held", "deferred:quota:cap",
+                "bounce_hard", "complaint", "unsubscribe") == {
+        "nov-1": {"messages": 1, "recipients": 1, "held": 0, "deferred:quota:cap": 0,
+                  "bounce_hard": 1, "complaint": 0, "unsubscribe": 0},
+        "nov_1": {"messages": 1, "recipients": 1, "held": 0, "deferred:quota:cap": 0,
+                  "bounce_hard": 0, "complaint": 0, "unsubscribe": 0},
+        "dec-2": {"messages": 1, "recipients": 2, "held": 0, "deferred:quota:cap": 1,
+                  "bounce_hard": 0, "complaint": 1, "unsubscribe": 0},
+        "none": {"messages": 1, "recipients": 1, "held": 1, "deferred:quota:cap": 0,
+                 "bounce_hard": 0, "complaint": 0, "unsubscribe": 0},
+        "unknown": {"messages": 0, "recipients": 0, "held": 0, "deferred:quota:cap": 0,
+                    "bounce_hard": 0, "complaint": 0, "unsubscribe": 1}}
     assert pick(stats(staffeld, "stream"), "messages", "recipients", "held",
                 "deferred:quota:cap") == {
         "transactional": {"messages": 3, "recipients": 3, "held": 1, "deferred:quota:cap": 0},
@@ -124,14 +163,19 @@ def test_mixed_mail_gives_exact_counts_per_dimension(staffeld_factory, postfix_f
                 "rcpt_refused:hard_bounce") == {
         "x.example": {"messages": 2, "recipients": 2, "rcpt_refused:hard_bounce": 1},
         "y.example": {"messages": 2, "recipients": 3, "rcpt_refused:hard_bounce": 0}}
-    assert pick(stats(staffeld, "outcome"), "messages", "recipients", "held",
-                "deferred:quota:cap", "rcpt_refused:hard_bounce") == {
+    outcome = pick(stats(staffeld, "outcome"), "messages", "recipients", "held",
+                   "deferred:quota:cap", "rcpt_refused:hard_bounce")
+    assert outcome.pop("ingested") == {"messages": 0, "recipients": 0, "held": 0,
+                                       "deferred:quota:cap": 0, "rcpt_refused:hard_bounce": 0}
+    assert outcome == {
         "accepted": {"messages": 4, "recipients": 5, "held": 0, "deferred:quota:cap": 0,
                      "rcpt_refused:hard_bounce": 1},
         "held": {"messages": 0, "recipients": 0, "held": 1, "deferred:quota:cap": 0,
                  "rcpt_refused:hard_bounce": 0},
         "deferred": {"messages": 0, "recipients": 0, "held": 0, "deferred:quota:cap": 1,
                      "rcpt_refused:hard_bounce": 0}}
+    ingested = stats(staffeld, "outcome")["ingested"]
+    assert ingested == {"bounce_hard": 1, "complaint": 1, "unsubscribe": 1}, ingested
     assert pick(stats(staffeld, "sender"), "messages") == {
         "app@a.example": {"messages": 2}, "news@b.example": {"messages": 1},
         "h@c.example": {"messages": 1}}
@@ -149,7 +193,11 @@ def test_mixed_mail_gives_exact_counts_per_dimension(staffeld_factory, postfix_f
             events.append(json.loads(fields[i + 1]))
     types = sorted(e["type"] for e in events)
     assert types == sorted(["message.accepted"] * 4 + ["message.held", "message.deferred",
-                                                      "recipient.refused"]), types
+                                                      "recipient.refused", "bounce.hard",
+                                                      "complaint", "unsubscribe"]), types
+    bounce = [e for e in events if e["type"] == "bounce.hard"][0]
+    assert (bounce["recipient"], bounce["sender_domain"], bounce["tag"]) == \
+        ("jane.doe@example.net", "a.example", "nov-1"), bounce
     refused = [e for e in events if e["type"] == "recipient.refused"][0]
     assert refused["recipient"] == "gone@x.example" and refused["reason"] == "hard_bounce"
     assert all(e["v"] == 1 for e in events)
@@ -171,3 +219,29 @@ def test_two_nodes_are_summed_and_sigterm_writes_what_is_pending(
     by_domain = stats(nodes[0][0], "sender_domain")
     assert by_domain["a.example"]["messages"] == 2, by_domain
     assert by_domain["a.example"]["recipients"] == 2, by_domain
+
+
+def test_hashing_at_rest_keeps_addresses_out_of_stats_and_events(
+        staffeld_factory, postfix_factory, sink, redis, workdir):
+    secret = workdir / "stats.secret"
+    secret.write_text("correct horse battery staple\n")
+    os.chmod(secret, 0o600)
+    policy = stats_policy(redis, extra="").replace(
+        "[suppression]\n", '[suppression]\nhash_secret_file = "%s"\n' % secret)
+    staffeld = staffeld_factory(policy=policy)
+    postfix = postfix_factory(milter=staffeld.socket_spec)
+    redis.command("SET", "staffel:s:*:h:" + "0" * 64, "1|hard_bounce|*|1763640000|0|test")
+    assert send(postfix, "Alice@A.example", ["bob@x.example"], tag="t1").accepted
+    sink.wait_for(1)
+    time.sleep(0.8)
+    senders = stats(staffeld, "sender")
+    assert len(senders) == 1, senders
+    (value,) = senders
+    assert re.fullmatch(r"h:[0-9a-f]{64}", value), senders
+    # Domains, tags and streams stay readable.
+    assert set(stats(staffeld, "sender_domain")) == {"a.example"}
+    assert set(stats(staffeld, "tag")) == {"t1"}
+    dump = json.dumps([f for _id, f in redis.command("XRANGE", "staffel:events", "-", "+")],
+                      default=lambda b: b.decode())
+    assert "alice" not in dump.lower() and "bob@" not in dump, dump
+    assert value in dump

@@ -158,9 +158,30 @@ void collect_to_addresses(GMimeMessage* message, std::vector<std::string>& out) 
     }
 }
 
-// The To: addresses of the first embedded message or header block.
-Result<std::vector<std::string>> embedded_recipients(GMimeMultipart* report) {
-    std::vector<std::string> out;
+// The header fields of `message`, bounded (BounceReport::original_headers).
+void collect_headers(GMimeMessage* message,
+                     std::vector<std::pair<std::string, std::string>>& out) {
+    constexpr std::size_t kMaxValue = 8192;
+    GMimeHeaderList* headers = g_mime_object_get_header_list(GMIME_OBJECT(message));
+    const int n = headers != nullptr ? g_mime_header_list_get_count(headers) : 0;
+    for (int i = 0; i < n && out.size() < kMaxOriginalHeaders; ++i) {
+        GMimeHeader* header = g_mime_header_list_get_header_at(headers, i);
+        const char* name = header != nullptr ? g_mime_header_get_name(header) : nullptr;
+        const char* value = header != nullptr ? g_mime_header_get_raw_value(header) : nullptr;
+        if (name != nullptr && value != nullptr) {
+            out.emplace_back(name, std::string_view(value).substr(0, kMaxValue));
+        }
+    }
+}
+
+// What the first embedded message or header block says of the reported mail.
+struct Embedded {
+    std::vector<std::string> to;  // its To: addresses
+    std::vector<std::pair<std::string, std::string>> headers;
+};
+
+Result<Embedded> embedded_original(GMimeMultipart* report) {
+    Embedded out;
     const int n = g_mime_multipart_get_count(report);
     for (int i = 0; i < n; ++i) {
         GMimeObject* child = g_mime_multipart_get_part(report, i);
@@ -181,11 +202,12 @@ Result<std::vector<std::string>> embedded_recipients(GMimeMultipart* report) {
             continue;
         }
         if (message != nullptr) {
-            collect_to_addresses(message, out);
+            collect_to_addresses(message, out.to);
+            collect_headers(message, out.headers);
         }
         break;
     }
-    if (out.size() > kMaxBounceRecipients) {
+    if (out.to.size() > kMaxBounceRecipients) {
         return make_error("the reported message's To: has more than " +
                           std::to_string(kMaxBounceRecipients) + " addresses");
     }
@@ -201,7 +223,13 @@ Result<BounceReport> parse_dsn(GMimeMultipart* report) {
     if (!body) {
         return body.error();
     }
-    return parse_delivery_status(*body);
+    auto parsed = parse_delivery_status(*body);
+    if (parsed) {
+        if (auto embedded = embedded_original(report)) {  // optional: never an error
+            parsed.value().original_headers = std::move(embedded.value().headers);
+        }
+    }
+    return parsed;
 }
 
 Result<BounceReport> parse_arf(GMimeMultipart* report) {
@@ -219,15 +247,24 @@ Result<BounceReport> parse_arf(GMimeMultipart* report) {
         return blocks.error();
     }
     auto parsed = parse_feedback_fields(blocks->empty() ? FieldBlock{} : blocks->front());
-    if (!parsed || !parsed->complainants.empty()) {
+    if (!parsed) {
         return parsed;
     }
-    auto embedded = embedded_recipients(report);
+    auto embedded = embedded_original(report);
+    if (!parsed->complainants.empty()) {
+        // The embedded message only attributes the report (statistics):
+        // whether it can be read does not change the report's verdict.
+        if (embedded) {
+            parsed.value().original_headers = std::move(embedded.value().headers);
+        }
+        return parsed;
+    }
     if (!embedded) {
         return embedded.error();
     }
     BounceReport out = std::move(parsed).value();
-    out.complainants = std::move(embedded).value();
+    out.complainants = std::move(embedded.value().to);
+    out.original_headers = std::move(embedded.value().headers);
     return out;
 }
 

@@ -51,6 +51,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/result.hpp"
@@ -85,7 +86,16 @@ struct BounceReport {
     // May be empty: some reporters redact the recipient.
     std::vector<std::string> complainants;
     std::string original_mail_from;  // Arf: Original-Mail-From, angle brackets removed, or ""
+    // The header fields of the reported message (the first message/rfc822,
+    // message/global, text/rfc822-headers or message/global-headers part),
+    // name and raw value, in order: at most kMaxOriginalHeaders fields, each
+    // value cut at 8 KiB. Empty when the report carries none or they cannot
+    // be read (that alone never makes the report an error). Statistics
+    // attribute the report to the sender domain and tag found here.
+    std::vector<std::pair<std::string, std::string>> original_headers;
 };
+
+inline constexpr std::size_t kMaxOriginalHeaders = 200;
 
 // Parses one whole message (header and body, CRLF or LF line ends); see the
 // file comment for what is accepted and refused.
