@@ -47,6 +47,7 @@
 #include "adapters/openssl/dkim_keys.hpp"
 #include "app/dns_txt.hpp"
 #include "app/exit_codes.hpp"
+#include "app/events_cmd.hpp"
 #include "app/explain_cmd.hpp"
 #include "app/ingest_cmd.hpp"
 #include "app/parse_guard.hpp"
@@ -643,6 +644,8 @@ int parse_and_run(int argc, char** argv) {
     explain.add(app, man_page);
     StatsCli stats;
     stats.add(app, man_page);
+    EventsCli events;
+    events.add(app, man_page);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -666,6 +669,9 @@ int parse_and_run(int argc, char** argv) {
     }
     if (stats.parsed()) {
         return stats.run(opt.config);
+    }
+    if (events.parsed()) {
+        return events.run(opt.config);
     }
     if (commands.ingest->parsed()) {
         return run_ingest(opt);
