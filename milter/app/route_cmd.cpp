@@ -1,11 +1,14 @@
 // route_cmd.cpp - see route_cmd.hpp.
 #include "app/route_cmd.hpp"
 
+#include <ctime>
 #include <ostream>
 
 #include "adapters/openssl/hmac.hpp"
 #include "adapters/redis/route_store.hpp"
+#include "app/event_json.hpp"
 #include "app/exit_codes.hpp"
+#include "app/stats_writer.hpp"
 #include "core/route/srs.hpp"
 
 namespace staffel::app {
@@ -41,6 +44,12 @@ int route_set_down(const core::Policy& policy, const std::string& name, bool dow
         return kExitUnavailable;
     }
     const bool changed = *marked.value;
+    if (changed) {
+        OneShotStats events(policy);
+        events.event(simple_event(down ? "route.down" : "route.up", std::time(nullptr),
+                                  node_name(), {{"route", name}, {"fallback", route->fallback}}));
+        events.write(err);
+    }
     out << "route " << name << (down ? " is down" : " is up")
         << (changed ? "" : " (it was already)");
     if (down) {

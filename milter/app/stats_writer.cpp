@@ -69,6 +69,12 @@ void OneShotStats::ingested(const core::stats::Ingested& what, std::string_view 
     }
 }
 
+void OneShotStats::event(std::string json) {
+    if (policy_.events.enabled) {
+        events_.push_back(std::move(json));
+    }
+}
+
 bool OneShotStats::write(std::ostream& err) {
     auto counts = counts_.take();
     if (counts.empty() && events_.empty()) {

@@ -33,6 +33,10 @@ class OneShotStats {
     // One ingested report for `address` (normalised) at `now`.
     void ingested(const core::stats::Ingested& what, std::string_view address, std::int64_t now);
 
+    // One more event (event_json.hpp), e.g. route.down; kept only with
+    // [events] enabled.
+    void event(std::string json);
+
     // Writes what was added; false (said on `err`) if Redis did not take it.
     bool write(std::ostream& err);
 

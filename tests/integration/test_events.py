@@ -175,3 +175,22 @@ def test_a_secret_file_others_can_read_is_refused(staffeld_factory, redis, workd
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 66, r
     assert "--secret-file" in r.stderr
+
+
+def test_route_down_and_up_are_events(staffeld_factory, redis):
+    policy = events_policy(redis) + (
+        '\n[routing]\ndefault_route = "inhouse"\n\n[[route]]\nname = "inhouse"\n'
+        'return_path = "keep"\nfallback = "esp"\n\n[[route]]\nname = "esp"\n'
+        'return_path = "keep"\n')
+    staffeld = staffeld_factory(policy=policy)
+    ctl = [harness.STAFFELCTL, "-c", str(staffeld.policy_path)]
+    for args in (["route", "down", "inhouse"], ["route", "down", "inhouse"],
+                 ["route", "up", "inhouse"]):
+        r = subprocess.run(ctl + args, capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+    tail = subprocess.run(ctl + ["events", "tail", "--json", "--type", "route."],
+                          capture_output=True, text=True, timeout=30)
+    events = [json.loads(line) for line in tail.stdout.split("\n") if line]
+    # The second "down" changed nothing and is no event.
+    assert [(e["type"], e["route"], e["fallback"]) for e in events] == [
+        ("route.down", "inhouse", "esp"), ("route.up", "inhouse", "esp")], tail.stdout
