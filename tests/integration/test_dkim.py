@@ -299,3 +299,25 @@ def test_each_signed_message_costs_staffeld_a_few_reads(signing_chain, keys):
     assert per_message <= 12, per_message
     results, details = verify_both(got[-1].data, keys)  # and the mail is intact
     assert results and all(results.values()), details
+
+
+def test_feedback_id_is_added_before_signing_and_signed(workdir, keys, staffeld_factory,
+                                                        postfix_factory, sink):
+    """[stats] feedback_id adds Feedback-ID from the tag and strip_tag_headers
+    removes the tag field, both before signing: the signature covers the
+    header as it leaves, for both verifiers."""
+    policy = dkim_policy(workdir, keys) + (
+        '[stats]\ntag_headers = ["X-Campaign-Id"]\nstrip_tag_headers = true\n'
+        'feedback_id = "{tag}:{stream}:{sender_domain}:staffel"\n')
+    staffeld = staffeld_factory(policy=policy)
+    postfix = postfix_factory(milter=staffeld.socket_spec)
+    message = HEADERS + b"X-Campaign-Id: spring sale 2026\r\n\r\n" + BODY
+    got, line = send_and_get(postfix, sink, staffeld, message)
+    assert got.headers("Feedback-ID") == ["spring_sale_2026:transactional:example.com:staffel"]
+    assert got.headers("X-Campaign-Id") == []
+    assert "tag=spring_sale_2026" in line["line"], line
+    for sig in signature_fields(got):
+        h = re.search(rb"h=([^;]+)", re.sub(rb"\s+", b"", sig)).group(1).lower().split(b":")
+        assert b"feedback-id" in h, sig
+    results, details = verify_both(got.data, keys)
+    assert results and all(results.values()), details
