@@ -245,3 +245,23 @@ def test_hashing_at_rest_keeps_addresses_out_of_stats_and_events(
                       default=lambda b: b.decode())
     assert "alice" not in dump.lower() and "bob@" not in dump, dump
     assert value in dump
+
+
+def test_values_past_max_values_count_as_other(staffeld_factory, postfix_factory, sink, redis):
+    policy = stats_policy(redis, extra="").replace("[stats]\n", "[stats]\nmax_values = 10\n")
+    staffeld = staffeld_factory(policy=policy)
+    postfix = postfix_factory(milter=staffeld.socket_spec)
+    for i in range(25):
+        assert send(postfix, "u%d@random.example" % i, ["bob@x.example"]).accepted
+        if i == 4:
+            time.sleep(0.5)  # the first five are written before the rest
+    sink.wait_for(25)
+    time.sleep(1.0)
+    senders = stats(staffeld, "sender")
+    assert len(senders) == 11 and "other" in senders, senders
+    assert sum(row["messages"] for row in senders.values()) == 25
+    assert senders["other"]["messages"] == 15
+    for i in range(5):
+        assert senders["u%d@random.example" % i]["messages"] == 1
+    members = redis.command("SCARD", "staffel:stats:values:sender:" + time.strftime("%Y%m%d", time.gmtime()))
+    assert members == 10
