@@ -18,6 +18,9 @@ Modes (--modes, comma-separated; default bare,staffeld-unix,staffeld-inet):
                         both never reached), charged in staffeld's Redis
   staffeld-rsa          staffeld signing bench.example with RSA-2048
   staffeld-rsa-ed25519  staffeld signing bench.example with RSA-2048 and Ed25519
+  staffeld-rsa-stats    staffeld-rsa plus [stats], [events] and [metrics] on
+                        (counts and events flushed to Redis every second,
+                        Prometheus on a loopback port, scraped after the run)
   opendkim-rsa          Debian's opendkim (-f, own config, unix socket) signing
                         bench.example with the same RSA-2048 key, relaxed/relaxed
   null-milter           tests/bench/null_milter.c (compiled here against Debian's
@@ -26,7 +29,9 @@ Modes (--modes, comma-separated; default bare,staffeld-unix,staffeld-inet):
   Runs are interleaved (bare, unix, ..., bare, ...) and medians are reported,
   since throughput swings with the host's steal time; CPU ms/message is the
   steadier figure to compare. The "scripts" column is Redis's own count
-  (INFO commandstats: evalsha + eval calls) per measured message.
+  (INFO commandstats: evalsha + eval calls) per measured message, "cmds"
+  every command Redis counted (those scripts run inside it included) per
+  message: with statistics on, both grow per flush, not per message.
 Signature check: after each measured run, --check messages (20) go through
   the same chain to a capture sink (their recipient domain is routed there
   by transport_maps); each is verified with python3-dkim against the keys'
@@ -57,19 +62,20 @@ import harness  # noqa: E402
 from dkim_verify import public_key_record, verify_python_dkim  # noqa: E402
 
 MODES = ("bare", "staffeld-unix", "staffeld-inet", "staffeld-quota", "staffeld-rsa",
-         "staffeld-rsa-ed25519", "opendkim-rsa", "null-milter")
+         "staffeld-rsa-ed25519", "staffeld-rsa-stats", "opendkim-rsa", "null-milter")
 ALIASES = {"staffeld": "staffeld-unix"}
 DEFAULT_MODES = ("bare", "staffeld-unix", "staffeld-inet")
 # The selectors each mode signs with (the key files are named after them).
 SIGNS = {"staffeld-rsa": ("rsa",), "staffeld-rsa-ed25519": ("rsa", "ed"),
-         "opendkim-rsa": ("rsa",)}
+         "staffeld-rsa-stats": ("rsa",), "opendkim-rsa": ("rsa",)}
 KEY_ALGORITHMS = {"rsa": ("RSA", "rsa-sha256"), "ed": ("ed25519", "ed25519-sha256")}
 DOMAIN = "bench.example"
 SENDER = "from@" + DOMAIN  # smtp-source writes "From: <-f address>"
 RCPT = "to@example.net"
 CHECK_RCPT = "to@check.bench.test"  # routed to the capture sink
 # Ratios printed when both modes ran (every mode is also compared with bare).
-PAIRS = (("staffeld-inet", "staffeld-unix"), ("staffeld-quota", "staffeld-unix"), ("staffeld-rsa", "staffeld-unix"),
+PAIRS = (("staffeld-inet", "staffeld-unix"), ("staffeld-quota", "staffeld-unix"),
+         ("staffeld-rsa-stats", "staffeld-rsa"), ("staffeld-rsa", "staffeld-unix"),
          ("staffeld-rsa-ed25519", "staffeld-rsa"), ("staffeld-rsa", "opendkim-rsa"),
          ("staffeld-unix", "null-milter"))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -222,11 +228,45 @@ limit = "1000000/1s"
 """
 
 
+STATS = """
+[stats]
+enabled = true
+tag_headers = ["X-Campaign-Id"]
+
+[events]
+enabled = true
+
+[metrics]
+listen = "127.0.0.1:%d"
+"""
+
+
 def script_calls(redis):
     """evalsha + eval calls so far, from Redis's INFO commandstats."""
     text = redis.command("INFO", "commandstats")
     text = text.decode() if isinstance(text, bytes) else str(text)
     return sum(int(n) for n in re.findall(r"cmdstat_(?:evalsha|eval):calls=(\d+)", text))
+
+
+def command_calls(redis):
+    """Every command Redis counted so far but INFO, from INFO commandstats."""
+    text = redis.command("INFO", "commandstats")
+    text = text.decode() if isinstance(text, bytes) else str(text)
+    return sum(int(n) for name, n in re.findall(r"cmdstat_([a-z|]+):calls=(\d+)", text)
+               if name != "info")
+
+
+def scrape_metrics(port):
+    """Counters of staffeld's /metrics, parsed with prometheus_client."""
+    import urllib.request
+    from prometheus_client.parser import text_string_to_metric_families
+    text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5).read()
+    values = {}
+    for family in text_string_to_metric_families(text.decode()):
+        for sample in family.samples:
+            if sample.name.endswith("_total"):
+                values[sample.name] = values.get(sample.name, 0) + sample.value
+    return values
 
 
 def start_milter(mode, run_dir, redis, keys):
@@ -239,13 +279,18 @@ def start_milter(mode, run_dir, redis, keys):
         return NullMilter(run_dir).start(), False
     kind = "inet" if mode == "staffeld-inet" else "unix"
     policy = None
+    metrics_port = None
     if mode in SIGNS:
         socket_spec = "unix:%s" % (run_dir / "staffeld.sock")
         policy = signing_policy(socket_spec, redis.address, keys, SIGNS[mode])
+        if mode.endswith("-stats"):
+            metrics_port = harness.free_port()
+            policy += STATS % metrics_port
     elif mode == "staffeld-quota":
         socket_spec = "unix:%s" % (run_dir / "staffeld.sock")
         policy = harness.minimal_policy(socket_spec, redis.address) + QUOTAS
     staffeld = harness.Staffeld(run_dir, policy=policy, socket=kind, redis=redis)
+    staffeld.metrics_port = metrics_port
     try:
         staffeld.start()
     except Exception:
@@ -307,6 +352,9 @@ def measure(args, postfix, sink, milter, redis, uses_redis, timeout):
 
     base = sink.count()
     scripts0 = script_calls(redis) if uses_redis else 0
+    cmds0 = command_calls(redis) if uses_redis else 0
+    port = getattr(milter, "metrics_port", None)
+    metrics0 = scrape_metrics(port) if port else {}
     cpu0 = cpu()
     t0 = time.monotonic()
     r = smtp_source(postfix.smtp_port, args.messages, args.sessions, args.size, timeout,
@@ -318,8 +366,16 @@ def measure(args, postfix, sink, milter, redis, uses_redis, timeout):
     cpu1 = cpu()
     n = args.messages
     scripts = (script_calls(redis) - scripts0) / n if uses_redis else 0.0
+    cmds = (command_calls(redis) - cmds0) / n if uses_redis else 0.0
+    if port:
+        metrics1 = scrape_metrics(port)
+        moved = metrics1.get("staffel_messages_total", 0) - metrics0.get(
+            "staffel_messages_total", 0)
+        if moved < n:
+            raise RuntimeError("/metrics counted %d of %d messages" % (moved, n))
     return {
         "scripts": scripts,
+        "cmds": cmds,
         "msgs_s": n / (t1 - t0),
         "submit_s": n / (t_submitted - t0),
         "seconds": t1 - t0,
@@ -431,9 +487,9 @@ def run_all(args, modes, work):
             print("signed, verified: of %d sample messages after each run, how many carry a "
                   "DKIM-Signature for %s, and how many verify (signing modes)"
                   % (args.check, DOMAIN))
-        print("%-21s %4s %9s %9s %8s %9s %9s %9s %7s %9s %8s" % (
+        print("%-21s %4s %9s %9s %8s %9s %9s %9s %7s %9s %8s %6s" % (
             "mode", "run", "msgs/s", "submit/s", "seconds", "postfix", "milter", "redis",
-            "signed", "verified", "scripts"))
+            "signed", "verified", "scripts", "cmds"))
         for i in range(args.runs):
             for m in modes:
                 run_dir = work / ("run%d-%s" % (i + 1, m))
@@ -449,9 +505,9 @@ def run_all(args, modes, work):
                 results[m].append(r)
                 signed = "-" if r["signed"] is None else str(r["signed"])
                 verified = "-" if r["signed"] is None or m not in SIGNS else str(r["verified"])
-                print("%-21s %4d %9.0f %9.0f %8.2f %9.2f %9.2f %9.2f %7s %9s %8.2f" % (
+                print("%-21s %4d %9.0f %9.0f %8.2f %9.2f %9.2f %9.2f %7s %9s %8.2f %6.2f" % (
                     m, i + 1, r["msgs_s"], r["submit_s"], r["seconds"], r["cpu_postfix"],
-                    r["cpu_milter"], r["cpu_redis"], signed, verified, r["scripts"]),
+                    r["cpu_milter"], r["cpu_redis"], signed, verified, r["scripts"], r["cmds"]),
                     flush=True)
     return results, failures
 
