@@ -11,10 +11,8 @@ namespace {
 using nlohmann::json;
 
 json common(std::string_view type, std::int64_t time, std::string_view node) {
-    return json{{"v", kEventSchemaVersion},
-                {"type", type},
-                {"time", rfc3339_utc(time)},
-                {"node", node}};
+    return json{
+        {"v", kEventSchemaVersion}, {"type", type}, {"time", rfc3339_utc(time)}, {"node", node}};
 }
 
 std::string dump(const json& j) {

@@ -166,8 +166,8 @@ struct Dispatcher {
         std::string why;
         for (int attempt = 1; attempt <= args.max_attempts && !g_stop.load(); ++attempt) {
             const auto t = std::to_string(static_cast<long long>(std::time(nullptr)));
-            const auto signature = core::hmac_sha256_hex(adapters::sha256_factory(), secret,
-                                                         t + "." + event);
+            const auto signature =
+                core::hmac_sha256_hex(adapters::sha256_factory(), secret, t + "." + event);
             const auto r = client.post(event, {"X-Staffel-Event-Id: " + id,
                                                "X-Staffel-Signature: t=" + t + ",v1=" + signature});
             if (r.status >= 200 && r.status < 300) {
@@ -194,8 +194,8 @@ struct Dispatcher {
             return false;
         }
         ++set_aside;
-        err << "staffelctl: events webhook: set aside event " << id << " (" << why
-            << ") in " << stream.key() << ":failed\n";
+        err << "staffelctl: events webhook: set aside event " << id << " (" << why << ") in "
+            << stream.key() << ":failed\n";
         return true;
     }
 
@@ -231,14 +231,14 @@ int events_webhook(const core::Policy& policy, const EventsArgs& args, std::ostr
     }
     const std::string consumer =
         args.consumer.empty() ? node_name() + "-" + std::to_string(::getpid()) : args.consumer;
-    Dispatcher d{policy,
-                 args,
-                 err,
-                 std::move(secret),
-                 consumer,
-                 adapters::RedisEventStream(adapters::redis_options(policy.redis),
-                                            policy.redis.prefix),
-                 adapters::WebhookClient(args.url, args.timeout)};
+    Dispatcher d{
+        policy,
+        args,
+        err,
+        std::move(secret),
+        consumer,
+        adapters::RedisEventStream(adapters::redis_options(policy.redis), policy.redis.prefix),
+        adapters::WebhookClient(args.url, args.timeout)};
     catch_stop_signals();
     bool grouped = false;
     auto next_claim = std::chrono::steady_clock::now();
@@ -301,9 +301,10 @@ void EventsCli::add(CLI::App& app, ManPage man_page) {
     man_page(tail_, "staffelctl [-c POLICY] events tail [--follow] [--type T] [--json] [-n N]",
              description, footer);
     tail_->add_flag("-f,--follow", args_.follow, "Keep printing new events until interrupted");
-    tail_->add_option("--type", args_.type,
-                      "Only events of this type; a type ending in \".\" is\n"
-                      "a prefix (\"message.\")")
+    tail_
+        ->add_option("--type", args_.type,
+                     "Only events of this type; a type ending in \".\" is\n"
+                     "a prefix (\"message.\")")
         ->type_name("T");
     tail_->add_flag("--json", args_.json, "Print each event's JSON as stored");
     tail_->add_option("-n,--lines", args_.lines, "Events printed first (default 20)")
@@ -326,8 +327,9 @@ void EventsCli::add(CLI::App& app, ManPage man_page) {
         ->type_name("NAME");
     webhook_->add_option("--timeout", timeout_text_, "Per request (default 10s)")
         ->type_name("DURATION");
-    webhook_->add_option("--max-attempts", args_.max_attempts,
-                         "Tries per event before it is set aside (default 8)")
+    webhook_
+        ->add_option("--max-attempts", args_.max_attempts,
+                     "Tries per event before it is set aside (default 8)")
         ->check(CLI::Range(1, 100).description(""))
         ->type_name("N");
 }

@@ -46,8 +46,8 @@ int route_set_down(const core::Policy& policy, const std::string& name, bool dow
     const bool changed = *marked.value;
     if (changed) {
         OneShotStats events(policy);
-        events.event(simple_event(down ? "route.down" : "route.up", std::time(nullptr),
-                                  node_name(), {{"route", name}, {"fallback", route->fallback}}));
+        events.event(simple_event(down ? "route.down" : "route.up", std::time(nullptr), node_name(),
+                                  {{"route", name}, {"fallback", route->fallback}}));
         events.write(err);
     }
     out << "route " << name << (down ? " is down" : " is up")

@@ -128,8 +128,8 @@ std::optional<StatsPeriod> parse_since(const std::string& since, const core::Zon
         return p;
     }
     int y = 0, m = 0, d = 0;
-    if (since.size() != 10 || std::sscanf(since.c_str(), "%4d-%2d-%2d", &y, &m, &d) != 3 ||
-        m < 1 || m > 12 || d < 1 || d > 31) {
+    if (since.size() != 10 || std::sscanf(since.c_str(), "%4d-%2d-%2d", &y, &m, &d) != 3 || m < 1 ||
+        m > 12 || d < 1 || d > 31) {
         return std::nullopt;
     }
     const auto today = zone.to_local(now);
@@ -205,11 +205,11 @@ void print_stats(const StatsTable& table, const StatsArgs& args, const StatsPeri
             << percent(r.complaints, r.recipients, r.complaint_rate)
             << (r.complaint_rate > kComplaintLimit ? " !" : "") << '\n';
     };
-    out << std::left << std::setw(static_cast<int>(width)) << "VALUE" << std::right
-        << std::setw(10) << "MESSAGES" << std::setw(11) << "RECIPIENTS" << std::setw(6) << "HELD"
-        << std::setw(8) << "REFUSED" << std::setw(9) << "DEFERRED" << std::setw(9) << "RCPT-REF"
-        << std::setw(8) << "BOUNCES" << std::setw(8) << "COMPL" << std::setw(7) << "UNSUB"
-        << std::setw(9) << "BOUNCE%" << std::setw(10) << "COMPL%" << '\n';
+    out << std::left << std::setw(static_cast<int>(width)) << "VALUE" << std::right << std::setw(10)
+        << "MESSAGES" << std::setw(11) << "RECIPIENTS" << std::setw(6) << "HELD" << std::setw(8)
+        << "REFUSED" << std::setw(9) << "DEFERRED" << std::setw(9) << "RCPT-REF" << std::setw(8)
+        << "BOUNCES" << std::setw(8) << "COMPL" << std::setw(7) << "UNSUB" << std::setw(9)
+        << "BOUNCE%" << std::setw(10) << "COMPL%" << '\n';
     for (std::size_t i = 0; i < shown; ++i) {
         line(rows[i]);
     }
@@ -241,10 +241,10 @@ int stats_command(const core::Policy& policy, const StatsArgs& args, std::int64_
     }
     std::vector<std::string> keys;
     for (const auto& label : period->labels) {
-        keys.push_back(period->hourly ? adapters::RedisStatsStore::hourly_key(
-                                            policy.redis.prefix, *dimension, label)
-                                      : adapters::RedisStatsStore::daily_key(
-                                            policy.redis.prefix, *dimension, label));
+        keys.push_back(
+            period->hourly
+                ? adapters::RedisStatsStore::hourly_key(policy.redis.prefix, *dimension, label)
+                : adapters::RedisStatsStore::daily_key(policy.redis.prefix, *dimension, label));
     }
     adapters::RedisStatsStore store(adapters::redis_options(policy.redis));
     auto table = store.sum(keys);

@@ -70,7 +70,7 @@ class StatsFlusher final : public core::OutcomeSink {
     core::stats::Counts counts_;
 
     mutable std::mutex events_mu_;
-    std::deque<std::string> events_;  // guarded by events_mu_
+    std::deque<std::string> events_;    // guarded by events_mu_
     std::uint64_t events_dropped_ = 0;  // guarded by events_mu_
 
     std::mutex flush_mu_;  // one flush at a time; guards the members below

@@ -81,10 +81,10 @@ bool OneShotStats::write(std::ostream& err) {
         return true;
     }
     adapters::RedisStatsStore store(adapters::redis_options(policy_.redis));
-    auto done = store.flush(counts, policy_.redis.prefix,
-                            {policy_.stats.hourly_retention, policy_.stats.daily_retention,
-                             policy_.stats.max_values},
-                            events_, policy_.events.max_length);
+    auto done = store.flush(
+        counts, policy_.redis.prefix,
+        {policy_.stats.hourly_retention, policy_.stats.daily_retention, policy_.stats.max_values},
+        events_, policy_.events.max_length);
     events_.clear();
     if (!done) {
         err << "staffelctl: warning: the statistics of this command are lost: "

@@ -222,8 +222,8 @@ int run_suppress_add(const SuppressContext& c, const SuppressArgs& a) {
     }
     c.out << (*replaced ? "replaced the " : "added the ") << where(e.scope) << " of "
           << target->address << ": " << describe(e) << '\n';
-    const char* kind = e.reason == core::SuppressReason::HardBounce  ? "bounce_hard"
-                       : e.reason == core::SuppressReason::Complaint ? "complaint"
+    const char* kind = e.reason == core::SuppressReason::HardBounce    ? "bounce_hard"
+                       : e.reason == core::SuppressReason::Complaint   ? "complaint"
                        : e.reason == core::SuppressReason::Unsubscribe ? "unsubscribe"
                                                                        : nullptr;
     if (kind != nullptr && c.ingested) {

@@ -359,9 +359,8 @@ std::vector<FieldSpec> build_schema() {
 
 const std::vector<std::string_view>& known_sections() {
     static const std::vector<std::string_view> sections{
-        "general", "milter",      "redis",   "log",    "dkim",
-        "quota",   "suppression", "routing", "stream", "route",
-        "stats",   "events",      "metrics"};
+        "general", "milter", "redis", "log",   "dkim",   "quota",  "suppression",
+        "routing", "stream", "route", "stats", "events", "metrics"};
     return sections;
 }
 

@@ -62,36 +62,35 @@ void add_stats_rows(std::vector<FieldSpec>& rows) {
     rows.push_back({"stats", "flush_interval", "a duration from \"100ms\" to \"1s\"", "\"1s\"",
                     duration_in(
                         [](Policy & p) -> auto& { return p.stats.flush_interval; }, 100ms, 1s)});
-    rows.push_back({"stats", "hourly_retention", "a duration from \"1d\" to \"400d\"", "\"35d\"",
-                    seconds_in(
-                        [](Policy & p) -> auto& { return p.stats.hourly_retention; }, 24h,
-                        24h * 400)});
-    rows.push_back({"stats", "daily_retention", "a duration from \"1d\" to \"3650d\"", "\"400d\"",
-                    seconds_in(
-                        [](Policy & p) -> auto& { return p.stats.daily_retention; }, 24h,
-                        24h * 3650)});
+    rows.push_back(
+        {"stats", "hourly_retention", "a duration from \"1d\" to \"400d\"", "\"35d\"",
+         seconds_in(
+             [](Policy & p) -> auto& { return p.stats.hourly_retention; }, 24h, 24h * 400)});
+    rows.push_back(
+        {"stats", "daily_retention", "a duration from \"1d\" to \"3650d\"", "\"400d\"",
+         seconds_in(
+             [](Policy & p) -> auto& { return p.stats.daily_retention; }, 24h, 24h * 3650)});
     rows.push_back({"stats", "max_values", "an integer from 10 to 1000000", "1000",
                     integer_in(
                         [](Policy & p) -> auto& { return p.stats.max_values; }, 10, 1000000)});
     rows.push_back({"stats", "max_buffered", "an integer from 1000 to 10000000", "100000",
                     integer_in(
-                        [](Policy & p) -> auto& { return p.stats.max_buffered; }, 1000,
-                        10000000)});
-    rows.push_back({"stats", "tag_headers", "an array of header field names", "[]",
-                    array_of<std::string>(
-                        [](Policy & p) -> auto& { return p.stats.tag_headers; }, header_name,
-                        true)});
+                        [](Policy & p) -> auto& { return p.stats.max_buffered; }, 1000, 10000000)});
+    rows.push_back(
+        {"stats", "tag_headers", "an array of header field names", "[]",
+         array_of<std::string>(
+             [](Policy & p) -> auto& { return p.stats.tag_headers; }, header_name, true)});
     rows.push_back({"stats", "strip_tag_headers", "true or false", "false",
                     boolean_in([](Policy& p) -> bool& { return p.stats.strip_tag_headers; })});
     rows.push_back({"stats", "tag_max_length", "an integer from 1 to 256", "64",
                     integer_in(
                         [](Policy & p) -> auto& { return p.stats.tag_max_length; }, 1, 256)});
-    rows.push_back({"stats", "feedback_id",
-                    "a header template, e.g. \"{tag}:{stream}:{sender_domain}:staffel\"",
-                    "(no Feedback-ID added)",
-                    string_with(
-                        [](Policy & p) -> auto& { return p.stats.feedback_id; },
-                        feedback_id_template)});
+    rows.push_back(
+        {"stats", "feedback_id",
+         "a header template, e.g. \"{tag}:{stream}:{sender_domain}:staffel\"",
+         "(no Feedback-ID added)",
+         string_with(
+             [](Policy & p) -> auto& { return p.stats.feedback_id; }, feedback_id_template)});
     // [events]
     rows.push_back({"events", "enabled", "true or false", "false",
                     boolean_in([](Policy& p) -> bool& { return p.events.enabled; })});

@@ -48,14 +48,14 @@ struct MessageOutcome {
     std::string queue_id;  // "" when the MTA gave none
     std::string client_host;
     std::string client_addr;
-    std::string sasl_user;       // "" without SMTP AUTH
-    std::string sender;          // envelope sender, "" for <>
-    std::string sender_domain;   // lower case; "" for <> or no domain
-    std::string policy_digest;   // the policy the message was judged by
-    std::string stream;          // "" when the header was never seen
-    std::string route;           // the route that carries it; "" for none
-    std::string tag;             // [stats] tag_headers; "" for none
-    std::string dmarc;           // the DMARC prediction's log token
+    std::string sasl_user;      // "" without SMTP AUTH
+    std::string sender;         // envelope sender, "" for <>
+    std::string sender_domain;  // lower case; "" for <> or no domain
+    std::string policy_digest;  // the policy the message was judged by
+    std::string stream;         // "" when the header was never seen
+    std::string route;          // the route that carries it; "" for none
+    std::string tag;            // [stats] tag_headers; "" for none
+    std::string dmarc;          // the DMARC prediction's log token
 
     std::size_t recipients = 0;  // accepted (after removals)
     // Accepted recipients' domains, lower case, one per recipient.
@@ -65,9 +65,9 @@ struct MessageOutcome {
     std::vector<SignatureOutcome> signatures;
     // [[quota]] limits with action "log" that the message went over.
     std::vector<std::string> shadow_over;
-    std::uint64_t bytes = 0;         // header and body as the milter saw them
-    std::int64_t time = 0;           // seconds since the epoch, at the end
-    std::int64_t elapsed_us = 0;     // from MAIL FROM reaching the milter to the end
+    std::uint64_t bytes = 0;      // header and body as the milter saw them
+    std::int64_t time = 0;        // seconds since the epoch, at the end
+    std::int64_t elapsed_us = 0;  // from MAIL FROM reaching the milter to the end
 };
 
 std::string_view to_string(MessageOutcome::Action action);

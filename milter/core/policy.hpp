@@ -89,7 +89,7 @@ struct StatsSettings {
 // [events]: a Redis Stream of decisions, written with the stats flush.
 struct EventSettings {
     bool enabled = false;
-    std::size_t max_length = 100000;  // XADD MAXLEN ~ (entries, each a batch of events)
+    std::size_t max_length = 100000;   // XADD MAXLEN ~ (entries, each a batch of events)
     std::size_t max_buffered = 10000;  // events kept in memory while Redis is away
 };
 

@@ -490,8 +490,8 @@ void Session::finish(std::string_view queue_id, MessageOutcome::Action action) {
     if (!message_) {
         return;
     }
-    const LogLevel level = action == MessageOutcome::Action::Aborted ? LogLevel::Debug
-                                                                      : LogLevel::Info;
+    const LogLevel level =
+        action == MessageOutcome::Action::Aborted ? LogLevel::Debug : LogLevel::Info;
     if (log_.enabled(level)) {
         log_.log(level, log_line(queue_id, action));
     }
@@ -534,6 +534,5 @@ void Session::report(std::string_view queue_id, MessageOutcome::Action action) {
                        .count();
     outcomes_->message(o);
 }
-
 
 }  // namespace staffel::core

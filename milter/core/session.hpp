@@ -222,34 +222,34 @@ class Session {
         HeaderCollector headers;
         bool headers_done = false;
         std::optional<MessageSigner> signer;
-        std::string dkim_result;                // log token: "d/s,d/s" or "none:REASON"
-        std::string stream;                     // the stream's name; "" without headers
-        std::string tag;                        // [stats] tag_headers; "" = none
-        std::string feedback_id;                // the Feedback-ID value to add; "" = none
-        const Route* route = nullptr;           // the route that carries it; null: none
-        std::string route_result;               // log token: route name, ",from=...", errors
-        std::string route_down;                 // the route wanted, down with no fallback up
-        const StreamRule* rule = nullptr;       // the [[stream]] rule that matched
-        std::vector<HeaderField> gate_add;      // List-Unsubscribe fields the gate adds
-        std::string gate_result;                // log token of the bulk-sender gate
-        std::string spf_result;                 // log token of the SPF pre-flight
-        bool spf_use_bounce_domain = false;     // the pre-flight moved the return path
-        std::optional<std::string> new_sender;  // the route's MAIL FROM, when it changes
-        std::string dmarc_result;               // log token of the DMARC prediction
-        std::vector<CounterCharge> charged;     // admitted quota charges, for a refund
-        std::string quota_result;               // log token: "ok", "over:NAME", ...
-        std::vector<Recipient> rcpts;           // accepted recipients (suppression on)
-        std::size_t refused = 0;                // recipients refused at RCPT
+        std::string dkim_result;                      // log token: "d/s,d/s" or "none:REASON"
+        std::string stream;                           // the stream's name; "" without headers
+        std::string tag;                              // [stats] tag_headers; "" = none
+        std::string feedback_id;                      // the Feedback-ID value to add; "" = none
+        const Route* route = nullptr;                 // the route that carries it; null: none
+        std::string route_result;                     // log token: route name, ",from=...", errors
+        std::string route_down;                       // the route wanted, down with no fallback up
+        const StreamRule* rule = nullptr;             // the [[stream]] rule that matched
+        std::vector<HeaderField> gate_add;            // List-Unsubscribe fields the gate adds
+        std::string gate_result;                      // log token of the bulk-sender gate
+        std::string spf_result;                       // log token of the SPF pre-flight
+        bool spf_use_bounce_domain = false;           // the pre-flight moved the return path
+        std::optional<std::string> new_sender;        // the route's MAIL FROM, when it changes
+        std::string dmarc_result;                     // log token of the DMARC prediction
+        std::vector<CounterCharge> charged;           // admitted quota charges, for a refund
+        std::string quota_result;                     // log token: "ok", "over:NAME", ...
+        std::vector<Recipient> rcpts;                 // accepted recipients (suppression on)
+        std::size_t refused = 0;                      // recipients refused at RCPT
         std::vector<RecipientOutcome> refused_rcpts;  // those recipients (bounded)
-        std::vector<RecipientOutcome> removed;  // recipients removed at end of message
-        std::vector<std::string> rcpt_domains;  // accepted recipients' domains (bounded)
+        std::vector<RecipientOutcome> removed;        // recipients removed at end of message
+        std::vector<std::string> rcpt_domains;        // accepted recipients' domains (bounded)
         std::vector<SignatureOutcome> signatures;
-        std::string reason;                     // MessageOutcome::reason
-        std::string reply;                      // "rcode xcode text" when refused
-        std::uint64_t bytes = 0;                // header and body seen
+        std::string reason;                             // MessageOutcome::reason
+        std::string reply;                              // "rcode xcode text" when refused
+        std::uint64_t bytes = 0;                        // header and body seen
         std::chrono::steady_clock::time_point started;  // MAIL FROM reached the milter
-        std::vector<Recipient> dropped;         // those recipients, for smfi_delrcpt
-        std::string suppress_result;            // log token: "error:..." when not checked
+        std::vector<Recipient> dropped;                 // those recipients, for smfi_delrcpt
+        std::string suppress_result;                    // log token: "error:..." when not checked
     };
 
     // RCPT, one purpose each: the recipient as given and normalised, kept

@@ -174,8 +174,8 @@ Verdict Session::check_unsubscribe_gate(Message& m) {
     }
     const TemplateInput in{
         &m.headers.fields(), m.stream,
-        m.route != nullptr ? std::string_view(m.route->name) : std::string_view(),
-        m.sender.address, m.tag};
+        m.route != nullptr ? std::string_view(m.route->name) : std::string_view(), m.sender.address,
+        m.tag};
     auto gate = unsubscribe_gate(m.rule, m.headers.fields(),
                                  expand_template(m.rule->unsubscribe_template, in));
     m.gate_result = gate.log;
@@ -232,8 +232,8 @@ bool Session::strips_tag_headers() const {
 
 bool Session::stripped(const Message& m, std::string_view name) const {
     const auto is = [&](const std::string& n) { return iequals(n, name); };
-    if (m.route != nullptr && std::any_of(m.route->strip_headers.begin(),
-                                          m.route->strip_headers.end(), is)) {
+    if (m.route != nullptr &&
+        std::any_of(m.route->strip_headers.begin(), m.route->strip_headers.end(), is)) {
         return true;
     }
     return strips_tag_headers() &&
@@ -255,10 +255,10 @@ void Session::tag_message(Message& m) const {
             return;  // the sender's own stays, and no second one is added
         }
     }
-    const TemplateInput in{&m.headers.fields(), m.stream,
-                           m.route != nullptr ? std::string_view(m.route->name)
-                                              : std::string_view(),
-                           m.sender.address, m.tag};
+    const TemplateInput in{
+        &m.headers.fields(), m.stream,
+        m.route != nullptr ? std::string_view(m.route->name) : std::string_view(), m.sender.address,
+        m.tag};
     m.feedback_id = expand_template(stats.feedback_id, in);
 }
 

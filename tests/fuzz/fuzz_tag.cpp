@@ -29,8 +29,8 @@ void require(bool promise) {
 }
 
 bool tag_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '+' || c == '=' || c == '@' || c == '/';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '+' || c == '=' || c == '@' || c == '/';
 }
 
 }  // namespace

@@ -159,8 +159,7 @@ void collect_to_addresses(GMimeMessage* message, std::vector<std::string>& out) 
 }
 
 // The header fields of `message`, bounded (BounceReport::original_headers).
-void collect_headers(GMimeMessage* message,
-                     std::vector<std::pair<std::string, std::string>>& out) {
+void collect_headers(GMimeMessage* message, std::vector<std::pair<std::string, std::string>>& out) {
     constexpr std::size_t kMaxValue = 8192;
     GMimeHeaderList* headers = g_mime_object_get_header_list(GMIME_OBJECT(message));
     const int n = headers != nullptr ? g_mime_header_list_get_count(headers) : 0;

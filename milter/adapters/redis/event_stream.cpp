@@ -98,8 +98,8 @@ core::Result<std::vector<StreamEntry>> RedisEventStream::after(std::string_view 
 }
 
 core::Result<bool> RedisEventStream::ensure_group(std::string_view group) {
-    const std::vector<std::string> argv{"XGROUP", "CREATE", key_, std::string(group), "0",
-                                        "MKSTREAM"};
+    const std::vector<std::string> argv{"XGROUP",           "CREATE", key_,
+                                        std::string(group), "0",      "MKSTREAM"};
     auto reply = pool_.command(argv);
     if (!reply) {
         return reply.error();
@@ -140,9 +140,9 @@ core::Result<bool> RedisEventStream::ack(std::string_view group, std::string_vie
 }
 
 core::Result<bool> RedisEventStream::set_aside(std::string_view event, std::string_view error) {
-    const std::vector<std::string> argv{"XADD",  key_ + ":failed", "MAXLEN",          "~",
-                                        "100000", "*",             "event",           std::string(event),
-                                        "error",  std::string(error)};
+    const std::vector<std::string> argv{
+        "XADD", key_ + ":failed", "MAXLEN",           "~",     "100000",
+        "*",    "event",          std::string(event), "error", std::string(error)};
     auto reply = pool_.command(argv);
     if (!reply) {
         return reply.error();

@@ -60,8 +60,7 @@ class RedisEventStream {
     [[nodiscard]] const std::string& key() const { return key_; }
 
   private:
-    core::Result<std::vector<StreamEntry>> entries(std::vector<std::string> argv,
-                                                   bool nested);
+    core::Result<std::vector<StreamEntry>> entries(std::vector<std::string> argv, bool nested);
 
     RedisPool pool_;
     std::string key_;

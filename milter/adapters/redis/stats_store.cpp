@@ -49,8 +49,8 @@ std::vector<Chunk> chunks_of(const CountMap& counts, std::string_view prefix) {
         const std::string day = hour.substr(0, 8);
         c.keys.push_back(RedisStatsStore::hourly_key(prefix, dim, hour));
         c.keys.push_back(RedisStatsStore::daily_key(prefix, dim, day));
-        c.keys.push_back(std::string(prefix) + "stats:values:" +
-                         std::string(core::stats::to_string(dim)) + ":" + day);
+        c.keys.push_back(std::string(prefix) +
+                         "stats:values:" + std::string(core::stats::to_string(dim)) + ":" + day);
         const std::size_t count_at = c.groups.size();
         c.groups.emplace_back();
         std::size_t n = 0;
@@ -81,22 +81,20 @@ RedisStatsStore::RedisStatsStore(RedisOptions options)
 
 std::string RedisStatsStore::hourly_key(std::string_view prefix, Dimension d,
                                         std::string_view hour) {
-    return std::string(prefix) + "stats:" + std::string(core::stats::to_string(d)) + ":h:" +
-           std::string(hour);
+    return std::string(prefix) + "stats:" + std::string(core::stats::to_string(d)) +
+           ":h:" + std::string(hour);
 }
 
-std::string RedisStatsStore::daily_key(std::string_view prefix, Dimension d,
-                                       std::string_view day) {
-    return std::string(prefix) + "stats:" + std::string(core::stats::to_string(d)) + ":d:" +
-           std::string(day);
+std::string RedisStatsStore::daily_key(std::string_view prefix, Dimension d, std::string_view day) {
+    return std::string(prefix) + "stats:" + std::string(core::stats::to_string(d)) +
+           ":d:" + std::string(day);
 }
 
 std::string RedisStatsStore::events_key(std::string_view prefix) {
     return std::string(prefix) + "events";
 }
 
-core::Result<std::uint64_t> RedisStatsStore::flush(const CountMap& counts,
-                                                   std::string_view prefix,
+core::Result<std::uint64_t> RedisStatsStore::flush(const CountMap& counts, std::string_view prefix,
                                                    const StatsRetention& retention,
                                                    std::span<const std::string> events,
                                                    std::size_t events_max_length) {
@@ -117,8 +115,8 @@ core::Result<std::uint64_t> RedisStatsStore::flush(const CountMap& counts,
         lease.value().append(argv);
     }
     if (!events.empty()) {
-        std::vector<std::string> argv{"XADD",  events_key(prefix), "MAXLEN", "~",
-                                      std::to_string(events_max_length), "*"};
+        std::vector<std::string> argv{
+            "XADD", events_key(prefix), "MAXLEN", "~", std::to_string(events_max_length), "*"};
         argv.reserve(argv.size() + events.size() * 2);
         for (std::size_t i = 0; i < events.size(); ++i) {
             argv.push_back(std::to_string(i));

@@ -109,7 +109,7 @@ class Counts {
 
     const std::size_t max_keys_;
     mutable std::mutex mutex_;
-    CountMap counts_;          // guarded
+    CountMap counts_;           // guarded
     std::uint64_t folded_ = 0;  // guarded
 };
 

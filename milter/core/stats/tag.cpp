@@ -27,8 +27,8 @@ std::string sanitise_tag(std::string_view value, std::size_t max_bytes) {
     return out;
 }
 
-std::string message_tag(const std::vector<HeaderField>& fields,
-                        std::span<const std::string> names, std::size_t max_bytes) {
+std::string message_tag(const std::vector<HeaderField>& fields, std::span<const std::string> names,
+                        std::size_t max_bytes) {
     for (const auto& name : names) {
         for (const auto& f : fields) {
             if (iequals(f.name, name)) {

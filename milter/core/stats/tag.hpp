@@ -26,7 +26,7 @@ std::string sanitise_tag(std::string_view value, std::size_t max_bytes);
 
 // The first field of `names` present in `fields` (case-insensitive), as a
 // sanitised tag; "" when none is present or its value sanitises to "".
-std::string message_tag(const std::vector<HeaderField>& fields,
-                        std::span<const std::string> names, std::size_t max_bytes);
+std::string message_tag(const std::vector<HeaderField>& fields, std::span<const std::string> names,
+                        std::size_t max_bytes);
 
 }  // namespace staffel::core

@@ -17,10 +17,10 @@
 namespace staffel::test {
 
 struct FakeMessageEdits : core::MessageEdits {
-    bool accept_headers = true;        // false: insert_header fails
-    int inserted = 0;                  // header fields inserted
-    std::vector<std::string> deleted;  // recipients removed, as given
-    std::string sender;                // the last MAIL FROM set; "" = unchanged
+    bool accept_headers = true;                 // false: insert_header fails
+    int inserted = 0;                           // header fields inserted
+    std::vector<std::string> deleted;           // recipients removed, as given
+    std::string sender;                         // the last MAIL FROM set; "" = unchanged
     std::vector<std::string> removed_headers;   // "Name#index"
     std::vector<std::string> appended_headers;  // "Name:value"
 

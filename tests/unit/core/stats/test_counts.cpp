@@ -52,18 +52,17 @@ TEST_CASE("stored values are printable ASCII without '|' or '%', cut, never empt
     CHECK(value_text(std::string(255, 'x') + "|").size() == 255);  // no half escape
 }
 
-TEST_CASE("an accepted message counts in every dimension, recipients by their domain",
-          "[stats]") {
+TEST_CASE("an accepted message counts in every dimension, recipients by their domain", "[stats]") {
     Counts counts;
     counts.add(accepted(), "2026120413");
     const auto m = counts.take();
-    for (auto [d, v] : std::vector<std::pair<Dimension, std::string>>{
-             {Dimension::SenderDomain, "shop.example"},
-             {Dimension::Sender, "app@shop.example"},
-             {Dimension::Stream, "bulk"},
-             {Dimension::Route, "none"},
-             {Dimension::Tag, "nov-1"},
-             {Dimension::Outcome, "accepted"}}) {
+    for (auto [d, v] :
+         std::vector<std::pair<Dimension, std::string>>{{Dimension::SenderDomain, "shop.example"},
+                                                        {Dimension::Sender, "app@shop.example"},
+                                                        {Dimension::Stream, "bulk"},
+                                                        {Dimension::Route, "none"},
+                                                        {Dimension::Tag, "nov-1"},
+                                                        {Dimension::Outcome, "accepted"}}) {
         INFO(to_string(d) << "=" << v);
         CHECK(at(m, d, v, "messages") == 1);
         CHECK(at(m, d, v, "recipients") == 2);
@@ -87,8 +86,8 @@ TEST_CASE("refused, deferred, held and aborted messages count by reason", "[stat
         std::string outcome;
     };
     const std::vector<Case> cases{
-        {MessageOutcome::Action::Reject, "suppression:hard_bounce", "refused:suppression:hard_bounce",
-         "refused"},
+        {MessageOutcome::Action::Reject, "suppression:hard_bounce",
+         "refused:suppression:hard_bounce", "refused"},
         {MessageOutcome::Action::Tempfail, "quota:daily", "deferred:quota:daily", "deferred"},
         {MessageOutcome::Action::Tempfail, "", "deferred:unknown", "deferred"},
         {MessageOutcome::Action::Hold, "quota:hold-c", "held", "held"},
