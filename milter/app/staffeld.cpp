@@ -337,12 +337,12 @@ class Daemon {
         const auto old = store_.current();
         auto r = load_with_overrides(opt_.config, opt_.overrides);
         if (!r.policy) {
+            if (metrics_) {
+                metrics_->policy_reloaded(false, old->digest);
+            }
             for (const auto& e : r.errors) {
                 logger_->error("reload failed: " + e.to_string() + "; keeping policy " +
                                old->digest);
-            }
-            if (metrics_) {
-                metrics_->policy_reloaded(false, old->digest);
             }
             return;
         }

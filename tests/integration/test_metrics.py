@@ -95,6 +95,7 @@ def test_counters_move_with_the_mail(workdir, staffeld_factory, postfix_factory,
     assert moved("staffel_redis_seconds_count") == moved("staffel_redis_round_trips_total")
     assert moved("staffel_message_bytes_total") > 0
     assert total(after, "staffel_milter_seconds_sum") > 0
+    print("messages: %s" % [(l, v) for n, l, v in after if n == "staffel_messages_total"])
     for name, labels, _ in after:
         for key, value in labels.items():
             assert "@" not in value, "%s has %s=%r" % (name, key, value)
@@ -110,6 +111,17 @@ def test_counters_move_with_the_mail(workdir, staffeld_factory, postfix_factory,
     assert total(reloaded, "staffel_policy_info", digest=staffeld.digest()) == 1
     assert total(reloaded, "staffel_policy_info", digest=old) == 0
     assert all(l.get("digest") != old for n, l, _ in reloaded if n == "staffel_policy_info")
+
+    # A broken policy is counted as a failed reload; the digest stays.
+    current = staffeld.digest()
+    staffeld.write_policy("[milter\n")
+    mark = staffeld.log_size()
+    staffeld.hup()
+    staffeld.wait_log(r"reload failed", since=mark)
+    failed = scrape(port)
+    assert total(failed, "staffel_policy_reloads_total", result="failed") == 1
+    assert total(failed, "staffel_policy_reloads_total", result="ok") == 1
+    assert total(failed, "staffel_policy_info", digest=current) == 1
 
 
 def test_a_busy_listen_address_stops_the_start(workdir, redis):
