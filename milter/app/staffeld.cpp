@@ -122,13 +122,13 @@ class Daemon {
         if (auto r = SignalPipe::install(); !r) {
             return fail(kExitOsErr, r.error().message);
         }
-        if (auto r = open_socket(*policy); !r) {
-            return fail(kExitOsErr, r.error().message);
-        }
         if (!policy->metrics.listen.empty()) {
             if (auto r = adapters::check_listen_address(policy->metrics.listen); !r) {
                 return fail(kExitOsErr, r.error().message);
             }
+        }
+        if (auto r = open_socket(*policy); !r) {
+            return fail(kExitOsErr, r.error().message);
         }
         if (!opt_.foreground) {
             if (auto r = daemonise(); !r) {

@@ -140,3 +140,5 @@ def test_a_busy_listen_address_stops_the_start(workdir, redis):
         busy.close()
     assert r.returncode == 71, r.stderr
     assert "cannot listen on %s:%d" % (LOOPBACK, port) in r.stderr, r.stderr
+    # Checked before the milter socket is made: nothing is left behind.
+    assert not (workdir / "staffeld.sock").exists()
