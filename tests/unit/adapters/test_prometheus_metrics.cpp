@@ -10,6 +10,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "adapters/metrics/prometheus_metrics.hpp"
@@ -148,6 +149,50 @@ TEST_CASE("a reload is counted and moves staffel_policy_info", "[metrics]") {
     INFO(text);
     CHECK(text.find("11111111") == std::string::npos);
     CHECK(text.find("22222222") == std::string::npos);
+}
+
+TEST_CASE("outcomes from many threads at once are all counted", "[metrics]") {
+    adapters::PrometheusMetrics metrics({}, "0123abcd");
+    constexpr int kThreads = 8;
+    constexpr int kMessages = 500;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&metrics, t] {
+            auto o = outcome(t % 2 == 0 ? Action::Pass : Action::Reject,
+                             "stream" + std::to_string(t % 3), "inhouse", "quota:q");
+            o.recipients = 2;
+            o.bytes = 10;
+            for (int i = 0; i < kMessages; ++i) {
+                metrics.message(o);
+            }
+        });
+    }
+    // Scrapes and reloads meanwhile.
+    for (int i = 0; i < 50; ++i) {
+        CHECK_FALSE(metrics.exposition().empty());
+        metrics.policy_reloaded(true, i % 2 == 0 ? "aaaaaaaa" : "bbbbbbbb");
+    }
+    for (auto& t : threads) {
+        t.join();
+    }
+    const auto got = samples(metrics.exposition());
+    double messages = 0;
+    double recipients = 0;
+    for (const auto& [name, value] : got) {
+        if (name.starts_with("staffel_messages_total{")) {
+            messages += value;
+        } else if (name.starts_with("staffel_recipients_total{")) {
+            recipients += value;
+        }
+    }
+    CHECK(messages == kThreads * kMessages);
+    CHECK(recipients == 2 * kThreads * kMessages);
+    CHECK(got.at("staffel_message_bytes_total") == 10 * kThreads * kMessages);
+    CHECK(got.at(R"(staffel_message_refusals_total{action="reject",reason="quota:q"})") ==
+          kThreads / 2 * kMessages);
+    CHECK(got.at(R"(staffel_policy_reloads_total{result="ok"})") == 50);
+    CHECK(got.at(R"(staffel_policy_info{digest="bbbbbbbb"})") == 1);
+    CHECK(got.count(R"(staffel_policy_info{digest="aaaaaaaa"})") == 0);
 }
 
 TEST_CASE("store errors, DMARC predictions and Redis round trips are read at scrape time",
