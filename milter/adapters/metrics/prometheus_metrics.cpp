@@ -225,15 +225,23 @@ struct PrometheusMetrics::Impl {
     Family<prometheus::Gauge>& policy_info;
     std::mutex info_mutex;
     prometheus::Gauge* info = nullptr;  // guarded by info_mutex
+    std::string info_digest;            // guarded by info_mutex
     std::unique_ptr<prometheus::Exposer> exposer;
 
+    // The new digest's series is added before the old one goes, so a scrape
+    // never finds none; a reload of the same policy changes nothing.
     void set_digest(std::string_view digest) {
         const std::lock_guard lock(info_mutex);
+        if (info != nullptr && info_digest == digest) {
+            return;
+        }
+        auto& next = policy_info.Add({{"digest", label(digest)}});
+        next.Set(1);
         if (info != nullptr) {
             policy_info.Remove(info);
         }
-        info = &policy_info.Add({{"digest", label(digest)}});
-        info->Set(1);
+        info = &next;
+        info_digest = std::string(digest);
     }
 };
 

@@ -140,9 +140,10 @@ TEST_CASE("a reload is counted and moves staffel_policy_info", "[metrics]") {
     metrics.policy_reloaded(false, "11111111");
     metrics.policy_reloaded(true, "22222222");
     metrics.policy_reloaded(true, "33333333");
+    metrics.policy_reloaded(true, "33333333");  // the same policy again
     const auto text = metrics.exposition();
     check_samples(text, {
-                            {R"(staffel_policy_reloads_total{result="ok"})", 2},
+                            {R"(staffel_policy_reloads_total{result="ok"})", 3},
                             {R"(staffel_policy_reloads_total{result="failed"})", 1},
                             {R"(staffel_policy_info{digest="33333333"})", 1},
                         });
