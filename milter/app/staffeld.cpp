@@ -5,7 +5,11 @@
 // (exit 78 on errors, each located file:line:column); probe Redis; open the
 // milter socket (removing a stale unix socket, refusing a live one) and set
 // its mode; daemonise unless -f; drop to [milter] user; run libmilter in its
-// own thread while this thread waits for signals:
+// own thread while this thread waits for signals. With [metrics] listen,
+// the metrics endpoint is bound after daemonising (civetweb's threads would
+// not survive the fork) and before dropping privileges, so a privileged
+// port works; a failure to bind exits 71 naming the address.
+// Signals:
 //   SIGHUP   reload the policy; a broken one is logged and the old one stays
 //   SIGTERM  stop accepting connections, let in-flight messages finish
 //            (at most [milter] drain_timeout), exit 0
@@ -30,6 +34,7 @@
 
 #include "adapters/idn/idna.hpp"
 #include "adapters/log/loggers.hpp"
+#include "adapters/metrics/prometheus_metrics.hpp"
 #include "adapters/milter/milter_adapter.hpp"
 #include "adapters/milter/milter_server.hpp"
 #include "adapters/milter/socket_tuning.hpp"
@@ -37,6 +42,7 @@
 #include "adapters/openssl/hmac.hpp"
 #include "adapters/psl/org_domain.hpp"
 #include "adapters/redis/probe.hpp"
+#include "adapters/redis/round_trips.hpp"
 #include "adapters/redis/route_status.hpp"
 #include "app/event_json.hpp"
 #include "app/process.hpp"
@@ -72,7 +78,8 @@ SIGNALS
 EXIT STATUS
   0   success (with -n: the policy is valid)
   64  bad command line
-  71  the socket could not be opened, or privileges could not be dropped
+  71  the socket or the [metrics] listen address could not be opened, or
+      privileges could not be dropped
   78  the policy is invalid (each error is printed as FILE:LINE:COLUMN: ...)
 
 FILES
@@ -126,6 +133,11 @@ class Daemon {
         if (auto r = SignalPipe::install(); !r) {
             return fail(kExitOsErr, r.error().message);
         }
+        if (!policy->metrics.listen.empty()) {
+            if (auto r = adapters::check_listen_address(policy->metrics.listen); !r) {
+                return fail(kExitOsErr, r.error().message);
+            }
+        }
         if (auto r = open_socket(*policy); !r) {
             return fail(kExitOsErr, r.error().message);
         }
@@ -138,6 +150,9 @@ class Daemon {
             if (auto r = write_pid_file(opt_.pid_file); !r) {
                 return fail(kExitOsErr, r.error().message);
             }
+        }
+        if (auto r = start_metrics(*policy); !r) {
+            return fail(kExitOsErr, r.error().message);
         }
         if (auto r = drop(*policy); !r) {
             return fail(kExitOsErr, r.error().message);
@@ -257,6 +272,25 @@ class Daemon {
         return true;
     }
 
+    // [metrics] listen: binds the endpoint and adds the metrics to the
+    // outcome sinks, before the milter starts.
+    core::Result<bool> start_metrics(const core::Policy& p) {
+        if (p.metrics.listen.empty()) {
+            return true;
+        }
+        const adapters::MetricsSources sources{&quota_stats_, &suppress_stats_, &dmarc_stats_,
+                                               &adapters::redis_round_trips()};
+        auto m = adapters::PrometheusMetrics::listen(p.metrics.listen, sources, p.digest);
+        if (!m) {
+            return m.error();
+        }
+        metrics_ = std::move(m).value();
+        outcomes_.add(metrics_.get());
+        logger_->info("metrics at http://" + adapters::civetweb_listen_address(p.metrics.listen) +
+                      "/metrics");
+        return true;
+    }
+
     core::Result<bool> drop(const core::Policy& p) {
         if (!p.milter.user) {
             if (::geteuid() == 0) {
@@ -319,6 +353,9 @@ class Daemon {
         const auto old = store_.current();
         auto r = load_with_overrides(opt_.config, opt_.overrides);
         if (!r.policy) {
+            if (metrics_) {
+                metrics_->policy_reloaded(false, old->digest);
+            }
             for (const auto& e : r.errors) {
                 logger_->error("reload failed: " + e.to_string() + "; keeping policy " +
                                old->digest);
@@ -331,6 +368,9 @@ class Daemon {
             logger_->warning(
                 "milter.socket, milter.user and milter.group take effect only at restart");
         }
+        if (next.metrics.listen != old->metrics.listen) {
+            logger_->warning("metrics.listen takes effect only at restart");
+        }
         counters_.configure(next.redis);
         suppressions_.configure(next.redis);
         stats_->flush();  // what was counted under the old policy, with its settings
@@ -338,6 +378,9 @@ class Daemon {
         stats_->event(simple_event("policy.reloaded", std::time(nullptr), host_name(),
                                    {{"policy", next.digest}, {"previous", old->digest}}));
         apply_log_level(next);
+        if (metrics_) {
+            metrics_->policy_reloaded(true, next.digest);
+        }
         logger_->notice("policy reloaded from " + opt_.config + ": policy " + next.digest +
                         " (was " + old->digest + ")");
         if (next.redis.address.to_string() != old->redis.address.to_string()) {
@@ -381,6 +424,8 @@ class Daemon {
     core::DmarcStats dmarc_stats_;
     core::OutcomeFanOut outcomes_;
     std::unique_ptr<StatsFlusher> stats_;
+    // After the stats it reads; its endpoint stops before they go.
+    std::unique_ptr<adapters::PrometheusMetrics> metrics_;
 };
 
 int parse_command_line(int argc, char** argv, Options& opt) {

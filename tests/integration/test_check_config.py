@@ -54,8 +54,8 @@ CASES = {
         3, {15}, "milter.socket_mode", ['"rw-rw-rw-"']),
     # The section name starts in column 2; column 1 (the '[') is as good.
     "unknown_section": (
-        '[milter]\nsocket = "unix:/tmp/x.sock"\n\n[metrics]\nport = 9100\n',
-        4, {1, 2}, "metrics", ["unknown section"]),
+        '[milter]\nsocket = "unix:/tmp/x.sock"\n\n[telemetry]\nport = 9100\n',
+        4, {1, 2}, "telemetry", ["unknown section"]),
     "toml_missing_bracket": (
         '[milter\nsocket = "unix:/tmp/x.sock"\n',
         1, {8}, None, ["invalid TOML", "]"]),

@@ -2,6 +2,7 @@
 // a killed, restarted and hung redis-server, a full pool, and concurrency.
 //
 // Every case starts its own redis-server (redis_server.hpp).
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "adapters/redis/counter_store.hpp"
+#include "adapters/redis/round_trips.hpp"
 #include "redis_server.hpp"
 
 namespace staffel {
@@ -161,6 +163,45 @@ TEST_CASE("a hung Redis is an error after the command timeout", "[pool][timeout]
     const auto after = store.charge(one_window());
     INFO((after ? std::string() : after.error().message));
     CHECK(after.ok());
+}
+
+TEST_CASE("round trips are counted and timed: commands, a pipelined batch, a timeout",
+          "[pool][metrics]") {
+    RedisServer redis;
+    auto options = redis.options();
+    options.command_timeout = milliseconds(300);
+    RedisPool pool(options);
+    const auto before = adapters::redis_round_trips().snapshot();
+    const std::vector<std::string> ping{"PING"};
+    REQUIRE(pool.command(ping).ok());
+    REQUIRE(pool.command(std::vector<std::string>{"NOSUCHCOMMAND"}).ok());  // an error reply
+    {
+        auto lease = pool.acquire();
+        REQUIRE(lease.ok());
+        for (int i = 0; i < 3; ++i) {
+            lease.value().append(ping);
+        }
+        for (int i = 0; i < 3; ++i) {
+            REQUIRE(lease.value().reply().ok());
+        }
+    }
+    const auto ok = adapters::redis_round_trips().snapshot();
+    CHECK(ok.count - before.count == 3);
+    CHECK(ok.errors - before.errors == 0);
+
+    redis.signal(SIGSTOP);
+    const auto hung = pool.command(ping);
+    redis.signal(SIGCONT);
+    REQUIRE_FALSE(hung.ok());
+    const auto after = adapters::redis_round_trips().snapshot();
+    CHECK(after.count - ok.count == 1);
+    CHECK(after.errors - ok.errors == 1);
+    CHECK(after.sum_us - ok.sum_us >= 250'000);
+    // 300 ms lands in the bucket up to 500 ms.
+    const auto& bounds = adapters::RedisRoundTrips::kBoundsUs;
+    const auto at =
+        static_cast<std::size_t>(std::find(bounds.begin(), bounds.end(), 500'000) - bounds.begin());
+    CHECK(after.buckets[at] - ok.buckets[at] == 1);
 }
 
 TEST_CASE("a full pool makes callers wait at most the command timeout", "[pool]") {

@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "adapters/redis/round_trips.hpp"
 #include "core/text.hpp"
 
 namespace staffel::adapters {
@@ -81,7 +82,8 @@ RedisPool::Lease::Lease(Lease&& other) noexcept
     : pool_(std::exchange(other.pool_, nullptr)),
       context_(std::exchange(other.context_, nullptr)),
       generation_(other.generation_),
-      broken_(other.broken_) {}
+      broken_(other.broken_),
+      batch_unsent_(other.batch_unsent_) {}
 
 RedisPool::Lease& RedisPool::Lease::operator=(Lease&& other) noexcept {
     if (this != &other) {
@@ -90,6 +92,7 @@ RedisPool::Lease& RedisPool::Lease::operator=(Lease&& other) noexcept {
         context_ = std::exchange(other.context_, nullptr);
         generation_ = other.generation_;
         broken_ = other.broken_;
+        batch_unsent_ = other.batch_unsent_;
     }
     return *this;
 }
@@ -112,7 +115,9 @@ core::Result<RedisReplyPtr> RedisPool::Lease::command(std::span<const std::strin
         return pool_->error("connection already failed");
     }
     int saved_errno = 0;
+    const auto start = Clock::now();
     RedisReplyPtr reply = send_argv(context_, argv, saved_errno);
+    redis_round_trips().record(Clock::now() - start, !reply);
     if (!reply) {
         broken_ = true;
         return pool_->io_error(context_, saved_errno, pool_->options_.command_timeout);
@@ -125,6 +130,7 @@ void RedisPool::Lease::append(std::span<const std::string> argv) {
     if (broken_) {
         return;
     }
+    batch_unsent_ = true;
     std::vector<const char*> ptrs;
     std::vector<std::size_t> lens;
     ptrs.reserve(argv.size());
@@ -147,11 +153,19 @@ core::Result<RedisReplyPtr> RedisPool::Lease::reply() {
                                   : pool_->error("connection already failed");
     }
     void* raw = nullptr;
+    const bool sends = std::exchange(batch_unsent_, false);
+    const auto start = Clock::now();
     errno = 0;
     const int rc = redisGetReply(context_, &raw);
     const int saved_errno = errno;
     RedisReplyPtr reply(static_cast<redisReply*>(raw));
-    if (rc != REDIS_OK || !reply) {
+    const bool failed = rc != REDIS_OK || !reply;
+    if (sends) {
+        redis_round_trips().record(Clock::now() - start, failed);
+    } else if (failed) {
+        redis_round_trips().record_error();
+    }
+    if (failed) {
         broken_ = true;
         return pool_->io_error(context_, saved_errno, pool_->options_.command_timeout);
     }

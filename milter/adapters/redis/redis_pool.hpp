@@ -27,6 +27,8 @@
 // Signals: hiredis writes with write(2); a write to a connection Redis
 //   closed raises SIGPIPE, which the process must ignore (staffeld does,
 //   app/process.cpp).
+// Metrics: each round trip (command(), a pipelined batch's first reply())
+//   is timed and counted in redis_round_trips() (adapters/redis/round_trips).
 // Outside input: replies from Redis, parsed by hiredis.
 #pragma once
 
@@ -111,6 +113,7 @@ class RedisPool {
         redisContext* context_ = nullptr;
         std::uint64_t generation_ = 0;
         bool broken_ = false;
+        bool batch_unsent_ = false;  // append() since the last reply(): the next one sends
     };
 
     explicit RedisPool(RedisOptions options);
