@@ -298,7 +298,12 @@ Verdict Session::end_of_message(std::string_view queue_id, MessageEdits* edits) 
 
 void Session::note_refusal(Message& m, const Verdict& v, std::string_view reason) {
     const bool refused = v.action != Verdict::Action::Continue;
-    if (!m.reason.empty() || (!refused && v.quarantine.empty())) {
+    // The first refusal speaks; a refusal after a hold (a later step
+    // failed) replaces the hold's reason.
+    if (!refused && (v.quarantine.empty() || !m.reason.empty())) {
+        return;
+    }
+    if (refused && !m.reply.empty()) {
         return;
     }
     m.reason = std::string(reason);
