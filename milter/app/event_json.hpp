@@ -9,8 +9,10 @@
 //   recipient.refused, recipient.removed, bounce.hard, bounce.soft,
 //   complaint, unsubscribe, policy.reloaded, route.down, route.up.
 // Thread-safety: pure functions.
-// Outside input: addresses, tags and replies from mail; nlohmann::json
-//   escapes them (invalid UTF-8 is replaced, never thrown on).
+// Outside input: addresses, tags and replies from mail. Message events are
+//   written by hand with every byte outside printable ASCII as \u00XX (so
+//   any bytes give valid JSON); the others with nlohmann::json (invalid
+//   UTF-8 replaced, never thrown on).
 #pragma once
 
 #include <cstdint>

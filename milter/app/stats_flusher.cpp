@@ -14,9 +14,19 @@ namespace staffel::app {
 
 namespace {
 
+// The local hour of `time`; the last answer is kept per thread, since the
+// messages of one second (and zone) share it.
 std::string hour_of(const core::Policy& p, std::int64_t time) {
-    const auto local = p.general.time_zone->to_local(time);
-    return core::stats::hour_label(local.year, local.month, local.day, local.hour);
+    thread_local const core::ZoneRules* zone = nullptr;
+    thread_local std::int64_t second = -1;
+    thread_local std::string label;
+    if (zone != p.general.time_zone.get() || second != time) {
+        const auto local = p.general.time_zone->to_local(time);
+        label = core::stats::hour_label(local.year, local.month, local.day, local.hour);
+        zone = p.general.time_zone.get();
+        second = time;
+    }
+    return label;
 }
 
 adapters::StatsRetention retention_of(const core::Policy& p) {

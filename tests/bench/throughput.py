@@ -505,7 +505,7 @@ def run_all(args, modes, work):
                 results[m].append(r)
                 signed = "-" if r["signed"] is None else str(r["signed"])
                 verified = "-" if r["signed"] is None or m not in SIGNS else str(r["verified"])
-                print("%-21s %4d %9.0f %9.0f %8.2f %9.2f %9.2f %9.2f %7s %9s %8.2f %6.2f" % (
+                print("%-21s %4d %9.0f %9.0f %8.2f %9.2f %9.2f %9.2f %7s %9s %8.3f %6.2f" % (
                     m, i + 1, r["msgs_s"], r["submit_s"], r["seconds"], r["cpu_postfix"],
                     r["cpu_milter"], r["cpu_redis"], signed, verified, r["scripts"], r["cmds"]),
                     flush=True)

@@ -45,9 +45,10 @@ TEST_CASE("flushes add up in the hourly and daily hashes, which expire", "[stats
         std::string key, field;
         long long n;
     };
-    for (const auto& w : std::vector<Want>{{"p:stats:sender:h:2026120413", "a@x.example|messages", 5},
-                                           {"p:stats:sender:d:20261204", "a@x.example|messages", 5},
-                                           {"p:stats:sender:d:20261204", "b@x.example|messages", 1}}) {
+    for (const auto& w :
+         std::vector<Want>{{"p:stats:sender:h:2026120413", "a@x.example|messages", 5},
+                           {"p:stats:sender:d:20261204", "a@x.example|messages", 5},
+                           {"p:stats:sender:d:20261204", "b@x.example|messages", 1}}) {
         INFO(w.key << " " << w.field);
         CHECK(hget(redis, w.key, w.field) == w.n);
     }
@@ -82,8 +83,7 @@ TEST_CASE("past max_values a new value counts as other, across flushes", "[stats
     CHECK(hget(redis, day, "c|messages") == 0);
 }
 
-TEST_CASE("events are one stream entry per flush; lost scripts are sent again",
-          "[stats_store]") {
+TEST_CASE("events are one stream entry per flush; lost scripts are sent again", "[stats_store]") {
     test::RedisServer redis;
     redis.start();
     adapters::RedisStatsStore store(redis.options());

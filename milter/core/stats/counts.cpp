@@ -208,15 +208,17 @@ void Counts::add(const Ingested& report, std::string_view hour) {
 
 void Counts::bump(std::string_view hour, Dimension d, std::string_view value,
                   std::string_view counter, std::int64_t n) {
-    CountKey key{std::string(hour), d, std::string(value), std::string(counter)};
+    CountKeyView key{hour, d, value, counter};
     auto it = counts_.find(key);
     if (it == counts_.end() && counts_.size() >= max_keys_ && value != kOther) {
-        key.value = std::string(kOther);
+        key.value = kOther;
         folded_ += static_cast<std::uint64_t>(n);
         it = counts_.find(key);
     }
     if (it == counts_.end()) {
-        counts_.emplace(std::move(key), n);
+        counts_.emplace(
+            CountKey{std::string(key.hour), d, std::string(key.value), std::string(key.counter)},
+            n);
     } else {
         it->second += n;
     }

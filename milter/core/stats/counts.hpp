@@ -75,7 +75,32 @@ struct CountKey {
     std::string counter;
     auto operator<=>(const CountKey&) const = default;
 };
-using CountMap = std::map<CountKey, std::int64_t>;
+
+// A CountKey that owns nothing, to look keys up without building strings
+// (the mail path counts into existing keys almost always).
+struct CountKeyView {
+    std::string_view hour;
+    Dimension dimension = Dimension::SenderDomain;
+    std::string_view value;
+    std::string_view counter;
+};
+
+struct CountKeyLess {
+    using is_transparent = void;
+    static auto tie(const CountKey& k) {
+        return std::tuple<std::string_view, int, std::string_view, std::string_view>(
+            k.hour, static_cast<int>(k.dimension), k.value, k.counter);
+    }
+    static auto tie(const CountKeyView& k) {
+        return std::tuple<std::string_view, int, std::string_view, std::string_view>(
+            k.hour, static_cast<int>(k.dimension), k.value, k.counter);
+    }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+        return tie(a) < tie(b);
+    }
+};
+using CountMap = std::map<CountKey, std::int64_t, CountKeyLess>;
 
 // One ingested report: "bounce_hard", "bounce_soft", "complaint",
 // "unsubscribe", attributed to the sender domain and tag of the original
