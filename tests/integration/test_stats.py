@@ -265,3 +265,51 @@ def test_values_past_max_values_count_as_other(staffeld_factory, postfix_factory
         assert senders["u%d@random.example" % i]["messages"] == 1
     members = redis.command("SCARD", "staffel:stats:values:sender:" + time.strftime("%Y%m%d", time.gmtime()))
     assert members == 10
+
+
+def test_counts_wait_in_memory_while_redis_is_away(staffeld_factory, postfix_factory, sink,
+                                                   redis):
+    # No suppression lists: mail does not need Redis, only the statistics do.
+    policy = stats_policy(redis, extra="").replace("[suppression]\n\n", "")
+    staffeld = staffeld_factory(policy=policy)
+    postfix = postfix_factory(milter=staffeld.socket_spec)
+    assert send(postfix, "app@a.example", ["bob@x.example"]).accepted
+    sink.wait_for(1)
+    time.sleep(0.6)
+    assert stats(staffeld, "sender_domain")["a.example"]["messages"] == 1
+    redis.kill()  # the data goes with it: a fresh Redis comes back
+    since = staffeld.log_size()
+    for i in range(3):
+        assert send(postfix, "app@a.example", ["bob%d@x.example" % i]).accepted
+    sink.wait_for(4)
+    staffeld.wait_log(r"statistics: cannot write to Redis", since=since)
+    time.sleep(0.6)
+    redis.restart()
+    staffeld.wait_log(r"statistics: writing to Redis works again", since=since)
+    time.sleep(0.3)
+    # The three counted while Redis was away, not lost (the first went
+    # with the old Redis's data).
+    assert stats(staffeld, "sender_domain")["a.example"]["messages"] == 3
+    # Said once when it failed, once when it worked again.
+    log = staffeld.log(since)
+    assert log.count("statistics: cannot write to Redis") == 1, log
+
+
+def test_sighup_writes_what_is_pending(staffeld_factory, postfix_factory, sink, redis):
+    staffeld = staffeld_factory(policy=stats_policy(redis, interval="1s", extra=""))
+    postfix = postfix_factory(milter=staffeld.socket_spec)
+    assert send(postfix, "app@a.example", ["bob@x.example"]).accepted
+    sink.wait_for(1)
+    since = staffeld.log_size()
+    staffeld.hup()
+    staffeld.wait_log(r"policy reloaded", since=since)
+    # Written by the reload itself, not by the next flush a second later.
+    assert stats(staffeld, "sender_domain")["a.example"]["messages"] == 1
+
+    def reload_events():
+        found = []
+        for _id, fields in redis.command("XRANGE", "staffel:events", "-", "+"):
+            found += [json.loads(v) for v in fields[1::2]]
+        return [e for e in found if e["type"] == "policy.reloaded"]
+    harness.wait_until(lambda: reload_events(), 5, what="the policy.reloaded event")
+    assert reload_events()[0]["policy"] == staffeld.digest()
