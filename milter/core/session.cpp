@@ -120,7 +120,8 @@ Verdict Session::mail_from(const SenderInfo& sender) {
 bool Session::wants_content() const {
     return policy_ && (!policy_->dkim.keys.empty() || quotas_need_stream(policy_->quotas) ||
                        policy_->suppression.enabled || !policy_->routing.streams.empty() ||
-                       !policy_->routing.routes.empty());
+                       !policy_->routing.routes.empty() || !policy_->stats.tag_headers.empty() ||
+                       !policy_->stats.feedback_id.empty());
 }
 
 bool Session::wants_rcpt_replies() const {

@@ -108,7 +108,7 @@ class MessageEdits {
 
 // Receives, step by step, what a session decides and why (staffelctl
 // explain). Topics: "identity", "recipient", "stream", "route", "spf",
-// "unsubscribe", "suppression", "envelope", "quota", "dkim", "dmarc".
+// "unsubscribe", "suppression", "envelope", "quota", "dkim", "dmarc", "tag".
 class Trace {
   public:
     virtual ~Trace() = default;
@@ -270,7 +270,7 @@ class Session {
     [[nodiscard]] bool strips_tag_headers() const;
     // Whether the field leaves the message (route strip_headers, tag fields).
     [[nodiscard]] bool stripped(const Message& m, std::string_view name) const;
-    void tag_message(Message& m) const;
+    void tag_message(Message& m);
     Verdict apply_tag_edits(Message& m, MessageEdits& edits);
     // The route's return path (m.new_sender); a tempfail if SRS fails.
     Verdict plan_envelope(Message& m);

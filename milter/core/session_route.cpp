@@ -242,16 +242,22 @@ bool Session::stripped(const Message& m, std::string_view name) const {
 
 // The tag (from [stats] tag_headers) and the Feedback-ID of the message,
 // once its header, stream and route are known.
-void Session::tag_message(Message& m) const {
+void Session::tag_message(Message& m) {
     const auto& stats = policy_->stats;
     if (!stats.tag_headers.empty()) {
         m.tag = message_tag(m.headers.fields(), stats.tag_headers, stats.tag_max_length);
+        note("tag", [&] {
+            return m.tag.empty() ? std::string("no tag header field present")
+                                 : "\"" + m.tag + "\"" +
+                                       (stats.strip_tag_headers ? "; its field is removed" : "");
+        });
     }
     if (stats.feedback_id.empty()) {
         return;
     }
     for (const auto& f : m.headers.fields()) {
         if (iequals(f.name, "Feedback-ID")) {
+            note("tag", [] { return std::string("Feedback-ID present: kept, none added"); });
             return;  // the sender's own stays, and no second one is added
         }
     }
@@ -260,6 +266,7 @@ void Session::tag_message(Message& m) const {
         m.route != nullptr ? std::string_view(m.route->name) : std::string_view(), m.sender.address,
         m.tag};
     m.feedback_id = expand_template(stats.feedback_id, in);
+    note("tag", [&] { return "adds Feedback-ID: " + m.feedback_id + " (signed)"; });
 }
 
 // The tag fields to strip and the Feedback-ID to add, after the route's

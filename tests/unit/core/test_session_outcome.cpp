@@ -178,3 +178,22 @@ TEST_CASE("[log] format = json writes the message line as one JSON object, same 
         CHECK(j.size() == 10);
     }
 }
+
+TEST_CASE("a policy that tags mail or adds Feedback-ID asks for the header", "[session][stats]") {
+    struct Case {
+        std::string policy;
+        bool wants;
+    };
+    const std::vector<Case> cases{
+        {"[stats]\nenabled = true\n", false},
+        {"[stats]\ntag_headers = [\"X-Campaign-Id\"]\n", true},
+        {"[stats]\nfeedback_id = \"{stream}:staffel\"\n", true},
+    };
+    for (const auto& c : cases) {
+        INFO(c.policy);
+        QuietLogger log;
+        auto p = policy_from(c.policy);
+        Session s([&] { return p; }, log);
+        CHECK(s.wants_content() == c.wants);
+    }
+}
