@@ -18,6 +18,9 @@
 //   srs encode|decode  the SRS return path of a route (app/route_cmd.hpp)
 //   explain       what the policy would do with one message, step by step,
 //                 read-only (app/explain_cmd.hpp)
+//   stats         what every node counted, from Redis (app/stats_cmd.hpp)
+//   events tail|webhook
+//                 the event feed, printed or delivered (app/events_cmd.hpp)
 // The record formats and comparisons are the core's (core/dkim/
 // dns_record.hpp); DNS goes through app/dns_txt.hpp, keys through the
 // OpenSSL adapter, the policy through config/loader.hpp.
@@ -180,6 +183,8 @@ EXAMPLES
   staffelctl -c /etc/staffel/staffel.toml quota show alice@example.com
   staffelctl -c /etc/staffel/staffel.toml suppress add bob@example.org --reason manual
   staffelctl -c /etc/staffel/staffel.toml ingest < bounce.eml
+  staffelctl -c /etc/staffel/staffel.toml stats --since 7d --by tag
+  staffelctl -c /etc/staffel/staffel.toml events tail --follow
 )";
 
 // ---------------------------------------------------------------- keygen
