@@ -1,6 +1,8 @@
 // event_json.cpp - see event_json.hpp.
 #include "app/event_json.hpp"
 
+#include <unistd.h>
+
 #include <ctime>
 #include <nlohmann/json.hpp>
 
@@ -36,6 +38,14 @@ std::string_view message_type(core::MessageOutcome::Action a) {
 }
 
 }  // namespace
+
+std::string node_name() {
+    char name[256] = {};
+    if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') {
+        return "unknown";
+    }
+    return name;
+}
 
 std::string rfc3339_utc(std::int64_t time) {
     const auto t = static_cast<std::time_t>(time);

@@ -37,4 +37,7 @@ std::string simple_event(std::string_view type, std::int64_t time, std::string_v
 // "2026-12-04T13:05:00Z"
 std::string rfc3339_utc(std::int64_t time);
 
+// This host's name, the "node" of events ("unknown" if it cannot be had).
+std::string node_name();
+
 }  // namespace staffel::app

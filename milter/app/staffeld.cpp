@@ -103,14 +103,6 @@ std::unique_ptr<adapters::ThresholdLogger> make_logger(bool foreground) {
     return std::make_unique<adapters::SyslogLogger>("staffeld");
 }
 
-std::string host_name() {
-    char name[256] = {};
-    if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') {
-        return "unknown";
-    }
-    return name;
-}
-
 void probe_redis(const core::Policy& policy, core::Logger& log) {
     auto r = adapters::redis_ping(policy.redis.address, policy.redis.connect_timeout);
     if (r) {
@@ -254,7 +246,7 @@ class Daemon {
         ctx.dmarc_stats = &dmarc_stats_;
         // Sinks are added before the milter starts (statistics, events, metrics).
         stats_ = std::make_unique<StatsFlusher>([this] { return store_.current(); }, *logger_,
-                                                host_name());
+                                                node_name());
         outcomes_.add(stats_.get());
         ctx.outcomes = &outcomes_;
         ctx.srs_hmac = adapters::hmac_sha1;
@@ -375,7 +367,7 @@ class Daemon {
         suppressions_.configure(next.redis);
         stats_->flush();  // what was counted under the old policy, with its settings
         store_.replace(r.policy);
-        stats_->event(simple_event("policy.reloaded", std::time(nullptr), host_name(),
+        stats_->event(simple_event("policy.reloaded", std::time(nullptr), node_name(),
                                    {{"policy", next.digest}, {"previous", old->digest}}));
         apply_log_level(next);
         if (metrics_) {

@@ -110,8 +110,7 @@ std::optional<StatsPeriod> parse_since(const std::string& since, const core::Zon
             return std::nullopt;
         }
         for (long k = 0; k < *hours; ++k) {
-            const auto t = zone.to_local(now - k * 3600);
-            add(core::stats::hour_label(t.year, t.month, t.day, t.hour));
+            add(core::stats::local_hour(zone, now - k * 3600));
         }
         return p;
     }

@@ -21,8 +21,7 @@ std::string hour_of(const core::Policy& p, std::int64_t time) {
     thread_local std::int64_t second = -1;
     thread_local std::string label;
     if (zone != p.general.time_zone.get() || second != time) {
-        const auto local = p.general.time_zone->to_local(time);
-        label = core::stats::hour_label(local.year, local.month, local.day, local.hour);
+        label = core::stats::local_hour(*p.general.time_zone, time);
         zone = p.general.time_zone.get();
         second = time;
     }

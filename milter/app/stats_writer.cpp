@@ -1,8 +1,6 @@
 // stats_writer.cpp - see stats_writer.hpp.
 #include "app/stats_writer.hpp"
 
-#include <unistd.h>
-
 #include <ostream>
 
 #include "adapters/openssl/dkim_keys.hpp"
@@ -18,11 +16,6 @@
 namespace staffel::app {
 
 namespace {
-
-std::string hour_of(const core::Policy& p, std::int64_t time) {
-    const auto local = p.general.time_zone->to_local(time);
-    return core::stats::hour_label(local.year, local.month, local.day, local.hour);
-}
 
 std::string_view event_type(std::string_view kind) {
     if (kind == "bounce_hard") {
@@ -44,20 +37,12 @@ std::string first_address_domain(std::string_view value) {
 
 }  // namespace
 
-std::string node_name() {
-    char name[256] = {};
-    if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') {
-        return "unknown";
-    }
-    return name;
-}
-
 OneShotStats::OneShotStats(const core::Policy& policy) : policy_(policy) {}
 
 void OneShotStats::ingested(const core::stats::Ingested& what, std::string_view address,
                             std::int64_t now) {
     if (policy_.stats.enabled) {
-        counts_.add(what, hour_of(policy_, now));
+        counts_.add(what, core::stats::local_hour(*policy_.general.time_zone, now));
     }
     if (policy_.events.enabled) {
         const core::SuppressionKeys keys(policy_.redis.prefix, policy_.suppression.hash_secret,

@@ -56,7 +56,4 @@ core::stats::Ingested attribute_report(
     const core::Policy& policy, std::string kind, std::string_view original_mail_from,
     const std::vector<std::pair<std::string, std::string>>& original_headers);
 
-// The host name, for events ("unknown" if it cannot be had).
-std::string node_name();
-
 }  // namespace staffel::app

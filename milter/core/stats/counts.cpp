@@ -84,6 +84,11 @@ std::string hour_label(int year, int month, int day, int hour) {
     return buf;
 }
 
+std::string local_hour(const ZoneRules& zone, std::int64_t time) {
+    const auto local = zone.to_local(time);
+    return hour_label(local.year, local.month, local.day, local.hour);
+}
+
 namespace {
 
 using Counter = std::pair<std::string, std::int64_t>;

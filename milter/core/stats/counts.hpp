@@ -40,6 +40,7 @@
 #include <tuple>
 
 #include "core/outcome.hpp"
+#include "core/tz.hpp"
 
 namespace staffel::core::stats {
 
@@ -140,5 +141,7 @@ class Counts {
 
 // The local hour label "YYYYMMDDHH" of a civil time.
 std::string hour_label(int year, int month, int day, int hour);
+// The local hour label of the instant `time` in `zone`.
+std::string local_hour(const ZoneRules& zone, std::int64_t time);
 
 }  // namespace staffel::core::stats
