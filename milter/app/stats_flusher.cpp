@@ -17,12 +17,12 @@ namespace {
 // The local hour of `time`; the last answer is kept per thread, since the
 // messages of one second (and zone) share it.
 std::string hour_of(const core::Policy& p, std::int64_t time) {
-    thread_local const core::ZoneRules* zone = nullptr;
+    thread_local std::string zone;
     thread_local std::int64_t second = -1;
     thread_local std::string label;
-    if (zone != p.general.time_zone.get() || second != time) {
+    if (second != time || zone != p.general.time_zone->name()) {
         label = core::stats::local_hour(*p.general.time_zone, time);
-        zone = p.general.time_zone.get();
+        zone = p.general.time_zone->name();
         second = time;
     }
     return label;
@@ -156,11 +156,20 @@ adapters::RedisStatsStore& StatsFlusher::store_for(const core::Policy& policy) {
 bool StatsFlusher::flush_locked(const core::Policy& policy) {
     auto counts = counts_.take();
     std::vector<std::string> events;
+    std::uint64_t dropped = 0;
     {
         std::lock_guard lock(events_mu_);
         events.assign(std::make_move_iterator(events_.begin()),
                       std::make_move_iterator(events_.end()));
         events_.clear();
+        dropped = events_dropped_ - events_dropped_said_;
+        events_dropped_said_ = events_dropped_;
+    }
+    if (dropped > 0) {
+        log_.warning("events: " + std::to_string(dropped) +
+                     " event(s) dropped: more than [events] max_buffered = " +
+                     std::to_string(policy.events.max_buffered) +
+                     " waited for Redis; their statistics are kept");
     }
     if (counts.empty() && events.empty()) {
         return true;

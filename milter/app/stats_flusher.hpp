@@ -9,7 +9,7 @@
 // Failure policy: a flush that fails (Redis away or slow) keeps the counts
 //   and events in memory, bounded by [stats] max_buffered (beyond it new
 //   values count as "other") and [events] max_buffered (beyond it new
-//   events are dropped and counted), logs once when writing starts to fail
+//   events are dropped and their number logged), logs once when writing starts to fail
 //   and once when it works again, and tries at the next interval. flush()
 //   (SIGHUP) and stop() (SIGTERM, after the milter stopped) write what is
 //   pending; a SIGKILL loses at most one interval.
@@ -70,8 +70,9 @@ class StatsFlusher final : public core::OutcomeSink {
     core::stats::Counts counts_;
 
     mutable std::mutex events_mu_;
-    std::deque<std::string> events_;    // guarded by events_mu_
-    std::uint64_t events_dropped_ = 0;  // guarded by events_mu_
+    std::deque<std::string> events_;         // guarded by events_mu_
+    std::uint64_t events_dropped_ = 0;       // guarded by events_mu_
+    std::uint64_t events_dropped_said_ = 0;  // logged so far; guarded by events_mu_
 
     std::mutex flush_mu_;  // one flush at a time; guards the members below
     std::unique_ptr<adapters::RedisStatsStore> store_;
