@@ -2,6 +2,7 @@
 #include "core/session.hpp"
 
 #include <chrono>
+#include <map>
 #include <utility>
 
 #include "core/dkim/table.hpp"
@@ -526,6 +527,21 @@ void Session::report(std::string_view queue_id, MessageOutcome::Action action) {
     o.dmarc = m.dmarc_result;
     o.recipients = m.recipients;
     o.recipient_domains = std::move(m.rcpt_domains);
+    if (!m.dropped.empty()) {
+        // Those removed at the end did not get it: one domain off each.
+        std::map<std::string, std::size_t> gone;
+        for (const auto& r : m.dropped) {
+            ++gone[address_domain(r.given)];
+        }
+        std::erase_if(o.recipient_domains, [&](const std::string& d) {
+            const auto it = gone.find(d);
+            if (it == gone.end() || it->second == 0) {
+                return false;
+            }
+            --it->second;
+            return true;
+        });
+    }
     o.refused = std::move(m.refused_rcpts);
     o.removed = std::move(m.removed);
     o.signatures = std::move(m.signatures);

@@ -260,11 +260,6 @@ Verdict Session::check_suppression_at_end(Message& m) {
                                    (stream_known ? m.stream : "(unknown)"));
             });
             m.removed.push_back({r.normalised, std::string(reason_name(blocking->reason))});
-            if (auto d = std::find(m.rcpt_domains.begin(), m.rcpt_domains.end(),
-                                   address_domain(r.given));
-                d != m.rcpt_domains.end()) {
-                m.rcpt_domains.erase(d);
-            }
             dropped.push_back(std::move(r));
         } else {
             kept.push_back(std::move(r));

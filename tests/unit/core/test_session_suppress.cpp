@@ -55,13 +55,15 @@ struct Harness {
     std::string key(const std::string& address, const std::string& scope = {}) {
         return SuppressionKeys(policy->redis.prefix).entry_key(scope, address);
     }
-    bool rcpt_replies = true;  // as negotiated with the MTA
+    bool rcpt_replies = true;         // as negotiated with the MTA
+    OutcomeSink* outcomes = nullptr;  // where the session reports each message
 
     Verdict send(const std::vector<std::string>& rcpts, bool bulk, bool non_smtp = false) {
         Session s([&] { return policy; }, log, nullptr, nullptr, [] { return 1764000000; }, {},
                   {&store, nullptr, ascii_domain, &stats});
         s.content_negotiated(true);
         s.rcpt_replies_negotiated(rcpt_replies);
+        s.outcomes(outcomes);
         SenderInfo sender{"app@shop.example", "", "QID"};
         sender.non_smtp = non_smtp;
         s.mail_from(sender);
@@ -232,4 +234,28 @@ TEST_CASE("hashed keys: lookups still find the entry", "[suppress][session]") {
     s.mail_from({"app@shop.example", "", ""});
     CHECK(s.rcpt_to("<gone@example.net>").action == Verdict::Action::Reject);
     CHECK(s.rcpt_to("<other@example.net>").action == Verdict::Action::Continue);
+}
+
+TEST_CASE("recipients removed at the end leave the outcome's recipient domains",
+          "[suppress][session][stats]") {
+    struct Recorder : OutcomeSink {
+        std::vector<MessageOutcome> got;
+        void message(const MessageOutcome& o) override { got.push_back(o); }
+    } recorder;
+    Harness h;
+    h.outcomes = &recorder;
+    h.store.entries[h.key("u@y.example")] = entry(SuppressReason::Unsubscribe, {"bulk"});
+    h.store.entries[h.key("gone@z.example")] = entry(SuppressReason::HardBounce);
+    h.send({"a@x.example", "U@Y.example", "b@y.example", "gone@z.example"}, true);
+    REQUIRE(recorder.got.size() == 1);
+    const auto& o = recorder.got[0];
+    CHECK(o.action == MessageOutcome::Action::Pass);
+    CHECK(o.recipients == 2);
+    CHECK(o.recipient_domains == std::vector<std::string>{"x.example", "y.example"});
+    REQUIRE(o.removed.size() == 1);
+    CHECK(o.removed[0].address == "u@y.example");
+    CHECK(o.removed[0].reason == "unsubscribe");
+    REQUIRE(o.refused.size() == 1);
+    CHECK(o.refused[0].address == "gone@z.example");
+    CHECK(o.refused[0].reason == "hard_bounce");
 }
