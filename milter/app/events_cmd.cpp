@@ -102,7 +102,8 @@ int events_tail(const core::Policy& policy, const EventsArgs& args, std::ostream
             out << (args.json ? e : event_line(e)) << '\n';
         }
     };
-    // Entries hold batches: read back until `lines` matching events are had.
+    // Entries hold batches: the newest `lines` matching events among the
+    // newest max(lines, 100) entries.
     auto latest = stream.latest(std::max<std::size_t>(args.lines, 100));
     if (!latest) {
         err << "staffelctl: " << latest.error().message << '\n';
@@ -125,7 +126,9 @@ int events_tail(const core::Policy& policy, const EventsArgs& args, std::ostream
         return 0;
     }
     catch_stop_signals();
-    std::string last = latest->empty() ? "$" : latest->back().id;
+    // "0-0" rather than "$" for an empty stream: "$" would miss what is
+    // added between two reads.
+    std::string last = latest->empty() ? "0-0" : latest->back().id;
     while (!g_stop.load()) {
         auto next = stream.after(last, 100, block_for(policy));
         if (!next) {

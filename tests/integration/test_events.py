@@ -194,3 +194,29 @@ def test_route_down_and_up_are_events(staffeld_factory, redis):
     # The second "down" changed nothing and is no event.
     assert [(e["type"], e["route"], e["fallback"]) for e in events] == [
         ("route.down", "inhouse", "esp"), ("route.up", "inhouse", "esp")], tail.stdout
+
+
+def test_tail_follow_prints_events_as_they_come(staffeld_factory, postfix_factory, sink, redis):
+    staffeld = staffeld_factory(policy=events_policy(redis))
+    postfix = postfix_factory(milter=staffeld.socket_spec)
+    # The stream does not exist yet: what comes after the first read counts.
+    tail = subprocess.Popen([harness.STAFFELCTL, "-c", str(staffeld.policy_path), "events", "tail",
+                             "--follow", "--json"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.0)
+        for i in range(2):
+            assert smtp_send(postfix.smtp_port, "app@a.example", ["bob@x.example"],
+                             sample_message(subject="f%d" % i, sender="app@a.example")).accepted
+            time.sleep(0.6)  # each in a flush of its own
+        sink.wait_for(2)
+        time.sleep(0.6)
+        tail.send_signal(signal.SIGTERM)
+        out, err = tail.communicate(timeout=20)
+        code = tail.returncode
+    finally:
+        if tail.poll() is None:
+            tail.kill()
+    assert code == 0, err
+    events = [json.loads(line) for line in out.split("\n") if line]
+    assert [e["type"] for e in events] == ["message.accepted"] * 2, out

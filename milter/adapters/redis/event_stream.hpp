@@ -35,7 +35,7 @@ class RedisEventStream {
 
     // The newest `count` entries, oldest first.
     core::Result<std::vector<StreamEntry>> latest(std::size_t count);
-    // Entries after `id` ("$" = only new ones), waiting up to `block`.
+    // Entries after `id` ("0-0" = from the start), waiting up to `block`.
     core::Result<std::vector<StreamEntry>> after(std::string_view id, std::size_t count,
                                                  std::chrono::milliseconds block);
 
