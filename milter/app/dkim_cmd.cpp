@@ -512,7 +512,7 @@ config::KeyLoader tolerant_key_loader() {
         [](const std::string& path,
            core::DkimAlgorithm declared) -> core::Result<std::shared_ptr<const core::SigningKey>> {
             std::error_code ec;
-            if (!fs::exists(fs::symlink_status(path, ec)) && !ec) {
+            if (fs::symlink_status(path, ec).type() == fs::file_type::not_found) {
                 return std::shared_ptr<const core::SigningKey>();
             }
             return adapters::load_signing_key(path, declared);

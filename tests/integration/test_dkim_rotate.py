@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 import stat
 import subprocess
 import time
@@ -83,17 +84,16 @@ def test_rotate_writes_the_next_key_and_the_entry_to_add(tmp_path):
     assert rc == 2, err_check
     lines = out_check.splitlines()
     assert lines[0] == "example.com s2026 rsa-sha256: match"
-    assert lines[1].startswith(
+    assert lines[1] == (
         "example.com %s rsa-sha256: WARNING: no record found (not in %s); starts signing at %s "
-        "(in 1d " % (selector, zone, rfc3339(when))), lines[1]
-    assert lines[1].endswith("): publish it now"), lines[1]
+        "(in 2d): publish it now" % (selector, zone, rfc3339(when)))
     # Published: all is well; the new key says when it starts.
     zone.write_text(current.zone + out)
     rc, out_check, err_check = check(policy, zone)
     assert rc == 0, err_check
     assert out_check.splitlines()[1] == (
-        "example.com %s rsa-sha256: match; starts signing at %s (in 1d %s" %
-        (selector, rfc3339(when), out_check.splitlines()[1].split("(in 1d ")[1]))
+        "example.com %s rsa-sha256: match; starts signing at %s (in 2d)" %
+        (selector, rfc3339(when)))
 
     # Rotating again for the same time: that selector is taken, so "b".
     rc, out2, err2 = rotate(policy, "-d", "example.com", "--not-before", rfc3339(when))
@@ -157,7 +157,7 @@ def test_rotate_help_reads_like_a_manual(words):
     rc, out, err = run(*words, "--help")
     assert rc == 0, err
     for section in ("NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "EXIT STATUS", "EXAMPLES"):
-        assert ("\n%s\n" % section) in out, (section, out)
+        assert re.search(r"^%s$" % section, out, re.MULTILINE), (section, out)
     assert "s2026 -> s202607" in out
 
 

@@ -71,20 +71,24 @@ std::vector<const DkimKeySpec*> choose_keys(const DkimSettings& dkim,
                                             std::int64_t now,
                                             const std::vector<std::string>& route_keys,
                                             std::vector<std::string>* notes, bool& any_in_force) {
+    // One note per key, in the order the keys are declared.
+    std::vector<std::string> said(keys.size());
+    const auto say = [&](const DkimKeySpec* k, std::string text) {
+        if (notes != nullptr) {
+            const auto at = std::find(keys.begin(), keys.end(), k) - keys.begin();
+            said[static_cast<std::size_t>(at)] = key_label(*k) + ": " + std::move(text);
+        }
+    };
     std::vector<const DkimKeySpec*> left;
     for (const auto* k : keys) {
         if (auto why = out_of_force(*k, now); !why.empty()) {
-            if (notes != nullptr) {
-                notes->push_back(key_label(*k) + ": does not sign, " + why);
-            }
+            say(k, "does not sign, " + why);
             continue;
         }
         any_in_force = true;
         if (!route_keys.empty() && std::find(route_keys.begin(), route_keys.end(),
                                              k->domain + "/" + k->selector) == route_keys.end()) {
-            if (notes != nullptr) {
-                notes->push_back(key_label(*k) + ": does not sign, not a key of the route");
-            }
+            say(k, "does not sign, not a key of the route");
             continue;
         }
         left.push_back(k);
@@ -101,12 +105,8 @@ std::vector<const DkimKeySpec*> choose_keys(const DkimSettings& dkim,
             }
         }
         if (newer != nullptr) {
-            if (notes != nullptr) {
-                notes->push_back(key_label(*k) + ": does not sign, the newer key " +
-                                 newer->selector + " does since " +
-                                 format_rfc3339_utc(*newer->not_before) +
-                                 " ([dkim] overlap = \"newest\")");
-            }
+            say(k, "does not sign, the newer key " + newer->selector + " does since " +
+                       format_rfc3339_utc(*newer->not_before) + " ([dkim] overlap = \"newest\")");
             continue;
         }
         if (notes != nullptr) {
@@ -118,9 +118,12 @@ std::vector<const DkimKeySpec*> choose_keys(const DkimSettings& dkim,
             if (dkim.overlap == DkimOverlap::All && left.size() > 1) {
                 why += " ([dkim] overlap = \"all\")";
             }
-            notes->push_back(key_label(*k) + ": signs, " + why);
+            say(k, "signs, " + why);
         }
         chosen.push_back(k);
+    }
+    if (notes != nullptr) {
+        notes->insert(notes->end(), said.begin(), said.end());
     }
     return chosen;
 }

@@ -286,10 +286,11 @@ TEST_CASE("a key rotation takes effect at its time, without a reload", "[session
     // message by message, within one connection and one policy.
     auto p = std::make_shared<Policy>(*signing_policy());
     p->dkim.keys[0].not_after = 2000;
-    auto& next = p->dkim.keys.emplace_back(p->dkim.keys[0]);
+    auto next = p->dkim.keys[0];
     next.selector = "s2";
     next.not_before = 2000;
     next.not_after.reset();
+    p->dkim.keys.push_back(next);
     std::shared_ptr<const Policy> policy = p;
     RecordingLogger log;
     LengthShaFactory sha;
