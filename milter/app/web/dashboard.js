@@ -740,6 +740,20 @@
 
   function wire() {
     window.addEventListener('hashchange', showSection);
+    // The link of the section already shown refreshes it (no hashchange).
+    for (const a of document.querySelectorAll('nav a[data-section]')) {
+      a.addEventListener('click', () => {
+        const section = a.getAttribute('data-section');
+        if (section !== state.section) {
+          return;
+        }
+        if (section === 'events') {
+          pollEvents();
+        } else {
+          refresh(section);
+        }
+      });
+    }
     for (const select of document.querySelectorAll('select[data-period-for]')) {
       select.addEventListener('change', () => {
         const section = select.getAttribute('data-period-for');
