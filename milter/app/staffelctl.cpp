@@ -59,6 +59,7 @@
 #include "app/runtime.hpp"
 #include "app/staffelctl_help.hpp"
 #include "app/stats_cmd.hpp"
+#include "app/web_cmd.hpp"
 #include "app/stats_writer.hpp"
 #include "app/suppress_cmd.hpp"
 #include "config/loader.hpp"
@@ -651,6 +652,8 @@ int parse_and_run(int argc, char** argv) {
     stats.add(app, man_page);
     EventsCli events;
     events.add(app, man_page);
+    WebCli web;
+    web.add(app, man_page);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -677,6 +680,9 @@ int parse_and_run(int argc, char** argv) {
     }
     if (events.parsed()) {
         return events.run(opt.config);
+    }
+    if (web.parsed()) {
+        return web.run(opt.config);
     }
     if (commands.ingest->parsed()) {
         return run_ingest(opt);

@@ -13,17 +13,14 @@
 #include "adapters/redis/redis_settings.hpp"
 #include "app/exit_codes.hpp"
 #include "app/runtime.hpp"
+#include "app/stats_rows.hpp"
 
 namespace staffel::app {
 
 namespace {
 
 using adapters::StatsTable;
-using Counters = std::map<std::string, std::int64_t>;
-
-// Gmail's and Yahoo's limit for bulk senders (2024): complaints per
-// message delivered.
-constexpr double kComplaintLimit = 0.003;
+using Row = StatsRow;
 
 std::optional<long> number_before(const std::string& text, char unit) {
     if (text.size() < 2 || text.back() != unit) {
@@ -40,49 +37,6 @@ std::optional<long> number_before(const std::string& text, char unit) {
 
 std::string day_label(const core::CivilTime& t) {
     return core::stats::hour_label(t.year, t.month, t.day, 0).substr(0, 8);
-}
-
-std::int64_t sum_prefix(const Counters& c, std::string_view prefix) {
-    std::int64_t n = 0;
-    for (const auto& [name, v] : c) {
-        if (name.starts_with(prefix)) {
-            n += v;
-        }
-    }
-    return n;
-}
-
-std::int64_t get(const Counters& c, const std::string& name) {
-    const auto it = c.find(name);
-    return it == c.end() ? 0 : it->second;
-}
-
-struct Row {
-    std::string value;
-    Counters counters;
-    std::int64_t messages = 0, recipients = 0, held = 0, refused = 0, deferred = 0;
-    std::int64_t rcpt_refused = 0, bounces = 0, complaints = 0, unsubscribes = 0;
-    double bounce_rate = 0, complaint_rate = 0;
-};
-
-Row row_of(const std::string& value, const Counters& c) {
-    Row r;
-    r.value = value;
-    r.counters = c;
-    r.messages = get(c, "messages");
-    r.recipients = get(c, "recipients");
-    r.held = get(c, "held");
-    r.refused = sum_prefix(c, "refused:");
-    r.deferred = sum_prefix(c, "deferred:");
-    r.rcpt_refused = sum_prefix(c, "rcpt_refused:") + sum_prefix(c, "rcpt_removed:");
-    r.bounces = get(c, "bounce_hard") + get(c, "bounce_soft");
-    r.complaints = get(c, "complaint");
-    r.unsubscribes = get(c, "unsubscribe");
-    if (r.recipients > 0) {
-        r.bounce_rate = static_cast<double>(r.bounces) / static_cast<double>(r.recipients);
-        r.complaint_rate = static_cast<double>(r.complaints) / static_cast<double>(r.recipients);
-    }
-    return r;
 }
 
 std::string percent(std::int64_t part, std::int64_t whole, double rate) {
@@ -148,7 +102,7 @@ void print_stats(const StatsTable& table, const StatsArgs& args, const StatsPeri
     std::vector<Row> rows;
     Counters totals;
     for (const auto& [value, counters] : table) {
-        rows.push_back(row_of(value, counters));
+        rows.push_back(stats_row(value, counters));
         for (const auto& [name, n] : counters) {
             totals[name] += n;
         }
@@ -157,25 +111,10 @@ void print_stats(const StatsTable& table, const StatsArgs& args, const StatsPeri
         return a.messages != b.messages ? a.messages > b.messages : a.value < b.value;
     });
     const std::size_t shown = std::min(rows.size(), args.top);
-    const Row total = row_of("(total)", totals);
+    const Row total = stats_row("(total)", totals);
     if (args.json) {
         using nlohmann::json;
-        const auto row_json = [](const Row& r) {
-            return json{{"value", r.value},
-                        {"counters", r.counters},
-                        {"messages", r.messages},
-                        {"recipients", r.recipients},
-                        {"held", r.held},
-                        {"refused", r.refused},
-                        {"deferred", r.deferred},
-                        {"recipients_refused", r.rcpt_refused},
-                        {"bounces", r.bounces},
-                        {"complaints", r.complaints},
-                        {"unsubscribes", r.unsubscribes},
-                        {"bounce_rate", r.bounce_rate},
-                        {"complaint_rate", r.complaint_rate},
-                        {"complaint_rate_over_limit", r.complaint_rate > kComplaintLimit}};
-        };
+        const auto row_json = stats_row_json;
         json j{{"since", args.since},
                {"by", args.by},
                {"granularity", period.hourly ? "hour" : "day"},

@@ -360,7 +360,7 @@ std::vector<FieldSpec> build_schema() {
 const std::vector<std::string_view>& known_sections() {
     static const std::vector<std::string_view> sections{
         "general", "milter", "redis", "log",   "dkim",   "quota",  "suppression",
-        "routing", "stream", "route", "stats", "events", "metrics"};
+        "routing", "stream", "route", "stats", "events", "metrics", "web"};
     return sections;
 }
 

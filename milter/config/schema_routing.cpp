@@ -289,6 +289,19 @@ void add_routing_rows(std::vector<FieldSpec>& rows) {
     rows.push_back({"route", "fallback", "the name of another [[route]]", "(none)",
                     string_with(
                         [](Policy & p) -> auto& { return last_route(p).fallback; }, quota_name)});
+    rows.push_back({"route", "kind", "one of \"in-house\", \"esp\"", "\"in-house\"",
+                    string_with(
+                        [](Policy & p) -> auto& { return last_route(p).kind; },
+                        [](std::string_view text) -> core::Result<core::Route::Kind> {
+                            if (text == "in-house") {
+                                return core::Route::Kind::InHouse;
+                            }
+                            if (text == "esp") {
+                                return core::Route::Kind::Esp;
+                            }
+                            return core::make_error("unknown route kind \"" +
+                                                    std::string(text) + "\"");
+                        })});
 }
 
 }  // namespace staffel::config

@@ -2,6 +2,7 @@
 // format (see schema.hpp).
 #include "config/schema_values.hpp"
 #include "core/endpoints.hpp"
+#include "core/net.hpp"
 #include "core/route/route.hpp"
 
 namespace staffel::config {
@@ -29,11 +30,23 @@ core::Result<std::string> feedback_id_template(std::string_view text) {
     return std::string(text);
 }
 
-// HOST:PORT on a literal IP address (the metrics endpoint binds to it).
+// HOST:PORT on a literal IP address (the metrics endpoint and the
+// dashboard bind to it); an IPv6 HOST in brackets: "[::1]:8025".
 core::Result<std::string> listen_address(std::string_view text) {
     const auto colon = text.rfind(':');
     if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size()) {
         return core::make_error("\"" + std::string(text) + "\" is not HOST:PORT");
+    }
+    auto host = text.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);
+    } else if (host.find(':') != std::string_view::npos) {
+        return core::make_error("\"" + std::string(text) +
+                                "\": an IPv6 host goes in brackets, e.g. \"[::1]:8025\"");
+    }
+    if (host.find('/') != std::string_view::npos || !core::parse_network(host)) {
+        return core::make_error("\"" + std::string(host) +
+                                "\" is not an IP address (a host name is not accepted)");
     }
     const auto port = text.substr(colon + 1);
     unsigned value = 0;
@@ -104,6 +117,30 @@ void add_stats_rows(std::vector<FieldSpec>& rows) {
     rows.push_back({"metrics", "listen", "HOST:PORT, e.g. \"127.0.0.1:9325\"", "(off)",
                     string_with(
                         [](Policy & p) -> auto& { return p.metrics.listen; }, listen_address)});
+    // [web]
+    rows.push_back({"web", "listen", "HOST:PORT on an IP address, e.g. \"127.0.0.1:8025\"",
+                    "\"127.0.0.1:8025\"",
+                    string_with(
+                        [](Policy & p) -> auto& { return p.web.listen; }, listen_address)});
+    rows.push_back({"web", "token_file",
+                    "the absolute path of a file (mode 0600 or stricter) holding the token",
+                    "(no authentication: loopback addresses only)",
+                    [](const toml::node& n, Policy& p) -> std::optional<std::string> {
+                        const auto* s = n.as_string();
+                        if (s == nullptr) {
+                            return "got " + type_name(n);
+                        }
+                        p.web.token_file = s->get();
+                        auto why = read_secret(p.web.token_file, p.web.token, "token file");
+                        if (!why && p.web.token.size() < 16) {
+                            return "the token in " + p.web.token_file +
+                                   " is shorter than 16 characters";
+                        }
+                        return why;
+                    }});
+    rows.push_back(
+        {"web", "census_interval", "a duration from \"10s\" to \"1d\"", "\"5m\"",
+         seconds_in([](Policy & p) -> auto& { return p.web.census_interval; }, 10s, 24h)});
 }
 
 }  // namespace staffel::config

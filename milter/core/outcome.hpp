@@ -54,6 +54,7 @@ struct MessageOutcome {
     std::string policy_digest;  // the policy the message was judged by
     std::string stream;         // "" when the header was never seen
     std::string route;          // the route that carries it; "" for none
+    std::string fallback_from;  // routes down before `route` (a fallback carries it); "" = none
     std::string tag;            // [stats] tag_headers; "" for none
     std::string dmarc;          // the DMARC prediction's log token
 

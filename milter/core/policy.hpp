@@ -98,6 +98,14 @@ struct MetricsSettings {
     std::string listen;  // "127.0.0.1:9325"; "" = off
 };
 
+// [web]: staffelctl web, the read-only dashboard over Redis.
+struct WebSettings {
+    std::string listen = "127.0.0.1:8025";
+    std::string token_file;  // "" = no authentication (then loopback only)
+    std::string token;       // read from token_file at load; never logged
+    std::chrono::seconds census_interval{300};  // suppression counts by reason
+};
+
 // [suppression]: refuse recipients on the suppression lists.
 struct SuppressionSettings {
     bool enabled = false;          // true once the policy has a [suppression] table
@@ -139,6 +147,7 @@ struct Policy {
     StatsSettings stats;
     EventSettings events;
     MetricsSettings metrics;
+    WebSettings web;
     DkimSettings dkim;
     std::vector<QuotaLimit> quotas;  // [[quota]], in policy order
     SuppressionSettings suppression;

@@ -523,6 +523,7 @@ void Session::report(std::string_view queue_id, MessageOutcome::Action action) {
     o.policy_digest = policy_ ? policy_->digest : std::string();
     o.stream = m.stream;
     o.route = m.route != nullptr ? m.route->name : std::string();
+    o.fallback_from = m.route != nullptr ? m.route_passed : std::string();
     o.tag = m.tag;
     o.dmarc = m.dmarc_result;
     o.recipients = m.recipients;

@@ -229,6 +229,7 @@ class Session {
         const Route* route = nullptr;                 // the route that carries it; null: none
         std::string route_result;                     // log token: route name, ",from=...", errors
         std::string route_down;                       // the route wanted, down with no fallback up
+        std::string route_passed;                     // routes down before `route`, joined by ","
         const StreamRule* rule = nullptr;             // the [[stream]] rule that matched
         std::vector<HeaderField> gate_add;            // List-Unsubscribe fields the gate adds
         std::string gate_result;                      // log token of the bulk-sender gate

@@ -77,6 +77,7 @@ void Session::choose_route(Message& m) {
                 from += n;
             }
             m.route_result = m.route->name + "(down:" + from + ")";
+            m.route_passed = from;
             note("route", [&] {
                 return std::string("down: " + from + "; the fallback " + m.route->name +
                                    " carries it");

@@ -97,6 +97,12 @@ core::Result<std::vector<StreamEntry>> RedisEventStream::after(std::string_view 
                    true);
 }
 
+core::Result<std::vector<StreamEntry>> RedisEventStream::range_after(std::string_view id,
+                                                                     std::size_t count) {
+    return entries({"XRANGE", key_, "(" + std::string(id), "+", "COUNT", std::to_string(count)},
+                   false);
+}
+
 core::Result<bool> RedisEventStream::ensure_group(std::string_view group) {
     const std::vector<std::string> argv{"XGROUP",           "CREATE", key_,
                                         std::string(group), "0",      "MKSTREAM"};

@@ -38,6 +38,8 @@ class RedisEventStream {
     // Entries after `id` ("0-0" = from the start), waiting up to `block`.
     core::Result<std::vector<StreamEntry>> after(std::string_view id, std::size_t count,
                                                  std::chrono::milliseconds block);
+    // Entries after `id`, oldest first, without waiting (XRANGE).
+    core::Result<std::vector<StreamEntry>> range_after(std::string_view id, std::size_t count);
 
     // Creates the consumer group at the stream's start if it is missing
     // (and the stream with it).

@@ -167,10 +167,10 @@ core::Result<std::uint64_t> RedisStatsStore::flush(const CountMap& counts, std::
     return folded;
 }
 
-core::Result<StatsTable> RedisStatsStore::sum(std::span<const std::string> keys) {
-    StatsTable table;
+core::Result<std::vector<StatsTable>> RedisStatsStore::tables(std::span<const std::string> keys) {
+    std::vector<StatsTable> tables(keys.size());
     if (keys.empty()) {
-        return table;
+        return tables;
     }
     auto lease = pool_.acquire();
     if (!lease) {
@@ -189,6 +189,7 @@ core::Result<StatsTable> RedisStatsStore::sum(std::span<const std::string> keys)
         if (r.type != REDIS_REPLY_ARRAY) {
             return pool_.error("HGETALL " + keys[k] + ": unexpected reply");
         }
+        auto& table = tables[k];
         for (std::size_t i = 0; i + 1 < r.elements; i += 2) {
             const auto field = reply_text(*r.element[i]);
             const auto value = reply_text(*r.element[i + 1]);
@@ -201,7 +202,24 @@ core::Result<StatsTable> RedisStatsStore::sum(std::span<const std::string> keys)
             table[std::string(field.substr(0, bar))][std::string(field.substr(bar + 1))] += n;
         }
     }
-    return table;
+    return tables;
+}
+
+core::Result<StatsTable> RedisStatsStore::sum(std::span<const std::string> keys) {
+    auto tables = this->tables(keys);
+    if (!tables) {
+        return tables.error();
+    }
+    StatsTable sum;
+    for (auto& table : tables.value()) {
+        for (auto& [value, counters] : table) {
+            auto& into = sum[value];
+            for (const auto& [name, n] : counters) {
+                into[name] += n;
+            }
+        }
+    }
+    return sum;
 }
 
 }  // namespace staffel::adapters

@@ -62,6 +62,9 @@ class RedisStatsStore {
     // The sums of the hashes `keys` (missing ones count as empty), in one
     // pipelined round trip.
     core::Result<StatsTable> sum(std::span<const std::string> keys);
+    // Each hash of `keys` on its own (missing ones are empty), in one
+    // pipelined round trip.
+    core::Result<std::vector<StatsTable>> tables(std::span<const std::string> keys);
 
     static std::string hourly_key(std::string_view prefix, core::stats::Dimension d,
                                   std::string_view hour);

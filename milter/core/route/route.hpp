@@ -49,6 +49,9 @@ struct Route {
     std::vector<std::string> dkim_keys;      // "domain/selector"; empty: any the table allows
     std::vector<std::string> egress_ips;
     std::string fallback;  // route to take while this one is down; "" = none
+    // Who carries it, for the dashboard's split: the in-house MTA or an ESP.
+    enum class Kind { InHouse, Esp };
+    Kind kind = Kind::InHouse;
     // return_path = "srs": secrets from srs_secret_file, the first signs,
     // every one verifies (rotation); never logged.
     std::string srs_secret_file;

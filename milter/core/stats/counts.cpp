@@ -118,6 +118,9 @@ std::vector<Counter> message_counters(const MessageOutcome& o) {
             for (const auto& s : o.signatures) {
                 add_counter(c, "signed:" + value_text(s.algorithm), 1);
             }
+            if (!o.fallback_from.empty()) {
+                add_counter(c, "fallback", 1);
+            }
             break;
         case MessageOutcome::Action::Hold:
             add_counter(c, "held", 1);

@@ -11,6 +11,8 @@
 // Counters (the same names in every dimension):
 //   messages, recipients, bytes     accepted for delivery (action pass)
 //   held                            held (quarantined) messages
+//   fallback                        accepted messages a fallback route carries
+//                                   (the route named first was down)
 //   signed:ALGORITHM                DKIM signatures ("rsa-sha256", ...)
 //   refused:REASON, deferred:REASON messages rejected / tempfailed, with
 //                                   MessageOutcome::reason
