@@ -79,6 +79,7 @@ return_path = "keep"
 
 [[route]]
 name = "esp"
+kind = "esp"
 return_path = "keep"
 fallback = "inhouse"
 '''
@@ -115,11 +116,12 @@ def shown_rows(doc: dict) -> dict:
 
 
 def stream_events(redis) -> list:
-    """[(id, event)] of the whole event stream, oldest first."""
+    """[(id, event)] of the whole event stream, oldest first. One stream entry
+    holds the events of one flush; the API calls the n-th of entry E "E/n"."""
     out = []
     for entry_id, fields in redis.command("XRANGE", "staffel:events", "-", "+"):
-        for i in range(1, len(fields), 2):
-            out.append((entry_id.decode(), json.loads(fields[i])))
+        for n, i in enumerate(range(1, len(fields), 2)):
+            out.append(("%s/%d" % (entry_id.decode(), n), json.loads(fields[i])))
     return out
 
 

@@ -504,6 +504,9 @@
     }
     setNumber('suppression-total', 'int', census.total);
     setNumber('suppression-scoped', 'int', census.scoped);
+    const censusError = $('suppression-census-error');
+    censusError.textContent = census.error ? 'The last count failed: ' + census.error : '';
+    censusError.hidden = !census.error;
     $('suppression-hashed').hidden = !data.hashed;
 
     const recent = $('suppression-recent').tBodies[0];
