@@ -736,9 +736,20 @@
     if (!data) {
       return;
     }
-    $('info-node').textContent = data.node ? 'node ' + data.node : '';
-    $('info-version').textContent = data.version ? 'Staffel ' + data.version : '';
-    $('info-zone').textContent = data.time_zone ? 'times in ' + data.time_zone : '';
+    const parts = [];
+    if (data.node) {
+      parts.push('node ' + data.node);
+    }
+    if (data.version) {
+      parts.push('Staffel ' + data.version);
+    }
+    if (data.time_zone) {
+      parts.push('times in ' + data.time_zone);
+    }
+    if (data.auth === false) {
+      parts.push('no authentication');
+    }
+    $('info').textContent = parts.join(' · ');
   }
 
   function wire() {
