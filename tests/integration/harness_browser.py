@@ -32,7 +32,7 @@ def available() -> str | None:
     if not os.access(CHROMEDRIVER, os.X_OK):
         return "no %s (apt-get install chromium-driver)" % CHROMEDRIVER
     try:
-        import selenium  # noqa: F401
+        import selenium  # noqa: F401 (only whether it is there)
     except ImportError:
         return "python3-selenium is not installed"
     return None

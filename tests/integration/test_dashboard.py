@@ -401,6 +401,17 @@ def test_every_section_shows_what_staffelctl_stats_says(site, browser):
     assert sum(chart["sets"]["complaints"]) == total["complaints"], chart
     assert len(chart["labels"]) == 24, chart["labels"]
     overview_split = browser.rows("#overview-split tbody")
+    # The period selector: 7 daily buckets, the same totals (all mail is of today).
+    browser.js("const s = document.getElementById('overview-period'); s.value = '7d';"
+               "s.dispatchEvent(new Event('change'));")
+    browser.wait(lambda: browser.attr("#overview", "data-period") == "7d"
+                 and browser.attr("#overview", "data-loaded") == "true", what="overview 7d")
+    assert len(browser.chart_data("overview-chart")["labels"]) == 7
+    assert browser.text("overview-messages") == str(total["messages"])
+    browser.js("const s = document.getElementById('overview-period'); s.value = '24h';"
+               "s.dispatchEvent(new Event('change'));")
+    browser.wait(lambda: browser.attr("#overview", "data-period") == "24h"
+                 and browser.attr("#overview", "data-loaded") == "true", what="overview 24h")
 
     # Routes (their kinds say how the overview's split adds up).
     visit(browser, "routes")
@@ -442,7 +453,6 @@ def test_every_section_shows_what_staffelctl_stats_says(site, browser):
     chart = browser.chart_data("senders-chart")
     top = {r["value"]: r["messages"] for r in doc["rows"][:5]}
     assert {value: sum(messages) for value, messages in chart["sets"].items()} == top, chart
-    browser.screenshot(out / "senders.png")
     browser.js("document.getElementById('senders-by-sender').click();")
     browser.wait(lambda: browser.attr("#senders", "data-by") == "sender"
                  and browser.attr("#senders", "data-loaded") == "true", what="senders by sender")
@@ -456,6 +466,7 @@ def test_every_section_shows_what_staffelctl_stats_says(site, browser):
     m = re.search(r"^cap\s+sender\s+(\d+)\s+(\d+)", text, re.M)
     assert m, text
     assert (quota["cap"]["used"], quota["cap"]["limit"]) == m.groups(), (quota, text)
+    browser.screenshot(out / "senders.png")
 
     # Tags.
     visit(browser, "tags")
