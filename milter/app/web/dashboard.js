@@ -303,7 +303,8 @@
     }
     if (!rows || rows.length === 0) {
       const tr = el('tr', null, { class: 'empty' });
-      tr.appendChild(el('td', 'No mail in this period.', { colspan: String(ROW_COLUMNS.length + 1) }));
+      const colspan = String(ROW_COLUMNS.length + 1);
+      tr.appendChild(el('td', 'No mail in this period.', { colspan: colspan }));
       body.appendChild(tr);
     }
     if (table.tFoot && total) {
@@ -401,7 +402,8 @@
       }
     }
     showMore('senders-more', data.more);
-    const datasets = (data.series || []).map((s, i) => lineSet(String(s.value), s.messages || [], i));
+    const datasets = (data.series || [])
+      .map((s, i) => lineSet(String(s.value), s.messages || [], i));
     drawChart('senders-chart', 'line', data.labels || [], datasets, false);
     $('senders').setAttribute('data-by', data.by || by);
     markLoaded('senders', data.period || period);
@@ -588,7 +590,8 @@
       tr.appendChild(el('th', r.name, { scope: 'row', 'data-field': 'name' }));
       tr.appendChild(textCell('kind', r.kind));
       const status = el('td', null, { 'data-field': 'status' });
-      status.appendChild(el('span', r.status, { class: 'status status-' + (r.status === 'up' ? 'up' : 'down') }));
+      const up = r.status === 'up';
+      status.appendChild(el('span', r.status, { class: 'status status-' + (up ? 'up' : 'down') }));
       tr.appendChild(status);
       tr.appendChild(textCell('fallback', r.fallback));
       tr.appendChild(textCell('bounce_domain', r.bounce_domain));
