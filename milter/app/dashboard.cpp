@@ -392,6 +392,15 @@ std::optional<std::string> query_param(std::string_view query, std::string_view 
     return std::nullopt;
 }
 
+std::string bracketed_listen(std::string_view listen) {
+    const auto colon = listen.rfind(':');
+    if (colon == std::string_view::npos || listen.front() == '[' ||
+        listen.substr(0, colon).find(':') == std::string_view::npos) {
+        return std::string(listen);
+    }
+    return "[" + std::string(listen.substr(0, colon)) + "]" + std::string(listen.substr(colon));
+}
+
 bool is_loopback_listen(std::string_view listen) {
     const auto colon = listen.rfind(':');
     if (colon == std::string_view::npos) {

@@ -123,6 +123,9 @@ bool authorized(std::string_view authorization, std::string_view token);
 // '+' as space; nullopt when absent or badly encoded.
 std::optional<std::string> query_param(std::string_view query, std::string_view name);
 
+// "::1:8025" -> "[::1]:8025" (civetweb's form); anything else unchanged.
+std::string bracketed_listen(std::string_view listen);
+
 // Is the host of "HOST:PORT" a loopback address (127.0.0.0/8, ::1)?
 bool is_loopback_listen(std::string_view listen);
 

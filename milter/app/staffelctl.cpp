@@ -186,6 +186,7 @@ EXAMPLES
   staffelctl -c /etc/staffel/staffel.toml ingest < bounce.eml
   staffelctl -c /etc/staffel/staffel.toml stats --since 7d --by tag
   staffelctl -c /etc/staffel/staffel.toml events tail --follow
+  staffelctl -c /etc/staffel/staffel.toml web --listen 127.0.0.1:8025
 )";
 
 // ---------------------------------------------------------------- keygen

@@ -258,7 +258,7 @@ int WebCli::run(const std::string& policy_path) {
     const Dashboard dashboard(std::move(deps), std::move(assets));
 
     auto server = adapters::HttpServer::start(
-        listen, args_.threads,
+        bracketed_listen(listen), args_.threads,
         [&dashboard](const adapters::HttpRequest& r) { return dashboard.handle(r); });
     if (!server) {
         std::cerr << "staffelctl: web: " << server.error().message << '\n';

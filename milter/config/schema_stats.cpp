@@ -31,7 +31,8 @@ core::Result<std::string> feedback_id_template(std::string_view text) {
 }
 
 // HOST:PORT on a literal IP address (the metrics endpoint and the
-// dashboard bind to it); an IPv6 HOST in brackets: "[::1]:8025".
+// dashboard bind to it); an IPv6 HOST with or without brackets:
+// "[::1]:8025", "::1:8025" (the last colon starts the port).
 core::Result<std::string> listen_address(std::string_view text) {
     const auto colon = text.rfind(':');
     if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size()) {
@@ -40,9 +41,6 @@ core::Result<std::string> listen_address(std::string_view text) {
     auto host = text.substr(0, colon);
     if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
         host = host.substr(1, host.size() - 2);
-    } else if (host.find(':') != std::string_view::npos) {
-        return core::make_error("\"" + std::string(text) +
-                                "\": an IPv6 host goes in brackets, e.g. \"[::1]:8025\"");
     }
     if (host.find('/') != std::string_view::npos || !core::parse_network(host)) {
         return core::make_error("\"" + std::string(host) +

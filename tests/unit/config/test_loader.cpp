@@ -118,7 +118,7 @@ TEST_CASE("bad policies give one located error naming the field", "[config]") {
         {"[miltr]\nsocket = \"unix:/x\"\n",
          "p.toml:1:2: error: miltr: unknown section; did you mean \"milter\"? known: include, "
          "general, milter, redis, log, dkim, quota, suppression, routing, stream, route, stats, "
-         "events, metrics"},
+         "events, metrics, web"},
         {"milter = 1\n",
          "p.toml:1:10: error: milter: expected a table ([milter]), got a plain value"},
         {"[redis]\naddress = \"localhost\"\n",

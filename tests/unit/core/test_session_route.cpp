@@ -60,12 +60,20 @@ struct Sent {
     Verdict verdict;
     test::FakeMessageEdits edits;
     std::string line;  // the message's log line
+    MessageOutcome outcome;
+};
+
+struct LastOutcome : OutcomeSink {
+    void message(const MessageOutcome& o) override { last = o; }
+    MessageOutcome last;
 };
 
 Sent send(const std::shared_ptr<const Policy>& p, const RouteStatus* status, SpfChecker* spf,
           const std::vector<std::string>& rcpts) {
     RecordingLogger log;
+    LastOutcome outcomes;
     Session s([&] { return p; }, log);
+    s.outcomes(&outcomes);
     s.route_status(status);
     s.spf_checker(spf);
     s.content_negotiated(true);
@@ -80,6 +88,7 @@ Sent send(const std::shared_ptr<const Policy>& p, const RouteStatus* status, Spf
     out.verdict = s.end_of_message("QID", &out.edits);
     REQUIRE_FALSE(log.lines.empty());
     out.line = log.lines.back();
+    out.outcome = outcomes.last;
     return out;
 }
 
@@ -93,12 +102,16 @@ TEST_CASE("a route marked down sends its mail over the fallback, with that route
     CHECK(up.verdict.action == Verdict::Action::Continue);
     CHECK(up.edits.sender == "bounces@bounce.org.test");
     CHECK_THAT(up.line, Catch::Contains("route=inhouse,"));
+    CHECK(up.outcome.route == "inhouse");
+    CHECK(up.outcome.fallback_from.empty());
 
     status.down = {"inhouse"};
     auto over = send(p, &status, nullptr, {"bob@example.net"});
     CHECK(over.verdict.action == Verdict::Action::Continue);
     CHECK(over.edits.sender == "bounces@bounce.esp.test");
     CHECK_THAT(over.line, Catch::Contains("route=esp(down:inhouse)"));
+    CHECK(over.outcome.route == "esp");
+    CHECK(over.outcome.fallback_from == "inhouse");
 }
 
 TEST_CASE("a route down with no fallback in service defers the message: 451 4.3.2",

@@ -178,3 +178,23 @@ TEST_CASE("dimension names round-trip", "[stats]") {
     CHECK_FALSE(parse_dimension("recipient"));
     CHECK(hour_label(2026, 12, 4, 9) == "2026120409");
 }
+
+TEST_CASE("a message a fallback route carries counts as fallback, in its route too", "[stats]") {
+    Counts counts;
+    auto o = accepted();
+    o.route = "inhouse";
+    o.fallback_from = "esp";
+    counts.add(o, "2026120413");
+    o.fallback_from.clear();
+    counts.add(o, "2026120413");
+    auto held = accepted();
+    held.action = MessageOutcome::Action::Hold;
+    held.route = "inhouse";
+    held.fallback_from = "esp";
+    counts.add(held, "2026120413");
+    const auto m = counts.take();
+    CHECK(at(m, Dimension::Route, "inhouse", "messages") == 2);
+    CHECK(at(m, Dimension::Route, "inhouse", "fallback") == 1);
+    CHECK(at(m, Dimension::SenderDomain, "shop.example", "fallback") == 1);
+    CHECK(at(m, Dimension::RecipientDomain, "x.example", "fallback") == 0);
+}
