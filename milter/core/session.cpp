@@ -2,6 +2,7 @@
 #include "core/session.hpp"
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <utility>
 
@@ -223,6 +224,56 @@ Verdict Session::sign(Message& m) {
     return v;
 }
 
+namespace {
+
+// Passes edits on to the MTA when it offered the action; else says which
+// one is missing and answers false, as a refused edit does.
+class OfferedEdits final : public MessageEdits {
+  public:
+    using Missing = std::function<void(unsigned bit, std::string_view what)>;
+    OfferedEdits(MessageEdits& inner, const MtaActions& offered, Missing missing)
+        : inner_(inner), offered_(offered), missing_(std::move(missing)) {}
+
+    bool insert_header(std::string_view name, std::string_view value) override {
+        return check(offered_.add_headers, 1, "SMFIF_ADDHDRS (add header fields)") &&
+               inner_.insert_header(name, value);
+    }
+    bool append_header(std::string_view name, std::string_view value) override {
+        return check(offered_.add_headers, 1, "SMFIF_ADDHDRS (add header fields)") &&
+               inner_.append_header(name, value);
+    }
+    bool remove_header(std::string_view name, int index) override {
+        return check(offered_.change_headers, 2, "SMFIF_CHGHDRS (change or remove header fields)") &&
+               inner_.remove_header(name, index);
+    }
+    bool change_sender(std::string_view sender) override {
+        return check(offered_.change_from, 4, "SMFIF_CHGFROM (change the envelope sender)") &&
+               inner_.change_sender(sender);
+    }
+    bool delete_recipient(std::string_view recipient) override {
+        return check(offered_.delete_rcpt, 8, "SMFIF_DELRCPT (remove a recipient)") &&
+               inner_.delete_recipient(recipient);
+    }
+    bool quarantine(std::string_view reason) override {
+        return check(offered_.quarantine, 16, "SMFIF_QUARANTINE (hold the message)") &&
+               inner_.quarantine(reason);
+    }
+
+  private:
+    bool check(bool offered, unsigned bit, std::string_view what) const {
+        if (!offered) {
+            missing_(bit, what);
+        }
+        return offered;
+    }
+
+    MessageEdits& inner_;
+    const MtaActions& offered_;
+    Missing missing_;
+};
+
+}  // namespace
+
 Verdict Session::end_of_message(std::string_view queue_id, MessageEdits* edits) {
     if (!message_) {
         return Verdict::proceed();
@@ -282,7 +333,17 @@ Verdict Session::end_of_message(std::string_view queue_id, MessageEdits* edits) 
             predict_alignment(m);
         }
         if (v.action == Verdict::Action::Continue && edits != nullptr) {
-            v = apply_edits(m, std::move(v), *edits);
+            OfferedEdits offered(*edits, offered_, [this](unsigned bit, std::string_view what) {
+                if ((missing_logged_ & bit) == 0) {
+                    missing_logged_ |= bit;
+                    log_.error(std::string("the MTA did not offer the milter action ") +
+                               std::string(what) +
+                               " at negotiation, and the policy needs it for this message: "
+                               "answering tempfail (said once per connection; Sendmail must be "
+                               "built with it, Postfix offers every action)");
+                }
+            });
+            v = apply_edits(m, std::move(v), offered);
             note_refusal(m, v, "mta-edit");
         }
     }

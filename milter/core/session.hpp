@@ -90,6 +90,18 @@ using Clock = std::function<std::int64_t()>;
 
 // The edits of an accepted message, applied by the MTA adapter at end of
 // message (smfi_insheader, smfi_quarantine). false: the MTA refused it.
+// The milter actions the MTA offered when the connection began. Postfix
+// offers every one; a Sendmail built without some (CHGFROM must be
+// compiled in) offers fewer.
+struct MtaActions {
+    bool add_headers = true;     // SMFIF_ADDHDRS: signatures, route and tag fields
+    bool change_headers = true;  // SMFIF_CHGHDRS: stripped fields
+    bool change_from = true;     // SMFIF_CHGFROM: the route's return path
+    bool delete_rcpt = true;     // SMFIF_DELRCPT: suppressed recipients removed at the end
+    bool quarantine = true;      // SMFIF_QUARANTINE: quota action "hold"
+    bool operator==(const MtaActions&) const = default;
+};
+
 class MessageEdits {
   public:
     virtual ~MessageEdits() = default;
@@ -182,6 +194,11 @@ class Session {
     // not, recipients are never refused there, only removed at the end.
     void rcpt_replies_negotiated(bool yes) { rcpt_replies_ = yes; }
     void content_negotiated(bool yes) { content_negotiated_ = yes; }
+    // What the MTA offered. An edit a message needs that is not among them
+    // is not tried: the message is answered with tempfail (as for an edit
+    // the MTA refuses), and the log says which action is missing, once per
+    // connection and action.
+    void actions_offered(MtaActions offered) { offered_ = offered; }
     // Which routes are down (staffelctl route down); null: all are up.
     void route_status(const RouteStatus* status) { route_status_ = status; }
     // The SPF checker of the pre-flight (libspf2 in staffeld); null: off.
@@ -327,6 +344,8 @@ class Session {
     SuppressServices suppress_;
     bool content_negotiated_ = false;
     bool rcpt_replies_ = true;
+    MtaActions offered_;
+    unsigned missing_logged_ = 0;  // bits of the actions already said missing
     const RouteStatus* route_status_ = nullptr;
     SpfChecker* spf_ = nullptr;
     std::function<std::string(std::string_view, std::string_view)> srs_hmac_;

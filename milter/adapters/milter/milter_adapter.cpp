@@ -205,6 +205,13 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
         *pf2 = 0;
         *pf3 = 0;
         conn->steps = *pf1;
+        core::MtaActions offered;
+        offered.add_headers = (f0 & SMFIF_ADDHDRS) != 0;
+        offered.change_headers = (f0 & SMFIF_CHGHDRS) != 0;
+        offered.change_from = (f0 & SMFIF_CHGFROM) != 0;
+        offered.delete_rcpt = (f0 & SMFIF_DELRCPT) != 0;
+        offered.quarantine = (f0 & SMFIF_QUARANTINE) != 0;
+        conn->session.actions_offered(offered);
         if ((f0 & kActions) != kActions && g_ctx.log->enabled(core::LogLevel::Debug)) {
             g_ctx.log->debug("the MTA does not offer every milter action Staffel may use");
         }

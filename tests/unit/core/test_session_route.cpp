@@ -166,3 +166,47 @@ TEST_CASE("without suppression lists, VERP still tells one recipient from severa
     auto three = send(p, nullptr, nullptr, {"a@example.net", "b@example.net", "c@example.net"});
     CHECK(three.edits.sender == "bounces@bounce.org.test");
 }
+
+TEST_CASE("an MTA that did not offer CHGFROM: tempfail, said once per connection",
+          "[session][routing]") {
+    const auto p = policy_from(kRoutes);
+    RecordingLogger log;
+    Session s([&] { return p; }, log);
+    MtaActions offered;
+    offered.change_from = false;
+    s.actions_offered(offered);
+    s.content_negotiated(true);
+    s.connect("client.example.net", "192.0.2.7");
+    std::vector<Verdict> verdicts;
+    std::vector<test::FakeMessageEdits> edits(2);
+    for (auto& e : edits) {
+        s.mail_from({"app@shop.example", "", "QID"});
+        s.rcpt_to("<bob@example.net>");
+        s.header("From", " app@shop.example");
+        s.end_of_headers();
+        verdicts.push_back(s.end_of_message("QID", &e));
+    }
+    for (std::size_t i = 0; i < 2; ++i) {
+        CHECK(verdicts[i].action == Verdict::Action::Tempfail);
+        CHECK(verdicts[i].rcode == "451");
+        CHECK(edits[i].sender.empty());  // never tried
+    }
+    const auto said = std::count_if(log.lines.begin(), log.lines.end(), [](const auto& l) {
+        return l.find("did not offer the milter action SMFIF_CHGFROM") != std::string::npos;
+    });
+    CHECK(said == 1);
+
+    // Every action offered: the same message leaves with its return path.
+    RecordingLogger log2;
+    Session full([&] { return p; }, log2);
+    full.actions_offered(MtaActions{});
+    full.content_negotiated(true);
+    full.connect("client.example.net", "192.0.2.7");
+    full.mail_from({"app@shop.example", "", "QID"});
+    full.rcpt_to("<bob@example.net>");
+    full.header("From", " app@shop.example");
+    full.end_of_headers();
+    test::FakeMessageEdits e;
+    CHECK(full.end_of_message("QID", &e).action == Verdict::Action::Continue);
+    CHECK(e.sender == "bounces@bounce.org.test");
+}
