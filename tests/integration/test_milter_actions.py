@@ -9,8 +9,6 @@ such message is tempfailed (451), never passed with the edit silently
 skipped, and staffeld says so in its log once per connection, not once per
 message. With every action offered the same messages pass.
 """
-import re
-
 import pytest
 
 from milter_client import (ALL_ACTIONS, SMFIF_CHGFROM, SMFIF_QUARANTINE, MilterClient)
@@ -104,4 +102,3 @@ def test_hold_without_quarantine_is_tempfailed_and_said_once_per_connection(
     # With the action offered the same over-quota message is held.
     held = run(staffeld, ALL_ACTIONS, PLAIN_HEADERS, 1)[0]
     assert any(cmd == b"q" for cmd, _ in held.edits), str(held)
-    assert re.search(r"quota", held.edits[-1][1].decode(errors="replace")) or True
