@@ -65,7 +65,7 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/contrib/postfix ${PROJECT_SOURCE_DIR}/co
 set(staffel_changelog ${CMAKE_BINARY_DIR}/changelog.Debian)
 string(TIMESTAMP staffel_changelog_date "%a, %d %b %Y %H:%M:%S +0000" UTC)
 file(WRITE ${staffel_changelog}
-  "staffel (${PROJECT_VERSION}) unstable; urgency=medium\n\n"
+  "staffel (${PROJECT_VERSION}-1) unstable; urgency=medium\n\n"
   "  * Staffel ${PROJECT_VERSION}, built with CMake's CPack.\n\n"
   " -- Staffel maintainers <staffel@example.org>  ${staffel_changelog_date}\n")
 add_custom_command(OUTPUT ${staffel_changelog}.gz
@@ -78,17 +78,17 @@ install(FILES ${staffel_changelog}.gz DESTINATION ${staffel_docdir})
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME staffel)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+set(CPACK_DEBIAN_PACKAGE_RELEASE 1)  # staffel_VERSION-1_ARCH.deb
 set(CPACK_PACKAGE_CONTACT "Staffel maintainers <staffel@example.org>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
   "outbound mail policy milter: DKIM, quotas, suppression lists, routing")
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
-  "outbound mail policy milter: DKIM, quotas, suppression lists, routing
- Staffel attaches to Postfix or Sendmail as a milter. It signs outbound mail
- with DKIM (RSA and Ed25519), enforces quotas, rates and warm-up ramps per
- sender with counters shared in Redis, refuses recipients on suppression
- lists (hard bounces, complaints, unsubscribes), and routes transactional
- and bulk mail over different return paths and relays. staffelctl manages
- keys, counters, suppression lists and routes, and serves a dashboard.")
+  "Staffel attaches to Postfix or Sendmail as a milter. It signs outbound mail
+with DKIM (RSA and Ed25519), enforces quotas, rates and warm-up ramps per
+sender with counters shared in Redis, refuses recipients on suppression
+lists (hard bounces, complaints, unsubscribes), and routes transactional
+and bulk mail over different return paths and relays. staffelctl manages
+keys, counters, suppression lists and routes, and serves a dashboard.")
 set(CPACK_DEBIAN_PACKAGE_SECTION mail)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
