@@ -14,7 +14,9 @@ set(staffel_debian ${PROJECT_SOURCE_DIR}/contrib/debian)
 set(staffel_docdir ${CMAKE_INSTALL_DATADIR}/doc/staffel)
 
 # The man pages: from the --help texts and from the policy schema, checked
-# with groff -ww by the unit tests (label "unit").
+# with groff -ww by the unit tests (label "unit"). Not in sanitizer builds,
+# whose binaries are for tests only.
+if(NOT STAFFEL_SANITIZE)
 find_program(STAFFEL_PYTHON3 python3 REQUIRED)
 string(TIMESTAMP staffel_man_date "%Y-%m-%d" UTC)  # honours SOURCE_DATE_EPOCH
 set(staffel_man ${CMAKE_BINARY_DIR}/man)
@@ -41,6 +43,7 @@ add_custom_target(man_pages ALL DEPENDS ${staffel_man_gz})
 install(FILES ${staffel_man}/staffeld.8.gz ${staffel_man}/staffelctl.8.gz
   DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
 install(FILES ${staffel_man}/staffel.toml.5.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man5)
+endif()
 
 # The policy: a conffile the package never overwrites once edited.
 install(FILES ${staffel_debian}/staffel.toml DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/staffel
