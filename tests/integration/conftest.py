@@ -59,22 +59,9 @@ def workdir(request):
     servers = []
     request.node.staffel_servers = servers
     yield d
-    if _failed(request):
-        report = ["", "=== staffel test directory: %s" % d]
-        for s in servers:
-            for attr in ("log_path", "maillog_path"):
-                path = getattr(s, attr, None)
-                if path is not None:
-                    report.append("--- %r %s (tail):\n%s" % (s, path, harness.tail(path, 60)))
-        sys.stderr.write("\n".join(report) + "\n")
     # Servers made by fixtures are already stopped (fixture teardown runs
     # first); anything a test started itself and left running is stopped here.
-    for s in reversed(servers):
-        try:
-            s.stop()
-        except Exception as e:  # noqa: BLE001
-            sys.stderr.write("stopping %r: %s\n" % (s, e))
-    harness.remove_workdir(d)
+    harness.close_workdir(d, servers, _failed(request))
 
 
 def _track(request, server):

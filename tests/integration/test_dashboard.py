@@ -267,20 +267,9 @@ def site(request):
         yield SimpleNamespace(dir=d, redis=redis, sink=sink, staffeld=staffeld, postfix=postfix,
                               web=web, policy=staffeld.policy_path, sent=sent)
     finally:
-        if request.session.testsfailed != failed_before or sys.exc_info()[0] is not None:
-            report = ["", "=== staffel dashboard test directory: %s" % d]
-            for s in servers:
-                for attr in ("log_path", "maillog_path"):
-                    path = getattr(s, attr, None)
-                    if path is not None:
-                        report.append("--- %r %s (tail):\n%s" % (s, path, harness.tail(path, 40)))
-            sys.stderr.write("\n".join(report) + "\n")
-        for s in reversed(servers):
-            try:
-                s.stop()
-            except Exception as e:  # noqa: BLE001
-                sys.stderr.write("stopping %r: %s\n" % (s, e))
-        harness.remove_workdir(d)
+        harness.close_workdir(
+            d, servers, request.session.testsfailed != failed_before or sys.exc_info()[0] is not None,
+            title="staffel dashboard test directory", lines=40)
 
 
 @pytest.fixture(scope="module")
