@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "config/loader.hpp"
+#include "config/schema_doc.hpp"
 #include "config/schema.hpp"
 
 using namespace staffel;
@@ -270,6 +271,17 @@ TEST_CASE("policies/README.md and policies/example.toml cover every key", "[conf
         INFO("field " << f.name());
         CHECK(docs.find("`" + f.name() + "`") != std::string::npos);
         CHECK(ex.find(std::string(f.key) + " =") != std::string::npos);
+        CHECK_FALSE(config::field_meaning(f.name()).empty());
+    }
+    CHECK(config::meanings_without_field().empty());
+    // The key tables are the schema's: build/staffel_policy_doc --readme
+    // policies/README.md rewrites them after a change.
+    CHECK(config::readme_with_tables(docs) == docs);
+    for (const auto& section : config::documented_sections()) {
+        INFO("section " << section);
+        CHECK(docs.find("<!-- BEGIN keys " + section + " (generated from the schema) -->\n" +
+                        config::markdown_table(section) + "<!-- END keys " + section + " -->") !=
+              std::string::npos);
     }
     // The examples themselves must load (keys are not read here).
     for (const char* name : {"example.toml", "hybrid.toml"}) {
