@@ -299,6 +299,9 @@ const std::map<std::string_view, std::string_view>& meanings() {
          "What an authenticated client that no rule matches may sign: the domain "
          "of its login `user@domain` (a login without a domain signs nothing), "
          "every configured domain, or nothing."},
+        {"dkim.overlap",
+         "Which of a domain's keys in force sign: per algorithm the one with the "
+         "latest `not_before`, or every one (key rotation, above)."},
         {"dkim.sign_headers",
          "Header fields signed, each as often as the message has it (`h=`; "
          "repeated fields are taken bottom-up). Replaces the default list."},
@@ -328,6 +331,14 @@ const std::map<std::string_view, std::string_view>& meanings() {
          "declared for the subdomain itself)."},
         {"dkim.keys.canonicalization",
          "This key's `c=`."},
+        {"dkim.keys.not_before",
+         "The key signs from this time on (key rotation, above): a TOML "
+         "date-time such as `2026-07-01T00:00:00Z` or a string such as "
+         "`\"2026-07-01T02:00:00+02:00\"`. A time without an offset is refused."},
+        {"dkim.keys.not_after",
+         "The key stops signing at this time; it must be later than "
+         "`not_before`. Keep its record published a while after, for mail in "
+         "flight."},
         {"dkim.senders.sasl_user",
          "The rule applies to this SASL login (case-insensitive)."},
         {"dkim.senders.networks",
