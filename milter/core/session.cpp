@@ -392,9 +392,6 @@ Verdict Session::apply_edits(Message& m, Verdict v, MessageEdits& edits) {
                                      "again later");
         }
     }
-    if (!m.dropped.empty() && suppress_.stats != nullptr) {
-        suppress_.stats->removed.fetch_add(m.dropped.size(), std::memory_order_relaxed);
-    }
     if (auto routed = apply_route(m, edits); routed.action != Verdict::Action::Continue) {
         refund(m);
         return routed;
