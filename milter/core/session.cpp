@@ -11,6 +11,7 @@
 #include "core/route/route.hpp"
 #include "core/route/srs.hpp"
 #include "core/route/streams.hpp"
+#include "core/text.hpp"
 
 namespace staffel::core {
 
@@ -330,7 +331,7 @@ Verdict Session::end_of_message(std::string_view queue_id, MessageEdits* edits) 
         if (v.action != Verdict::Action::Continue) {
             refund(m);
         } else {
-            predict_alignment(m);
+            predict_alignment(m, queue_id);
         }
         if (v.action == Verdict::Action::Continue && edits != nullptr) {
             OfferedEdits offered(*edits, offered_, [this](unsigned bit, std::string_view what) {
@@ -441,7 +442,7 @@ Verdict Session::store_error(const StoreErrorWords& words, std::atomic<std::uint
                  (accept ? "ACCEPTING " + std::string(words.unchecked) +
                                " unchecked (on_store_error = accept)"
                          : std::string("answering tempfail (on_store_error = tempfail)")) +
-                 "; " + std::to_string(count) + " such decisions since start");
+                 since_start(count, "decision"));
     if (accept) {
         return Verdict::proceed();
     }

@@ -296,7 +296,7 @@ class Session {
     Verdict plan_envelope(Message& m);
     Verdict apply_route(Message& m, MessageEdits& edits);
     static Verdict cannot_route();
-    void predict_alignment(Message& m);
+    void predict_alignment(Message& m, std::string_view queue_id);
     Verdict check_unsubscribe_gate(Message& m);
     void spf_preflight(Message& m);
     [[nodiscard]] SuppressionKeys suppression_keys() const;
