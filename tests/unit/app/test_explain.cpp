@@ -119,7 +119,7 @@ TEST_CASE("explain walks a bulk message through stream, route, suppression and q
 TEST_CASE("explain shows the quota that would refuse, and exits 1", "[explain]") {
     Run run;
     auto plan = counters_for(run.policy->quotas, *run.policy->general.time_zone,
-                             run.policy->redis.prefix, "shop@example.com", 1795478400);
+                             run.policy->redis.prefix, "shop@example.com", 1795478400, {});
     REQUIRE(plan.size() == 1);
     run.counters.values[plan[0].charge.key] = 3;
     const char* receipt =
@@ -231,8 +231,7 @@ TEST_CASE("explain with a dead suppression store says the recipients are deferre
     CHECK_THAT(refused.out, Catch::Contains("answer       every recipient is refused at RCPT"));
 }
 
-TEST_CASE("explain's log lines carry no counts since start, which it does not keep",
-          "[explain]") {
+TEST_CASE("explain's log lines carry no counts since start, which it does not keep", "[explain]") {
     Run run;
     CHECK(run.explain(kBulk) == 0);
     INFO(run.out);
