@@ -10,6 +10,7 @@
 #include "app/stats_rows.hpp"
 #include "core/net.hpp"
 #include "core/quota/quota.hpp"
+#include "core/route/streams.hpp"
 #include "core/stats/counts.hpp"
 #include "core/text.hpp"
 
@@ -206,10 +207,11 @@ std::vector<DimensionData> read_dimensions(DashboardReads& reads, const core::Po
     std::vector<DimensionData> out(dims.size());
     for (std::size_t i = 0; i < dims.size(); ++i) {
         auto& d = out[i];
-        d.per_bucket.assign(std::make_move_iterator(tables.begin() + static_cast<std::ptrdiff_t>(
-                                                                         i * b.labels.size())),
-                            std::make_move_iterator(tables.begin() + static_cast<std::ptrdiff_t>(
-                                                                         (i + 1) * b.labels.size())));
+        d.per_bucket.assign(
+            std::make_move_iterator(tables.begin() +
+                                    static_cast<std::ptrdiff_t>(i * b.labels.size())),
+            std::make_move_iterator(tables.begin() +
+                                    static_cast<std::ptrdiff_t>((i + 1) * b.labels.size())));
         for (const auto& table : d.per_bucket) {
             for (const auto& [value, counters] : table) {
                 auto& into = d.sum[value];
@@ -314,7 +316,8 @@ json event_objects(const std::vector<adapters::StreamEntry>& entries, std::size_
             if (parsed.is_discarded() || !parsed.is_object()) {
                 parsed = json{{"type", "unreadable"}};
             }
-            events.push_back({{"id", e.id + "/" + std::to_string(i)}, {"event", std::move(parsed)}});
+            events.push_back(
+                {{"id", e.id + "/" + std::to_string(i)}, {"event", std::move(parsed)}});
         }
     }
     if (skipped != nullptr) {
@@ -437,8 +440,9 @@ HttpResponse Dashboard::handle(const HttpRequest& request) const {
     HttpResponse r;
     if (!deps_.policy->web.token.empty() &&
         !authorized(request.authorization, deps_.policy->web.token)) {
-        r = error_response(401, "authentication required: a Bearer token, or Basic with the "
-                                "token as password");
+        r = error_response(401,
+                           "authentication required: a Bearer token, or Basic with the "
+                           "token as password");
         r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"staffel\", charset=\"UTF-8\"");
     } else if (request.method != "GET") {
         r = error_response(405, "the dashboard is read-only: GET only");
@@ -519,9 +523,8 @@ HttpResponse Dashboard::api(std::string_view path, std::string_view query) const
                                           return counter(c, "bounce_hard") +
                                                  counter(c, "bounce_soft");
                                       })},
-                {"complaints", series_of(outcome, [](const Counters& c) {
-                     return counter(c, "complaint");
-                 })}};
+                {"complaints",
+                 series_of(outcome, [](const Counters& c) { return counter(c, "complaint"); })}};
             return json_response(200, out);
         }
         if (path == "senders" || path == "tags") {
@@ -537,8 +540,8 @@ HttpResponse Dashboard::api(std::string_view path, std::string_view query) const
             }
             const std::array dims{d};
             const auto data = read_dimensions(reads, policy, b, dims);
-            auto out = table_json(b, data[0], number_param(query, "top", 20, kMaxTop),
-                                  kSeriesValues);
+            auto out =
+                table_json(b, data[0], number_param(query, "top", 20, kMaxTop), kSeriesValues);
             out["by"] = by;
             return json_response(200, out);
         }
@@ -567,8 +570,7 @@ HttpResponse Dashboard::api(std::string_view path, std::string_view query) const
                     {"fallback_taken", counter(c, "fallback")},
                     {"series",
                      series_of(
-                         data[0], [](const Counters& x) { return counter(x, "messages"); },
-                         name)}};
+                         data[0], [](const Counters& x) { return counter(x, "messages"); }, name)}};
             };
             std::set<std::string> listed;
             for (const auto& route : policy.routing.routes) {
@@ -594,8 +596,9 @@ HttpResponse Dashboard::api(std::string_view path, std::string_view query) const
             if (!key || key->empty() || key->size() > 320) {
                 throw BadRequest{"key: expected a sender address, domain, SASL user or IP"};
             }
-            const auto planned = core::counters_for(policy.quotas, *policy.general.time_zone,
-                                                    policy.redis.prefix, *key, now);
+            const auto planned = core::counters_for(
+                policy.quotas, *policy.general.time_zone, policy.redis.prefix, *key, now,
+                core::stream_names(policy.routing.streams, policy.routing.default_stream));
             std::vector<core::CounterCharge> charges;
             for (const auto& p : planned) {
                 charges.push_back(p.charge);
@@ -610,9 +613,9 @@ HttpResponse Dashboard::api(std::string_view path, std::string_view query) const
                 const auto& s = states[i];
                 std::int64_t resets = p.resets_at;
                 if (p.limit->window == core::QuotaWindow::Rolling) {
-                    resets = s.used == 0 ? 0
-                                         : (s.now_us + s.used * p.charge.interval_us + 999999) /
-                                               1000000;
+                    resets = s.used == 0
+                                 ? 0
+                                 : (s.now_us + s.used * p.charge.interval_us + 999999) / 1000000;
                 }
                 out["limits"].push_back(
                     {{"name", p.limit->name},
@@ -676,8 +679,8 @@ HttpResponse Dashboard::api(std::string_view path, std::string_view query) const
             if (!address || address->empty()) {
                 throw BadRequest{"address: expected an email address"};
             }
-            auto normal = core::normalise_address(
-                *address, {policy.suppression.fold_local_part}, deps_.idna);
+            auto normal =
+                core::normalise_address(*address, {policy.suppression.fold_local_part}, deps_.idna);
             if (!normal) {
                 throw BadRequest{"address: " + normal.error().message};
             }
@@ -718,7 +721,8 @@ HttpResponse Dashboard::api(std::string_view path, std::string_view query) const
                      {"reason", std::string(core::reason_name(e.reason))},
                      {"streams", e.streams},
                      {"added", rfc3339_or_empty(e.added_at)},
-                     {"expires", e.expires_at > 0 ? json(rfc3339_utc(e.expires_at)) : json(nullptr)},
+                     {"expires",
+                      e.expires_at > 0 ? json(rfc3339_utc(e.expires_at)) : json(nullptr)},
                      {"source", e.source}});
             }
             return json_response(200, out);

@@ -282,21 +282,26 @@ int explain(const core::Policy& policy, const ExplainServices& services, std::st
     sender.daemon_name = args.daemon_name;
     session.mail_from(sender);
     std::size_t accepted = 0;
+    std::size_t deferred = 0;  // 4xx: the MTA tries these again later
     core::Verdict refused;
     for (const auto& r : rcpts) {
         auto v = session.rcpt_to("<" + r + ">");
         if (v.action != core::Verdict::Action::Continue) {
             line(out, "RCPT", "<" + core::log_escape(r) + ">: " + answer_text(v));
             refused = v;
+            deferred += v.action == core::Verdict::Action::Tempfail ? 1 : 0;
         } else {
             ++accepted;
         }
     }
     if (accepted == 0) {
         session.abort();
+        const char* what = deferred == rcpts.size()
+                               ? "every recipient is deferred at RCPT (the MTA tries again later)"
+                           : deferred == 0 ? "every recipient is refused at RCPT"
+                                           : "every recipient is refused or deferred at RCPT";
         line(out, "answer",
-             "every recipient is refused at RCPT; no message is sent (last: " +
-                 answer_text(refused) + ")");
+             std::string(what) + "; no message is sent (last: " + answer_text(refused) + ")");
         return 1;
     }
     for (const auto& f : parsed.fields) {

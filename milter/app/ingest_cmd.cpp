@@ -2,11 +2,13 @@
 #include "app/ingest_cmd.hpp"
 
 #include <ostream>
+#include <span>
 #include <vector>
 
 #include "adapters/gmime/bounce_report.hpp"
 #include "app/exit_codes.hpp"
 #include "app/stats_writer.hpp"
+#include "core/suppress/csv.hpp"
 
 namespace staffel::app {
 namespace {
@@ -166,6 +168,21 @@ int ingest(const IngestContext& ctx, std::string_view message, std::string_view 
                 if (ctx.dry_run) {
                     out << "would count a soft bounce for " << *address << " (" << v.detail
                         << ")\n";
+                    continue;
+                }
+                // An address already suppressed for every stream gets no
+                // mail to bounce; a late bounce of earlier mail is no news.
+                const std::string entry_key = keys.entry_key({}, *address);
+                auto listed = ctx.store->lookup(std::span(&entry_key, 1));
+                if (!listed) {
+                    err << "staffelctl: ingest: " << listed.error().message << '\n';
+                    return kExitTempFail;
+                }
+                if (!listed->empty() && listed->front() && listed->front()->blocks_every_stream()) {
+                    const auto& l = *listed->front();
+                    out << *address << " is already suppressed (" << core::reason_name(l.reason)
+                        << " since " << core::format_rfc3339_utc(l.added_at)
+                        << "): soft bounce not counted (" << v.detail << ")\n";
                     continue;
                 }
                 auto counted = ctx.store->count_soft_bounce(

@@ -8,7 +8,8 @@
 //       Action: failed and a 5.x.x Status becomes a hard_bounce entry
 //       (global, every stream); Action: delayed, or failed with 4.x.x,
 //       counts one soft bounce (soft_bounce_limit within soft_bounce_window
-//       make a hard_bounce entry that lasts soft_bounce_expires);
+//       make a hard_bounce entry that lasts soft_bounce_expires) unless
+//       the address already has a global entry blocking every stream;
 //       delivered, relayed and expanded are only reported;
 //     - an RFC 5965 ARF feedback report (any Feedback-Type but not-spam):
 //       each complainant becomes a complaint entry (global, every stream);
@@ -18,7 +19,7 @@
 //       or names none.
 //   Anything else is refused with the reason; nothing is guessed.
 // Output: one line per recipient on stdout ("suppressed ...", "soft bounce
-//   N of LIMIT ...", "ignored ..."); errors on stderr.
+//   N of LIMIT ...", "... is already suppressed ...", "ignored ..."); errors on stderr.
 // Exit status (sysexits, as pipe(8) understands them): 0 done; 65 the
 //   message is not a report Staffel can read (pipe(8) returns it to the
 //   postmaster); 75 the store cannot be reached (Postfix retries later, so

@@ -73,7 +73,10 @@ core::Result<Account> lookup_account(const std::string& user,
     passwd pw{};
     passwd* found = nullptr;
     if (::getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr) {
-        return core::make_error("unknown user \"" + user + "\" (milter.user)");
+        return core::make_error("unknown user \"" + user +
+                                "\": no such account on this host; create it (e.g. adduser "
+                                "--system " +
+                                user + ") or name an existing one");
     }
     Account a{pw.pw_uid, pw.pw_gid, user};
     if (group) {
@@ -82,7 +85,9 @@ core::Result<Account> lookup_account(const std::string& user,
         struct group* gfound = nullptr;
         if (::getgrnam_r(group->c_str(), &gr, gbuf.data(), gbuf.size(), &gfound) != 0 ||
             gfound == nullptr) {
-            return core::make_error("unknown group \"" + *group + "\" (milter.group)");
+            return core::make_error("unknown group \"" + *group +
+                                    "\": no such group on this host; create it or name an "
+                                    "existing one");
         }
         a.gid = gr.gr_gid;
     }

@@ -7,6 +7,7 @@
 
 #include "app/exit_codes.hpp"
 #include "core/quota/quota.hpp"
+#include "core/route/streams.hpp"
 
 namespace staffel::app {
 namespace {
@@ -22,7 +23,9 @@ std::string pad(std::string s, std::size_t width) {
 
 std::vector<core::PlannedCharge> counters(const core::Policy& p, const std::string& key,
                                           std::int64_t now, std::ostream& err) {
-    auto planned = core::counters_for(p.quotas, *p.general.time_zone, p.redis.prefix, key, now);
+    auto planned =
+        core::counters_for(p.quotas, *p.general.time_zone, p.redis.prefix, key, now,
+                           core::stream_names(p.routing.streams, p.routing.default_stream));
     if (planned.empty()) {
         err << "staffelctl: no [[quota]] limit of " << p.path << " applies to \"" << key << "\" ("
             << p.quotas.size() << " limits declared)\n";

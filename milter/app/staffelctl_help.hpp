@@ -17,11 +17,15 @@ inline constexpr const char* kQuotaDescription =
 KEY, in Redis (the [redis] section of the policy given with -c), as every
 staffeld sharing that Redis sees them.
 
-KEY is what a limit is keyed on: a sender address (limits with key =
-"sender", and "sasl_user" for logins that look like addresses), a domain
-("sender_domain", "sasl_user", "stream"), a SASL login, or a client IP
-address ("client_ip"). A limit narrowed with domains, sasl_users, networks or
-streams is listed only when KEY can match it.
+KEY is what a limit is keyed on, and only limits keyed on what KEY can be
+are listed: a sender address (limits with key = "sender", and "sasl_user"
+for logins that look like addresses); a domain, a name with a dot
+("sender_domain"); a stream the policy knows, a [[stream]] name or
+routing.default_stream, or without [[stream]] rules bulk and transactional
+("stream"); a client IP address ("client_ip"); any other name is a SASL
+login ("sasl_user"). A limit narrowed with domains, sasl_users, networks or
+streams is listed only when KEY can match it; a sasl_user limit whose
+sasl_users names a login that looks like a domain lists it too.
 
 "quota show" prints one line per limit: its name, what it is keyed on, the
 units used in the current window, the limit (after any warm-up ramp; for a

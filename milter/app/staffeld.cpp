@@ -292,7 +292,9 @@ class Daemon {
         }
         auto account = lookup_account(*p.milter.user, p.milter.group);
         if (!account) {
-            return account.error();
+            const auto& why = account.error().message;
+            return core::make_error(
+                (why.starts_with("unknown group") ? "milter.group: " : "milter.user: ") + why);
         }
         const auto& s = p.milter.socket;
         if (s.kind == core::MilterSocket::Kind::Unix &&
@@ -479,7 +481,12 @@ int main(int argc, char** argv) {
         const auto& m = loaded.policy->milter;
         if (m.user) {
             if (auto a = lookup_account(*m.user, m.group); !a) {
-                std::cerr << opt.config << ": error: " << a.error().message << '\n';
+                // Located at the line naming the account that is missing.
+                const auto& why = a.error().message;
+                const bool group = why.starts_with("unknown group");
+                std::cerr
+                    << loaded.error_at(group ? "milter.group" : "milter.user", why).to_string()
+                    << '\n';
                 return kExitConfig;
             }
         }

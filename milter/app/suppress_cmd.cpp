@@ -207,13 +207,12 @@ int run_suppress_add(const SuppressContext& c, const SuppressArgs& a) {
     e.added_at = c.now;
     e.source = core::clean_source(a.source);
     if (!a.expires.empty()) {
-        auto d = core::parse_duration(a.expires);
-        if (!d || d->count() < 1000) {
-            return usage(c, "--expires",
-                         "expected a duration of at least 1s: " + std::string(core::kDurationHint) +
-                             ", or \"30d\"");
+        // The grammar of the CSV file's expires column.
+        auto expires = core::parse_csv_expires(a.expires, c.now);
+        if (!expires) {
+            return usage(c, "--expires", expires.error().message);
         }
-        e.expires_at = c.now + (d->count() + 999) / 1000;
+        e.expires_at = *expires;
     }
     note_disabled(c);
     auto replaced = c.store.put(entry_key(c, e.scope, *target), e);
@@ -437,7 +436,8 @@ class Importer {
             c_.err << file_ << ':' << r.error_text() << '\n';
             if (r.header) {
                 c_.err << "staffelctl: nothing imported: the first line of " << file_
-                       << " must be the header line " << core::kSuppressCsvHeader << '\n';
+                       << " must be the header line " << core::kSuppressCsvHeader << " (or "
+                       << core::kSuppressCsvHeaderNoAdded << ")\n";
                 return kExitDataErr;
             }
             ++refused_;
@@ -453,7 +453,7 @@ class Importer {
         k.entry.reason = row.reason;
         k.entry.scope = row.scope;
         k.entry.streams = row.streams;
-        k.entry.added_at = c_.now;
+        k.entry.added_at = row.added_at > 0 ? row.added_at : c_.now;
         k.entry.expires_at = row.expires_at;
         k.entry.source = row.source.empty()
                              ? core::clean_source("import:" + file_ + ":" + std::to_string(r.line))
@@ -647,10 +647,11 @@ void SuppressCli::add(CLI::App& app, ManPage man_page) {
             ->type_name("ADDRESS");
     };
 
-    auto* add = sub(Command::Add, "add", "add or replace the entry of an address",
-                    "staffelctl [-c POLICY] suppress add ADDRESS --reason REASON [--scope DOMAIN]\n"
-                    "                       [--streams LIST] [--expires DURATION] [--source TEXT]",
-                    kAddDescription, kAddFooter);
+    auto* add =
+        sub(Command::Add, "add", "add or replace the entry of an address",
+            "staffelctl [-c POLICY] suppress add ADDRESS --reason REASON [--scope DOMAIN]\n"
+            "                       [--streams LIST] [--expires DURATION|TIME] [--source TEXT]",
+            kAddDescription, kAddFooter);
     address(add);
     add->add_option("-r,--reason", args_.reason, kReasonHelp)->required()->type_name("REASON");
     add->add_option("--scope", args_.scope,
@@ -661,8 +662,10 @@ void SuppressCli::add(CLI::App& app, ManPage man_page) {
                     "reason's)")
         ->type_name("LIST");
     add->add_option("--expires", args_.expires,
-                    "Expire after DURATION, e.g. 30d, 12h, 90m\n(default: never)")
-        ->type_name("DURATION");
+                    "Expire after DURATION (e.g. 30d, 12h, 90m) or at\nTIME (RFC 3339, e.g. "
+                    "2027-01-31T00:00:00Z,\nor epoch seconds), as the CSV expires column\n"
+                    "(default, or 0: never)")
+        ->type_name("DURATION|TIME");
     add->add_option("--source", args_.source, "Where the entry comes from")
         ->capture_default_str()
         ->type_name("TEXT");

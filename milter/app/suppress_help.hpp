@@ -13,7 +13,7 @@ namespace staffel::app::suppress_help {
 
 inline constexpr const char* kGroupSynopsis =
     R"(staffelctl [-c POLICY] suppress add ADDRESS --reason REASON [--scope DOMAIN]
-                       [--streams LIST] [--expires DURATION] [--source TEXT]
+                       [--streams LIST] [--expires DURATION|TIME] [--source TEXT]
 staffelctl [-c POLICY] suppress remove ADDRESS [--scope DOMAIN]
 staffelctl [-c POLICY] suppress show ADDRESS [--sender-domain DOMAIN]
 staffelctl [-c POLICY] suppress list [--reason REASON]
@@ -40,8 +40,11 @@ recipient from mail of those streams at the end of the message.
 
 Addresses are normalised as staffeld normalises recipients: angle
 brackets and surrounding spaces removed, the domain lower-cased, the local
-part lower-cased unless fold_local_part = false. Domains that are not
-ASCII are refused for now (write them in A-label form, xn--...). With
+part lower-cased unless fold_local_part = false. A domain written in
+Unicode is converted to its A-label form (IDNA2008 with the UTS #46
+mapping, e.g. xn--bcher-kva.example for bucher.example with a u-umlaut),
+stored and shown that way, so both spellings find the same entry; a
+domain IDNA2008 refuses is an error. With
 hash_secret_file set, Redis holds HMAC-SHA-256 hashes only: every command
 still takes plain addresses, list and export show h:HEX (64 hex digits),
 and remove, show and import accept that form too.)";
@@ -72,6 +75,9 @@ scope. Without --streams it blocks the reason's default streams: an
 unsubscribe blocks [suppression] unsubscribe_streams (default "bulk"),
 every other reason every stream. The added time is now; without --expires
 the entry never expires, with it Redis drops the entry when the time comes.
+--expires takes what the expires column of an import file takes: a
+duration from now (30d, 12h, 90m; at least 1s), an RFC 3339 time, epoch
+seconds, or 0 for never.
 Prints what was stored, e.g.
   added the global entry of bob@example.org: complaint, every stream,
   added 2026-11-20T14:03:00Z, never expires, source staffelctl)";
@@ -162,8 +168,9 @@ EXAMPLES
 
 inline constexpr const char* kCsvFormat = R"(FILE FORMAT
   CSV (RFC 4180) in UTF-8. The first line is exactly
-    address,reason,scope,streams,expires,source
-  then one entry per line, six fields:
+    address,reason,scope,streams,expires,source,added
+  as export writes it, or the older form without added (import takes
+  both), then one entry per line with the header's fields:
     address  an address, or h: and 64 hex digits: an address hashed with the
              same secret, as export writes it when hashing is on
     reason   hard_bounce, complaint, unsubscribe, manual or invalid
@@ -172,18 +179,22 @@ inline constexpr const char* kCsvFormat = R"(FILE FORMAT
     streams  * for every stream; stream names joined by ";"; empty for the
              reason's default (unsubscribe: [suppression]
              unsubscribe_streams, other reasons: every stream)
-    expires  empty (or 0) for never; an RFC 3339 time such as
-             2027-01-31T00:00:00Z (offsets such as +02:00 accepted); or
-             epoch seconds
+    expires  empty (or 0) for never; a duration from the time of the
+             import, as --expires of add takes it (30d, 12h); an RFC 3339
+             time such as 2027-01-31T00:00:00Z (offsets such as +02:00
+             accepted); or epoch seconds
     source   free text saying where the entry came from ("|" and control
              characters dropped, at most 200 bytes kept)
+    added    when the entry was added, the "since" of staffeld's 550
+             replies: an RFC 3339 time or epoch seconds; empty (or 0) for
+             the time of the import
   A field holding a comma, a double quote or a line break is put in double
   quotes, with each double quote inside doubled. Lines end with LF or CRLF;
   empty lines are skipped; a record may be 4096 bytes long at most.
-    address,reason,scope,streams,expires,source
-    bob@example.org,hard_bounce,,,,dsn
-    carol@example.net,unsubscribe,example.com,bulk;news,2027-01-31T00:00:00Z,crm
-    dave@example.com,manual,,*,,"ticket 42, ""urgent"""
+    address,reason,scope,streams,expires,source,added
+    bob@example.org,hard_bounce,,,,dsn,2026-11-20T14:03:00Z
+    carol@example.net,unsubscribe,example.com,bulk;news,2027-01-31T00:00:00Z,crm,
+    dave@example.com,manual,,*,30d,"ticket 42, ""urgent""",
 
 )";
 
@@ -195,8 +206,9 @@ all. A row that does not parse is reported on standard error as
   FILE:LINE: column 2 (reason): unknown reason "bounce"; expected ...
 and skipped; the other rows are still imported. A row whose expiry has
 passed is refused the same way. A file whose first line is not the header
-line is refused whole. Each entry's added time is the time of the import;
-an empty source becomes import:FILE:LINE. A later row for the same address
+line is refused whole. An entry's added time is its added column, or the
+time of the import when the column is empty or the file has none; an
+empty source becomes import:FILE:LINE. A later row for the same address
 and scope replaces an earlier one (both count as imported). The last line
 on standard output is
   imported N entries, M rows refused)";
@@ -219,8 +231,8 @@ inline constexpr const char* kExportDescription =
     R"(Writes every entry as CSV in the format below, in no particular order (a
 SCAN of the Redis key space), to FILE, or to standard output ("-", the
 default). FILE is written under a temporary name with mode 0600 and renamed
-once complete. An export imports again ("suppress import") with everything
-but the added time, which the format does not carry. With hashing on the
+once complete. An export imports again ("suppress import") with everything,
+the added times included. With hashing on the
 address column holds h:HEX, and the file imports only into a store with
 the same secret; standard error says so first. Standard error ends with
   exported N entries)";

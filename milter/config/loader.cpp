@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <tuple>
 
 #include "config/schema.hpp"
 
@@ -111,6 +112,17 @@ bool read_file(const std::string& path, std::string& out, std::string& why) {
     return true;
 }
 
+// File order (as LoadResult::files lists them; others last), then line
+// and column; errors the loader found in the same place keep their order.
+void sort_errors(LoadResult& r) {
+    auto rank = [&](const LoadError& e) {
+        const auto it = std::find(r.files.begin(), r.files.end(), e.file);
+        return std::tuple(static_cast<std::size_t>(it - r.files.begin()), e.line, e.column);
+    };
+    std::stable_sort(r.errors.begin(), r.errors.end(),
+                     [&](const LoadError& a, const LoadError& b) { return rank(a) < rank(b); });
+}
+
 class Loader {
   public:
     Loader() : md_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(md_, EVP_sha256(), nullptr); }
@@ -153,11 +165,13 @@ class Loader {
     LoadResult finish(const std::string& main_path) {
         LoadResult result;
         result.files = std::move(files_);
+        result.set_at = std::move(set_at_values_);
         if (errors_.empty()) {
             check_routing_references(main_path);
         }
         if (!errors_.empty()) {
             result.errors = std::move(errors_);
+            sort_errors(result);
             return result;
         }
         unsigned char digest[EVP_MAX_MD_SIZE];
@@ -413,6 +427,9 @@ class Loader {
                 continue;
             }
             set_at_[once] = where(key.source());
+            const auto& v = node.source();
+            set_at_values_[once] = {v.path ? *v.path : path, v.begin.line, v.begin.column, name,
+                                    ""};
             if (auto why = (*it)->set(node, policy_)) {
                 std::string message = *why;
                 if (message.starts_with("got ")) {
@@ -431,6 +448,7 @@ class Loader {
     std::vector<std::string> files_;
     std::vector<std::string> stack_;
     std::map<std::string, std::string> set_at_;
+    std::map<std::string, LoadError> set_at_values_;  // LoadResult::set_at
 
   public:
     // Where each [[name]] element began, in policy order.
@@ -438,6 +456,18 @@ class Loader {
 };
 
 }  // namespace
+
+LoadError LoadResult::error_at(const std::string& field, std::string message) const {
+    LoadError e;
+    if (const auto it = set_at.find(field); it != set_at.end()) {
+        e = it->second;
+    } else {
+        e.file = files.empty() ? std::string() : files.front();
+        e.field = field;
+    }
+    e.message = std::move(message);
+    return e;
+}
 
 std::string LoadError::to_string() const {
     std::string out = file;
@@ -454,7 +484,6 @@ std::string LoadError::to_string() const {
 LoadResult load_policy(const std::string& path, const KeyLoader& load_key) {
     Loader loader;
     loader.load_file(path, 0, nullptr);
-    auto regions = loader.element_regions_["dkim.keys"];
     auto result = loader.finish(path);
     if (!result.policy || !load_key) {
         return result;
@@ -466,13 +495,13 @@ LoadResult load_policy(const std::string& path, const KeyLoader& load_key) {
         auto& k = policy->dkim.keys[i];
         auto key = load_key(k.key_path, k.algorithm);
         if (!key) {
-            const auto& r = regions.at(i);
-            result.errors.push_back({r.path ? *r.path : path, r.begin.line, r.begin.column,
-                                     "dkim.keys.key", key.error().message});
+            result.errors.push_back(
+                result.error_at("dkim.keys#" + std::to_string(i) + ".key", key.error().message));
             continue;
         }
         k.key = std::move(key).value();
     }
+    sort_errors(result);
     result.policy =
         result.errors.empty() ? std::shared_ptr<const core::Policy>(std::move(policy)) : nullptr;
     return result;

@@ -195,7 +195,9 @@ const std::map<std::string_view, std::string_view>& meanings() {
         {"suppression.soft_bounce_limit",
          "Soft bounces (4.x.x DSNs fed to `staffelctl ingest`) of one address "
          "within `soft_bounce_window` that make it a `hard_bounce` entry (source "
-         "`soft-bounces`)."},
+         "`soft-bounces`). A soft bounce of an address that already has a global "
+         "entry blocking every stream is not counted (`ingest` prints `... is "
+         "already suppressed ...`)."},
         {"suppression.soft_bounce_window",
          "The window soft bounces are counted in (from the first)."},
         {"suppression.soft_bounce_expires",

@@ -9,7 +9,9 @@
 namespace staffel::config {
 namespace {
 
-constexpr std::string_view kZoneHint = "e.g. \"Europe/Berlin\" or \"UTC\"";
+// Ends every error, so that the loader adds no second hint of its own.
+constexpr std::string_view kZoneHint =
+    "expected an IANA time zone name, e.g. \"Europe/Berlin\" or \"UTC\"";
 
 // The name as it may appear in a message: printable ASCII, shortened.
 std::string quoted(std::string_view name) {
@@ -59,7 +61,7 @@ core::Result<core::ZoneRules> load_zone(std::string_view name) {
     if (!is_valid_zone_name(name)) {
         return core::make_error("invalid time zone name " + quoted(name) +
                                 ": want a relative IANA name of letters, digits, '/', '_', '-' and "
-                                "'+' (at most 64 characters, no \"..\"), " +
+                                "'+' (at most 64 characters, no \"..\"); " +
                                 std::string(kZoneHint));
     }
     auto found = adapters::tz::lookup_zone(name);

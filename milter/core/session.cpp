@@ -11,6 +11,7 @@
 #include "core/route/route.hpp"
 #include "core/route/srs.hpp"
 #include "core/route/streams.hpp"
+#include "core/text.hpp"
 
 namespace staffel::core {
 
@@ -331,7 +332,7 @@ Verdict Session::end_of_message(std::string_view queue_id, MessageEdits* edits) 
         if (v.action != Verdict::Action::Continue) {
             refund(m);
         } else {
-            predict_alignment(m);
+            predict_alignment(m, queue_id);
         }
         if (v.action == Verdict::Action::Continue && edits != nullptr) {
             OfferedEdits offered(*edits, offered_, [this](unsigned bit, std::string_view what) {
@@ -393,9 +394,6 @@ Verdict Session::apply_edits(Message& m, Verdict v, MessageEdits& edits) {
                                      "again later");
         }
     }
-    if (!m.dropped.empty() && suppress_.stats != nullptr) {
-        suppress_.stats->removed.fetch_add(m.dropped.size(), std::memory_order_relaxed);
-    }
     if (auto routed = apply_route(m, edits); routed.action != Verdict::Action::Continue) {
         refund(m);
         return routed;
@@ -445,7 +443,7 @@ Verdict Session::store_error(const StoreErrorWords& words, std::atomic<std::uint
                  (accept ? "ACCEPTING " + std::string(words.unchecked) +
                                " unchecked (on_store_error = accept)"
                          : std::string("answering tempfail (on_store_error = tempfail)")) +
-                 "; " + std::to_string(count) + " such decisions since start");
+                 since_start(count, "decision"));
     if (accept) {
         return Verdict::proceed();
     }

@@ -142,7 +142,9 @@ struct QuotaServices {
 // Suppression decisions, shared by every connection (metrics, log lines).
 struct SuppressStats {
     std::atomic<std::uint64_t> refused{0};  // recipients refused at RCPT
-    std::atomic<std::uint64_t> removed{0};  // recipients removed at end of message
+    // Recipients removed at end of message, as logged (removed=...): also
+    // those of a message then refused because none was left.
+    std::atomic<std::uint64_t> removed{0};
     std::atomic<std::uint64_t> store_errors_tempfailed{0};
     std::atomic<std::uint64_t> store_errors_accepted{0};
 };
@@ -294,7 +296,7 @@ class Session {
     Verdict plan_envelope(Message& m);
     Verdict apply_route(Message& m, MessageEdits& edits);
     static Verdict cannot_route();
-    void predict_alignment(Message& m);
+    void predict_alignment(Message& m, std::string_view queue_id);
     Verdict check_unsubscribe_gate(Message& m);
     void spf_preflight(Message& m);
     [[nodiscard]] SuppressionKeys suppression_keys() const;

@@ -9,6 +9,7 @@
 #include "core/route/streams.hpp"
 #include "core/session.hpp"
 #include "core/stats/tag.hpp"
+#include "core/text.hpp"
 
 namespace staffel::core {
 
@@ -365,7 +366,7 @@ Verdict Session::plan_envelope(Message& m) {
 
 // From:, the d= of the signatures and the return path as the message
 // leaves: would a receiver's DMARC check pass?
-void Session::predict_alignment(Message& m) {
+void Session::predict_alignment(Message& m, std::string_view queue_id) {
     if (policy_->routing.dmarc_alignment == DmarcAlignment::Off || !content_negotiated_) {
         return;
     }
@@ -404,9 +405,13 @@ void Session::predict_alignment(Message& m) {
         count = c.fetch_add(1, std::memory_order_relaxed) + 1;
     }
     if (p.outcome == DmarcPrediction::Outcome::Fail && log_.enabled(LogLevel::Warning)) {
-        log_.warning("DMARC alignment: mail from <" + log_escape(m.sender.address) +
-                     "> would fail DMARC at receivers: " + m.dmarc_result + "; " +
-                     std::to_string(count) + " such messages since start");
+        const std::string_view qid = !queue_id.empty() ? queue_id
+                                     : !m.sender.queue_id.empty()
+                                         ? std::string_view(m.sender.queue_id)
+                                         : std::string_view("NOQUEUE");
+        log_.warning(
+            log_escape(qid, 64) + ": DMARC alignment: mail from <" + log_escape(m.sender.address) +
+            "> would fail DMARC at receivers: " + m.dmarc_result + since_start(count, "message"));
     }
 }
 

@@ -269,6 +269,11 @@ Verdict Session::check_suppression_at_end(Message& m) {
     if (dropped.empty()) {
         return Verdict::proceed();
     }
+    // Counted where the log line says "removed", whether the message then
+    // goes on or is refused for having no recipient left.
+    if (suppress_.stats != nullptr) {
+        suppress_.stats->removed.fetch_add(dropped.size(), std::memory_order_relaxed);
+    }
     m.recipients = m.recipients >= dropped.size() ? m.recipients - dropped.size() : 0;
     m.dropped = std::move(dropped);
     if (m.recipients == 0) {

@@ -54,4 +54,12 @@ std::string_view domain_of(std::string_view address) {
     return at == std::string_view::npos ? std::string_view() : address.substr(at + 1);
 }
 
+std::string since_start(std::uint64_t count, std::string_view noun) {
+    if (count == 0) {
+        return {};
+    }
+    return "; " + std::to_string(count) + " such " + std::string(noun) + (count == 1 ? "" : "s") +
+           " since start";
+}
+
 }  // namespace staffel::core

@@ -7,6 +7,7 @@
 // Outside input: any bytes; nothing here allocates beyond its result.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -37,5 +38,10 @@ std::string_view trim_space(std::string_view text);
 
 // The part after the last '@' ("" without one): "a@b@example.com" -> "example.com".
 std::string_view domain_of(std::string_view address);
+
+// A running count for a log line: "; 1 such message since start",
+// "; 2 such messages since start" (noun "message"); "" for 0, which means
+// nothing keeps the count (staffelctl explain).
+std::string since_start(std::uint64_t count, std::string_view noun);
 
 }  // namespace staffel::core

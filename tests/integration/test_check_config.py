@@ -56,6 +56,15 @@ CASES = {
     "unknown_section": (
         '[milter]\nsocket = "unix:/tmp/x.sock"\n\n[telemetry]\nport = 9100\n',
         4, {1, 2}, "telemetry", ["unknown section"]),
+    # Accounts are looked up only after the policy is valid, but the error
+    # still points at the line that names them.
+    "unknown_user": (
+        '[milter]\nsocket = "unix:/tmp/x.sock"\nuser = "staffel-no-such-user"\n',
+        3, {8}, "milter.user", ['unknown user "staffel-no-such-user"']),
+    "unknown_group": (
+        '[milter]\nsocket = "unix:/tmp/x.sock"\nuser = "root"\n'
+        'group = "staffel-no-such-group"\n',
+        4, {9}, "milter.group", ['unknown group "staffel-no-such-group"']),
     "toml_missing_bracket": (
         '[milter\nsocket = "unix:/tmp/x.sock"\n',
         1, {8}, None, ["invalid TOML", "]"]),
@@ -168,6 +177,17 @@ def test_multiple_errors_each_located(policy_dir):
     assert rc == 78
     got = [(int(m["line"]), int(m["col"])) for m in map(LOCATED.match, error_lines(err)) if m]
     assert got == [(2, 1), (3, 11)], err
+
+
+def test_errors_in_line_order(policy_dir):
+    # The TOML library hands keys over sorted by name (backlog before
+    # timeout): the errors still come in the order of the file's lines.
+    path = policy_dir / "order.toml"
+    path.write_text('[milter]\ntimeout = "5x"\nbacklog = 0\n')
+    rc, _out, err = run(path)
+    assert rc == 78
+    got = [(int(m["line"]), int(m["col"])) for m in map(LOCATED.match, error_lines(err)) if m]
+    assert got == [(2, 11), (3, 11)], err
 
 
 if __name__ == "__main__":

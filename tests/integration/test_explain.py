@@ -117,6 +117,9 @@ def test_route_down_and_dead_redis(policy, redis):
     assert steps(r.stdout, "recipient")[0].startswith(
         "<bob@example.net>: the suppression store failed (")
     assert steps(r.stdout, "RCPT")[0].startswith("<bob@example.net>: 451 4.3.0")
+    # A 451 is a deferral, not a refusal; explain keeps no running counts.
+    assert steps(r.stdout, "answer")[0].startswith("every recipient is deferred at RCPT"), r.stdout
+    assert "since start" not in r.stdout
 
 
 def test_bad_input_gets_a_clear_answer(policy, workdir):

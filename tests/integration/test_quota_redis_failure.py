@@ -37,7 +37,7 @@ REFUSAL = re.compile(r'^4\.7\.1 Staffel: quota "per-sender" exceeded for sender 
 WARNING = re.compile(r"staffeld\[\d+\]: warning: quota store error: Redis at (?P<addr>\S+): "
                      r"(?P<why>.*); (?P<what>answering tempfail \(on_store_error = tempfail\)|"
                      r"ACCEPTING the message unchecked \(on_store_error = accept\)); "
-                     r"(?P<n>\d+) such decisions since start$")
+                     r"(?P<n>\d+) such decisions? since start$")
 
 
 def quota_policy(redis, limit: str, on_store_error: str | None = None) -> str:

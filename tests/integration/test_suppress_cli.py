@@ -28,7 +28,8 @@ import pytest
 import harness
 
 STAFFELCTL = harness.STAFFELCTL
-HEADER = "address,reason,scope,streams,expires,source"
+HEADER = "address,reason,scope,streams,expires,source"  # without added: still imported
+HEADER_ADDED = HEADER + ",added"  # what export writes
 SECRET = b"correct horse battery staple"
 
 
@@ -86,7 +87,7 @@ def hashed(address: str) -> str:
 
 def csv_rows(text: str) -> list[list[str]]:
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows and rows[0] == HEADER.split(","), text[:200]
+    assert rows and rows[0] == HEADER_ADDED.split(","), text[:200]
     return rows[1:]
 
 
@@ -266,7 +267,7 @@ def test_import_refuses_a_file_without_the_header(policy, redis, workdir):
     f.write_text("bob@example.org,manual,,,,\ncarol@example.net,manual,,,,\n")
     rc, out, err = run(policy, "suppress", "import", f)
     assert rc == 65
-    assert "%s:1: the header line must be exactly %s" % (f, HEADER) in err
+    assert "%s:1: the header line must be exactly %s" % (f, HEADER_ADDED) in err
     assert "nothing imported" in err
     assert keys(redis, "t:*") == set()
     rc, out, err = run(policy, "suppress", "import", workdir / "missing.csv")
@@ -289,7 +290,8 @@ def test_export_round_trip(policy, redis, workdir):
 
     rc, exported, err = run(policy, "suppress", "export")
     assert rc == 0 and "exported 2500 entries" in err, err
-    got = sorted(map(tuple, csv_rows(exported)))
+    # The added column (the time of the import) is left out here.
+    got = sorted(tuple(r[:6]) for r in csv_rows(exported))
     assert len(got) == 2500
     want = []
     for line in rows[1:]:
@@ -312,6 +314,73 @@ def test_export_round_trip(policy, redis, workdir):
     rc, again, err = run(policy, "suppress", "export")
     assert rc == 0
     assert sorted(csv_rows(again)) == sorted(csv_rows(exported))
+
+
+def test_export_import_keeps_added_times(policy, redis, workdir):
+    # The added time is the "since" of staffeld's 550 replies: moving a
+    # list through export and import must not make every entry new.
+    assert run(policy, "suppress", "add", "bob@example.org", "--reason", "hard_bounce")[0] == 0
+    f = workdir / "old.csv"
+    f.write_text(HEADER_ADDED + "\ncarol@example.net,manual,,,,crm,2020-02-29T12:00:00Z\n"
+                 "dave@example.com,manual,,,,crm,\n")
+    assert run(policy, "suppress", "import", f)[0] == 0
+    before = {k: get(redis, k) for k in keys(redis, "t:s:*")}
+    assert before["t:s:*:carol@example.net"].split("|")[3] == "1582977600"
+    rc, exported, err = run(policy, "suppress", "export")
+    assert rc == 0, err
+    assert exported.startswith(HEADER_ADDED + "\n")
+    time.sleep(1.1)  # an import would now stamp a later time
+    assert redis.command("FLUSHALL") == "OK"
+    rc, out, err = run(policy, "suppress", "import", "-", stdin=exported)
+    assert rc == 0 and out == "imported 3 entries, 0 rows refused\n", err
+    assert {k: get(redis, k) for k in keys(redis, "t:s:*")} == before
+
+
+def test_import_without_the_added_column_stamps_the_import_time(policy, redis):
+    before = int(time.time())
+    rc, out, err = run(policy, "suppress", "import", "-",
+                       stdin=HEADER + "\nbob@example.org,manual,,,,crm\n")
+    assert rc == 0, err
+    added = int(get(redis, "t:s:*:bob@example.org").split("|")[3])
+    assert before <= added <= int(time.time())
+
+
+def test_expires_has_one_grammar_for_add_and_import(policy, redis):
+    # A duration, an RFC 3339 time and epoch seconds, in both places.
+    before = int(time.time())
+    rc, out, err = run(policy, "suppress", "import", "-",
+                       stdin=HEADER + "\nbob@example.org,manual,,,30d,\n"
+                                      "carol@example.net,manual,,,2099-01-31T00:00:00Z,\n"
+                                      "erin@example.com,manual,,,4073500800,\n")
+    assert rc == 0 and out == "imported 3 entries, 0 rows refused\n", err
+    bob = int(get(redis, "t:s:*:bob@example.org").split("|")[4])
+    assert before + 30 * 86400 <= bob <= int(time.time()) + 30 * 86400
+    for address, value in (("dave@example.com", "2099-01-31T00:00:00Z"),
+                           ("frank@example.com", "4073500800")):
+        rc, out, err = run(policy, "suppress", "add", address, "--reason", "manual",
+                           "--expires", value)
+        assert rc == 0, err
+        assert "expires 2099-01-31T00:00:00Z" in out, out
+        assert int(get(redis, "t:s:*:" + address).split("|")[4]) == 4073500800
+    for args in (["add", "x@example.com", "--reason", "manual", "--expires", "500ms"],
+                 ["add", "x@example.com", "--reason", "manual", "--expires", "2001-01-01T00:00:00Z"]):
+        rc, out, err = run(policy, "suppress", *args)
+        assert rc == 64 and "--expires:" in err, (args, err)
+
+
+def test_unicode_domains_are_stored_as_a_labels_as_help_says(policy, redis):
+    r = subprocess.run([STAFFELCTL, "suppress", "--help"], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 0
+    text = " ".join(r.stdout.split())
+    assert "are refused" not in text, "the help says IDNs are refused"
+    assert "A-label form" in text and "xn--bcher-kva.example" in text
+    rc, out, err = run(policy, "suppress", "add", "bob@b\u00fccher.example", "--reason", "manual")
+    assert rc == 0, err
+    assert "bob@xn--bcher-kva.example" in out
+    assert keys(redis, "t:*") == {"t:s:*:bob@xn--bcher-kva.example"}
+    rc, out, err = run(policy, "suppress", "show", "bob@xn--bcher-kva.example")
+    assert rc == 0, err
 
 
 def test_corrupt_values_are_reported(policy, redis):
@@ -359,7 +428,7 @@ def test_hashed_addresses(hashed_policy, policy, redis, workdir):
     # The export imports again with the same secret; without one it is refused.
     assert redis.command("FLUSHALL") == "OK"
     f = workdir / "hashed.csv"
-    f.write_text(exported + "carol@example.net,manual,,,,\n")
+    f.write_text(exported + "carol@example.net,manual,,,,,\n")
     rc, out, err = run(hashed_policy, "suppress", "import", f)
     assert rc == 0 and out == "imported 2 entries, 0 rows refused\n", err
     assert keys(redis, "t:*") == {key, "t:s:*:" + hashed("carol@example.net")}

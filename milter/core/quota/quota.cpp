@@ -296,11 +296,17 @@ std::vector<PlannedCharge> plan_charges(const std::vector<QuotaLimit>& limits,
 
 std::vector<PlannedCharge> counters_for(const std::vector<QuotaLimit>& limits,
                                         const ZoneRules& zone, std::string_view prefix,
-                                        std::string_view key, std::int64_t now) {
+                                        std::string_view key, std::int64_t now,
+                                        const std::vector<std::string>& stream_names) {
     std::vector<PlannedCharge> out;
     const bool is_ip = key.find_first_of(".:") != std::string_view::npos &&
                        key.find('/') == std::string_view::npos && parse_network(key).ok();
     const bool is_address = key.find('@') != std::string_view::npos;
+    const bool is_stream =
+        !is_ip && !is_address &&
+        std::find(stream_names.begin(), stream_names.end(), key) != stream_names.end();
+    const bool is_domain =
+        !is_ip && !is_address && !is_stream && key.find('.') != std::string_view::npos;
     for (const auto& l : limits) {
         bool fits = false;
         std::string_view domain;
@@ -310,14 +316,18 @@ std::vector<PlannedCharge> counters_for(const std::vector<QuotaLimit>& limits,
                 domain = domain_of(key);
                 break;
             case QuotaKey::SenderDomain:
-                fits = !is_address && !is_ip;
+                fits = is_domain;
                 domain = key;
                 break;
             case QuotaKey::SaslUser:
-                fits = !is_ip;
-                fits = fits && any_or_empty(l.sasl_users, [&](const std::string& p) {
-                           return login_matches(p, key);
-                       });
+                // Unnarrowed, a limit keyed on logins does not claim domains
+                // and stream names; its sasl_users patterns can.
+                fits = !is_ip &&
+                       (l.sasl_users.empty() ? !is_domain && !is_stream
+                                             : std::any_of(l.sasl_users.begin(), l.sasl_users.end(),
+                                                           [&](const std::string& p) {
+                                                               return login_matches(p, key);
+                                                           }));
                 break;
             case QuotaKey::ClientIp:
                 fits = is_ip &&
@@ -325,7 +335,9 @@ std::vector<PlannedCharge> counters_for(const std::vector<QuotaLimit>& limits,
                 break;
             case QuotaKey::Stream:
                 fits = !is_address && !is_ip &&
-                       any_or_empty(l.streams, [&](const std::string& n) { return n == key; });
+                       (l.streams.empty() ? is_stream
+                                          : std::find(l.streams.begin(), l.streams.end(), key) !=
+                                                l.streams.end());
                 break;
         }
         if (fits && !domain.empty()) {

@@ -91,10 +91,20 @@ std::vector<PlannedCharge> plan_charges(const std::vector<QuotaLimit>& limits,
                                         std::int64_t recipients, std::int64_t now);
 
 // The counters staffelctl shows or resets for one key (an address, a
-// domain, a SASL user or an IP): every limit whose key can be that value.
+// domain, a SASL user, a stream or an IP): every limit whose key can be
+// that value. A key is taken for
+//   - an IP address when it parses as one;
+//   - a stream when it is one of `stream_names` (core::stream_names());
+//   - a domain when it has a '.' and no '@';
+//   - else an address (with '@') or a SASL login.
+// sender limits fit addresses, sender_domain limits domains, stream
+// limits streams, client_ip limits IPs;
+// sasl_user limits fit addresses and logins, and any key their sasl_users
+// patterns match (a login may look like a domain).
 std::vector<PlannedCharge> counters_for(const std::vector<QuotaLimit>& limits,
                                         const ZoneRules& zone, std::string_view prefix,
-                                        std::string_view key, std::int64_t now);
+                                        std::string_view key, std::int64_t now,
+                                        const std::vector<std::string>& stream_names);
 
 struct QuotaDecision {
     enum class Kind { Admit, Tempfail, Reject, Hold };

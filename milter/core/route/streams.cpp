@@ -187,6 +187,20 @@ std::string_view builtin_stream(const std::vector<HeaderField>& fields) {
     return "transactional";
 }
 
+std::vector<std::string> stream_names(const std::vector<StreamRule>& rules,
+                                      std::string_view default_stream) {
+    if (rules.empty()) {
+        return {"bulk", "transactional"};
+    }
+    std::vector<std::string> names{std::string(default_stream)};
+    for (const auto& r : rules) {
+        if (std::find(names.begin(), names.end(), r.name) == names.end()) {
+            names.push_back(r.name);
+        }
+    }
+    return names;
+}
+
 StreamChoice classify(const std::vector<StreamRule>& rules, std::string_view default_stream,
                       const StreamInput& in) {
     for (std::size_t i = 0; i < rules.size(); ++i) {

@@ -97,4 +97,10 @@ RuleCheck check_rule(const StreamRule& rule, const StreamInput& in);
 // The built-in classification ("bulk" or "transactional").
 std::string_view builtin_stream(const std::vector<HeaderField>& fields);
 
+// Every stream name classify() can answer: the rules' names and
+// `default_stream`, or without rules the built-in "bulk" and
+// "transactional".
+std::vector<std::string> stream_names(const std::vector<StreamRule>& rules,
+                                      std::string_view default_stream);
+
 }  // namespace staffel::core

@@ -9,20 +9,25 @@
 
 #include "core/text.hpp"
 #include "core/tz.hpp"
+#include "core/units.hpp"
 
 namespace staffel::core {
 namespace {
 
-constexpr std::size_t kFields = 6;
-constexpr std::array<std::string_view, kFields> kFieldNames{"address", "reason",  "scope",
-                                                            "streams", "expires", "source"};
+constexpr std::size_t kFields = 7;  // with added; the older header has the first six
+constexpr std::array<std::string_view, kFields> kFieldNames{"address", "reason", "scope", "streams",
+                                                            "expires", "source", "added"};
 constexpr std::string_view kBom = "\xEF\xBB\xBF";
 constexpr std::size_t kHexDigits = 64;
 constexpr std::size_t kMaxStreamName = 64;
 constexpr std::int64_t kMaxEpoch = 253402300799;  // 9999-12-31T23:59:59Z
 constexpr std::string_view kReasonsHint = "hard_bounce, complaint, unsubscribe, manual or invalid";
 constexpr std::string_view kExpiresHint =
-    "an RFC 3339 time such as 2027-01-31T00:00:00Z, epoch seconds, or empty for never";
+    "a duration from now such as 30d or 12h (at least 1s), an RFC 3339 time such as "
+    "2027-01-31T00:00:00Z, epoch seconds, or empty for never";
+constexpr std::string_view kAddedHint =
+    "an RFC 3339 time such as 2026-11-20T14:03:00Z, epoch seconds, or empty for the time of "
+    "the import";
 constexpr std::string_view kStreamsHint =
     "\"*\" (every stream), stream names joined by \";\" (letters, digits, '-', '_', '.'), "
     "or empty for the reason's default";
@@ -151,11 +156,10 @@ bool valid_stream_name(std::string_view name) {
            });
 }
 
-Result<std::int64_t> parse_csv_expires(std::string_view text, std::int64_t now) {
-    text = trim_blanks(text);
-    if (text.empty() || text == "0") {
-        return std::int64_t{0};
-    }
+namespace {
+
+// Epoch seconds or an RFC 3339 time; nullopt if neither (or out of range).
+std::optional<std::int64_t> parse_time(std::string_view text) {
     std::optional<std::int64_t> t;
     if (all_digits(text)) {
         std::int64_t v = 0;
@@ -167,6 +171,48 @@ Result<std::int64_t> parse_csv_expires(std::string_view text, std::int64_t now) 
         t = parse_rfc3339(text);
     }
     if (!t || *t <= 0 || *t > kMaxEpoch) {
+        return std::nullopt;
+    }
+    return t;
+}
+
+// A duration from `now`, rounded up to whole seconds; nullopt if `text`
+// is not a duration of at least 1s.
+std::optional<std::int64_t> parse_from_now(std::string_view text, std::int64_t now) {
+    const auto d = parse_duration(text);
+    if (!d || d->count() < 1000 || now <= 0) {
+        return std::nullopt;
+    }
+    const std::int64_t seconds = (d->count() + 999) / 1000;
+    if (seconds > kMaxEpoch - now) {
+        return std::nullopt;
+    }
+    return now + seconds;
+}
+
+}  // namespace
+
+Result<std::int64_t> parse_csv_added(std::string_view text) {
+    text = trim_blanks(text);
+    if (text.empty() || text == "0") {
+        return std::int64_t{0};
+    }
+    if (auto t = parse_time(text)) {
+        return *t;
+    }
+    return make_error(shown(text) + " is not a time; expected " + std::string(kAddedHint));
+}
+
+Result<std::int64_t> parse_csv_expires(std::string_view text, std::int64_t now) {
+    text = trim_blanks(text);
+    if (text.empty() || text == "0") {
+        return std::int64_t{0};
+    }
+    auto t = parse_time(text);
+    if (!t && !all_digits(text)) {
+        t = parse_from_now(text, now);
+    }
+    if (!t) {
         return make_error(shown(text) + " is not a time; expected " + std::string(kExpiresHint));
     }
     if (now > 0 && *t <= now) {
@@ -332,11 +378,13 @@ SuppressCsvRecord SuppressCsvReader::parse(std::string_view text, std::size_t li
     r.line = line;
     if (records_ == 1) {
         r.header = true;
-        if (text != kSuppressCsvHeader) {
-            r.row = make_error("the header line must be exactly " +
-                               std::string(kSuppressCsvHeader) + "; got " + shown(text));
-        } else {
+        if (text == kSuppressCsvHeader || text == kSuppressCsvHeaderNoAdded) {
+            fields_ = text == kSuppressCsvHeader ? kFields : kFields - 1;
             r.row = SuppressCsvRow{};
+        } else {
+            r.row = make_error("the header line must be exactly " +
+                               std::string(kSuppressCsvHeader) + " (or, without added, " +
+                               std::string(kSuppressCsvHeaderNoAdded) + "); got " + shown(text));
         }
         return r;
     }
@@ -347,9 +395,11 @@ SuppressCsvRecord SuppressCsvReader::parse(std::string_view text, std::size_t li
         return r;
     }
     const auto& f = *fields;
-    if (f.size() != kFields) {
-        r.row = make_error("expected 6 fields (" + std::string(kSuppressCsvHeader) + "), got " +
-                           std::to_string(f.size()));
+    if (f.size() != fields_) {
+        r.row = make_error(
+            "expected " + std::to_string(fields_) + " fields (" +
+            std::string(fields_ == kFields ? kSuppressCsvHeader : kSuppressCsvHeaderNoAdded) +
+            "), got " + std::to_string(f.size()));
         return r;
     }
     auto fail = [&](std::size_t col, const std::string& why) {
@@ -403,6 +453,13 @@ SuppressCsvRecord SuppressCsvReader::parse(std::string_view text, std::size_t li
     }
     row.expires_at = *expires;
     row.source = clean_source(f[5]);
+    if (fields_ == kFields) {
+        auto added = parse_csv_added(f[6]);
+        if (!added) {
+            return fail(7, added.error().message);
+        }
+        row.added_at = *added;
+    }
     r.row = std::move(row);
     return r;
 }
@@ -448,6 +505,10 @@ std::string format_suppress_csv_row(const SuppressionEntry& e) {
     }
     out += ',';
     out += csv_field(e.source);
+    out += ',';
+    if (e.added_at > 0) {
+        out += format_rfc3339_utc(e.added_at);
+    }
     out += '\n';
     return out;
 }

@@ -5,9 +5,11 @@
 //   (ESPs, CRMs, spreadsheets) in this format; it is a public interface.
 // Format:
 //   - The first line is the header, exactly
+//       address,reason,scope,streams,expires,source,added
+//     as the writer writes it, or the older form without the added column
 //       address,reason,scope,streams,expires,source
 //     (a UTF-8 byte order mark before it is ignored). Then one entry per
-//     record, six fields in that order.
+//     record, the header's fields (seven or six) in that order.
 //   - Quoting as in RFC 4180: a field holding ',', '"', CR or LF is put in
 //     double quotes, a '"' inside doubled (""). Records end with LF or
 //     CRLF (the writer uses LF); a quoted field may span lines. Empty
@@ -21,12 +23,16 @@
 //              limited to
 //   - streams  "*" = every stream; names joined by ";" (letters, digits,
 //              '-', '_', '.'); empty = the reason's default (default_streams)
-//   - expires  empty (or "0") = never; an RFC 3339 time such as
-//              2027-01-31T00:00:00Z (the writer's form; an offset such as
-//              +02:00 and fractions of a second are accepted); or epoch
-//              seconds
+//   - expires  empty (or "0") = never; a duration of at least 1s from
+//              now, as `suppress add --expires` takes it ("30d", "12h");
+//              an RFC 3339 time such as 2027-01-31T00:00:00Z (the
+//              writer's form; an offset such as +02:00 and fractions of a
+//              second are accepted); or epoch seconds
 //   - source   free text; "|" and control characters are dropped
 //              (clean_source); empty = the importer chooses
+//   - added    when the entry was added (the "since" of staffeld's 550
+//              replies): an RFC 3339 time or epoch seconds; empty (or "0")
+//              = the importer chooses (the time of the import)
 // Thread-safety: SuppressCsvReader is one parse, used by one thread;
 //   everything else is pure.
 // Errors: each record yields a row or an error naming its line (the line
@@ -49,7 +55,10 @@
 
 namespace staffel::core {
 
+// What the writer writes; the reader also takes kSuppressCsvHeaderNoAdded.
 inline constexpr std::string_view kSuppressCsvHeader =
+    "address,reason,scope,streams,expires,source,added";
+inline constexpr std::string_view kSuppressCsvHeaderNoAdded =
     "address,reason,scope,streams,expires,source";
 inline constexpr std::size_t kMaxCsvRecord = 4096;  // bytes, line breaks included
 
@@ -62,6 +71,7 @@ struct SuppressCsvRow {
     std::vector<std::string> streams;  // empty = every stream (defaults applied)
     std::int64_t expires_at = 0;       // epoch seconds; 0 = never
     std::string source;                // cleaned; "" = none given
+    std::int64_t added_at = 0;         // epoch seconds; 0 = none given
     bool operator==(const SuppressCsvRow&) const = default;
 };
 
@@ -90,7 +100,8 @@ struct SuppressCsvOptions {
 // A streaming reader: feed() the file in chunks of any size, take records
 // with next() until it answers nullopt, feed more; finish() at end of
 // input, then next() yields what is left. The header is the first record
-// (header = true): an error if it is not exactly kSuppressCsvHeader.
+// (header = true): an error if it is not exactly kSuppressCsvHeader or
+// kSuppressCsvHeaderNoAdded; it sets how many fields every record has.
 class SuppressCsvReader {
   public:
     explicit SuppressCsvReader(SuppressCsvOptions options);
@@ -115,13 +126,18 @@ class SuppressCsvReader {
     std::size_t line_ = 1;  // line number at pos_
     std::size_t records_ = 0;
     bool finished_ = false;
-    bool skipping_ = false;  // discarding an overlong record up to its line end
+    std::size_t fields_ = 6;  // per record, as the header says
+    bool skipping_ = false;   // discarding an overlong record up to its line end
     std::size_t skipping_line_ = 0;
 };
 
 // Single fields, as the reader parses them (messages without the column).
 // Exposed for staffelctl, whose options accept the same spellings.
+// expires: a duration counts from `now` (refused when now is 0); with now
+// > 0, a time at or before it is refused.
 Result<std::int64_t> parse_csv_expires(std::string_view text, std::int64_t now = 0);
+// added: 0 for empty or "0".
+Result<std::int64_t> parse_csv_added(std::string_view text);
 Result<std::vector<std::string>> parse_csv_streams(
     std::string_view text, SuppressReason reason,
     const std::vector<std::string>& unsubscribe_streams);
@@ -134,10 +150,11 @@ bool valid_stream_name(std::string_view name);
 
 // One field, quoted when it holds ',', '"', CR or LF (RFC 4180).
 std::string csv_field(std::string_view text);
-// The header line, "\n"-terminated.
+// The header line (kSuppressCsvHeader), "\n"-terminated.
 std::string suppress_csv_header_line();
-// One record for an entry, "\n"-terminated. `entry.address` is written as
-// is (a normalised address, or "h:HEX" when stored hashed).
+// One record for an entry, "\n"-terminated, with the added column (empty
+// when added_at is 0). `entry.address` is written as is (a normalised
+// address, or "h:HEX" when stored hashed).
 std::string format_suppress_csv_row(const SuppressionEntry& entry);
 
 }  // namespace staffel::core

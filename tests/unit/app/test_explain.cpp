@@ -119,7 +119,7 @@ TEST_CASE("explain walks a bulk message through stream, route, suppression and q
 TEST_CASE("explain shows the quota that would refuse, and exits 1", "[explain]") {
     Run run;
     auto plan = counters_for(run.policy->quotas, *run.policy->general.time_zone,
-                             run.policy->redis.prefix, "shop@example.com", 1795478400);
+                             run.policy->redis.prefix, "shop@example.com", 1795478400, {});
     REQUIRE(plan.size() == 1);
     run.counters.values[plan[0].charge.key] = 3;
     const char* receipt =
@@ -254,4 +254,33 @@ TEST_CASE("explain says which DKIM key signs and why, at its clock", "[explain][
                                       "overlap = \"newest\")"));
     CHECK_THAT(after, Catch::Contains("key d=example.com s=new (rsa-sha256): signs, in force since "
                                       "2026-11-24T12:00:00Z"));
+}
+
+TEST_CASE("explain with a dead suppression store says the recipients are deferred, not refused",
+          "[explain]") {
+    Run run;
+    run.entries.down = true;
+    CHECK(run.explain(kBulk) == 1);
+    INFO(run.out);
+    CHECK_THAT(run.out, Catch::Contains("RCPT         <bob@example.net>: 451 4.3.0"));
+    CHECK_THAT(run.out, !Catch::Contains("every recipient is refused"));
+    CHECK_THAT(run.out, !Catch::Contains("since start"));
+    CHECK_THAT(run.out, Catch::Contains("answer       every recipient is deferred at RCPT (the "
+                                        "MTA tries again later); no message is sent"));
+    // A permanent refusal is still called one.
+    Run refused;
+    SuppressionKeys keys(refused.policy->redis.prefix);
+    for (const char* a : {"bob@example.net", "gone@example.net"}) {
+        refused.entries.entries[keys.entry_key("", a)] = test::entry(SuppressReason::HardBounce);
+    }
+    CHECK(refused.explain(kBulk) == 1);
+    CHECK_THAT(refused.out, Catch::Contains("answer       every recipient is refused at RCPT"));
+}
+
+TEST_CASE("explain's log lines carry no counts since start, which it does not keep", "[explain]") {
+    Run run;
+    CHECK(run.explain(kBulk) == 0);
+    INFO(run.out);
+    CHECK_THAT(run.out, Catch::Contains("would fail DMARC"));
+    CHECK_THAT(run.out, !Catch::Contains("since start"));
 }

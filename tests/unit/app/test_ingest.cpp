@@ -29,8 +29,16 @@ struct Store : SuppressionStore {
     std::map<std::string, std::int64_t> soft;
     bool down = false;
     Result<std::vector<std::optional<SuppressionEntry>>> lookup(
-        std::span<const std::string>) override {
-        return make_error("not used");
+        std::span<const std::string> keys) override {
+        if (down) {
+            return make_error("connection refused");
+        }
+        std::vector<std::optional<SuppressionEntry>> out;
+        for (const auto& k : keys) {
+            const auto it = entries.find(k);
+            out.push_back(it == entries.end() ? std::nullopt : std::optional(it->second));
+        }
+        return out;
     }
     Result<bool> put(const std::string& key, const SuppressionEntry& e) override {
         if (down) {
@@ -139,6 +147,27 @@ TEST_CASE("soft bounces are counted and suppress at the limit", "[ingest]") {
     REQUIRE(e != nullptr);
     CHECK(e->source == "soft-bounces");
     CHECK(e->expires_at == 1764000000 + 30 * 86400);
+}
+
+TEST_CASE("a soft bounce of an address already suppressed is not counted", "[ingest]") {
+    Harness h;
+    SuppressionEntry listed;
+    listed.address = "tom@example.org";
+    listed.reason = SuppressReason::HardBounce;
+    listed.added_at = 1763000000;
+    listed.source = "dsn";
+    h.store.entries["staffel:s:*:tom@example.org"] = listed;
+    auto r = h.ingest(sample("postfix_delayed.eml"));
+    CHECK(r.status == 0);
+    CHECK(h.store.soft.empty());
+    CHECK_THAT(r.out, !Catch::Contains("soft bounce 1 of"));
+    CHECK_THAT(r.out, Catch::Contains("tom@example.org is already suppressed (hard_bounce since "
+                                      "2025-11-13T02:13:20Z): soft bounce not counted"));
+    // The entry is left as it was.
+    CHECK(h.entry("tom@example.org")->added_at == 1763000000);
+    // A dead store is a temporary failure, as for counting.
+    h.store.down = true;
+    CHECK(h.ingest(sample("postfix_delayed.eml")).status == 75);
 }
 
 TEST_CASE("an ARF report becomes a complaint; VERP fills in the recipient", "[ingest]") {

@@ -350,7 +350,7 @@ TEST_CASE("the minimal DKIM form loads, with keys read by the key loader", "[con
     CHECK(r.policy->dkim.authenticated == core::DkimAuthenticated::OwnDomain);
 }
 
-TEST_CASE("a key the key loader refuses is an error at its [[dkim.keys]] entry", "[config][dkim]") {
+TEST_CASE("a key the key loader refuses is an error at its key = line", "[config][dkim]") {
     TempDir dir;
     const auto main = dir.write("p.toml",
                                 "[milter]\nsocket = \"unix:/x\"\n\n"
@@ -365,7 +365,55 @@ TEST_CASE("a key the key loader refuses is an error at its [[dkim.keys]] entry",
     CHECK_FALSE(r.policy);
     REQUIRE(r.errors.size() == 1);
     CHECK(r.errors[0].to_string() ==
-          main + ":4:1: error: dkim.keys.key: key file /k.pem is readable by group or others");
+          main + ":7:7: error: dkim.keys.key: key file /k.pem is readable by group or others");
+}
+
+TEST_CASE("errors come in file and line order, whatever order the loader found them in",
+          "[config]") {
+    TempDir dir;
+    dir.write("more.toml", "[log]\nlevel = \"loud\"\n");
+    // toml++ hands keys over sorted by name: backlog before timeout,
+    // [milter] before [redis]; the include is read after the main file.
+    const auto main = dir.write("p.toml",
+                                "include = [\"more.toml\"]\n"
+                                "[redis]\nconnect_timeout = \"5x\"\n"
+                                "[milter]\ntimeout = \"5x\"\nbacklog = 0\n");
+    auto r = config::load_policy(main);
+    CHECK_FALSE(r.policy);
+    std::vector<std::string> got;
+    for (const auto& e : r.errors) {
+        got.push_back(e.file.substr(e.file.rfind('/') + 1) + ":" + std::to_string(e.line) + ":" +
+                      std::to_string(e.column) + " " + e.field);
+    }
+    const std::vector<std::string> want{"p.toml:3:19 redis.connect_timeout",
+                                        "p.toml:5:11 milter.timeout", "p.toml:6:11 milter.backlog",
+                                        "more.toml:2:9 log.level"};
+    CHECK(got == want);
+}
+
+TEST_CASE("an unknown time zone says what is accepted once", "[config]") {
+    auto r = config::load_policy_text("[general]\ntime_zone = \"No/Such_Zone\"\n", "p.toml");
+    REQUIRE(r.errors.size() == 1);
+    const auto text = r.errors[0].to_string();
+    INFO(text);
+    CHECK(text.starts_with("p.toml:2:13: error: general.time_zone: unknown time zone"));
+    const std::string hint = "e.g. \"Europe/Berlin\" or \"UTC\"";
+    const auto first = text.find(hint);
+    CHECK(first != std::string::npos);
+    CHECK(text.find(hint, first + 1) == std::string::npos);
+}
+
+TEST_CASE("a field's place is known after loading, for checks made later", "[config]") {
+    auto r = config::load_policy_text(
+        "[milter]\nsocket = \"unix:/x\"\nuser = \"nosuchuser\"\ngroup = \"nosuchgroup\"\n",
+        "p.toml");
+    REQUIRE(r.policy);
+    CHECK(r.error_at("milter.user", "unknown user").to_string() ==
+          "p.toml:3:8: error: milter.user: unknown user");
+    CHECK(r.error_at("milter.group", "unknown group").to_string() ==
+          "p.toml:4:9: error: milter.group: unknown group");
+    // A field not set in the policy: the main file, without a line.
+    CHECK(r.error_at("milter.backlog", "odd").to_string() == "p.toml: error: milter.backlog: odd");
 }
 
 TEST_CASE("[dkim] settings and sender rules load", "[config][dkim]") {

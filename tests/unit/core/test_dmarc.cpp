@@ -187,9 +187,15 @@ TEST_CASE("the session predicts alignment from the route's return path, logs and
     CHECK_THAT(send(esp, stats, log, " app@example.com"),
                Catch::Contains("dmarc=fail(from=example.com,d=none,rp=bounce.esp.test)"));
     CHECK(stats.fail == 1);
-    // The misaligned message also gets a warning with the running count.
+    // The misaligned message also gets a warning with its queue id and the
+    // running count, in words that agree with it.
     CHECK_THAT(log.lines[log.lines.size() - 2],
-               Catch::Contains("would fail DMARC") && Catch::Contains("1 such messages"));
+               Catch::StartsWith("QID: DMARC alignment: ") &&
+                   Catch::Contains("would fail DMARC") &&
+                   Catch::EndsWith("; 1 such message since start"));
+    send(esp, stats, log, " app@example.com");
+    CHECK_THAT(log.lines[log.lines.size() - 2], Catch::EndsWith("; 2 such messages since start"));
+    stats.fail = 1;
 
     CHECK_THAT(send(esp, stats, log, nullptr), Catch::Contains("dmarc=unknown(no-from)"));
     CHECK(stats.unknown == 1);

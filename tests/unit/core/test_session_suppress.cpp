@@ -140,6 +140,23 @@ TEST_CASE("an unsubscribe removes the recipient from bulk mail only", "[suppress
     CHECK_THAT(none_left.text, Catch::Contains("every recipient"));
 }
 
+TEST_CASE("the removed total counts every removal the log shows, on refused messages too",
+          "[suppress][session]") {
+    Harness h;
+    h.store.entries[h.key("u@example.net")] = entry(SuppressReason::Unsubscribe, {"bulk"});
+    h.send({"a@example.net", "u@example.net"}, true);
+    CHECK(h.stats.removed == 1);
+    // Its only recipient removed, the message is refused: still a removal.
+    const auto v = h.send({"u@example.net"}, true);
+    CHECK(v.action == Verdict::Action::Reject);
+    std::size_t logged = 0;
+    for (const auto& line : h.log.lines) {
+        logged += line.find("removed=u@example.net:unsubscribe") != std::string::npos ? 1 : 0;
+    }
+    CHECK(logged == 2);
+    CHECK(h.stats.removed == logged);
+}
+
 TEST_CASE("VERP return paths name the recipient that remains after suppression",
           "[suppress][session][routing]") {
     Harness h;

@@ -13,6 +13,8 @@ using namespace staffel::core;
 namespace {
 
 constexpr const char* kHeader = "address,reason,scope,streams,expires,source\n";
+// What export writes since the added column: the first six as before.
+constexpr const char* kHeaderAdded = "address,reason,scope,streams,expires,source,added\n";
 constexpr std::int64_t k2027 = 1801353600;  // 2027-01-31T00:00:00Z
 const std::string kHex(64, 'a');
 
@@ -64,7 +66,10 @@ TEST_CASE("csv: the header line must be exactly the expected one", "[suppress][c
          "address,reason,scope,streams,expires,source\n",
          true, ""},
         {"address,reason,scope,streams,expires,source", true, ""},  // no final line break
+        {kHeaderAdded, true, ""},
         {"address,reason,scope,streams,expires\n", false, "must be exactly"},
+        {"address,reason,scope,streams,expires,source,added,extra\n", false, "must be exactly"},
+        {"address,reason,scope,streams,expires,added,source\n", false, "must be exactly"},
         {"Address,Reason,Scope,Streams,Expires,Source\n", false, "must be exactly"},
         {"bob@example.org,manual,,,,\n", false, "got \"bob@example.org,manual,,,,\""},
         {"", false, "the file is empty"},
@@ -284,7 +289,7 @@ TEST_CASE("csv: fields are quoted only when they must be", "[suppress][csv]") {
         INFO("input " << c.in);
         CHECK(csv_field(c.in) == c.want);
     }
-    CHECK(suppress_csv_header_line() == kHeader);
+    CHECK(suppress_csv_header_line() == kHeaderAdded);
     CHECK(format_rfc3339_utc(k2027) == "2027-01-31T00:00:00Z");
     CHECK(format_rfc3339_utc(951827415) == "2000-02-29T12:30:15Z");
     CHECK(format_rfc3339_utc(0) == "1970-01-01T00:00:00Z");
@@ -313,7 +318,9 @@ TEST_CASE("csv: what the writer writes reads back the same", "[suppress][csv]") 
     for (const auto& e : entries) {
         file += format_suppress_csv_row(e);
     }
-    CHECK(file.rfind(std::string(kHeader) + "bob@example.org,hard_bounce,,*,,dsn\n", 0) == 0);
+    CHECK(file.rfind(std::string(kHeaderAdded) +
+                         "bob@example.org,hard_bounce,,*,,dsn,1970-01-01T00:01:40Z\n",
+                     0) == 0);
     SuppressCsvOptions options;
     options.accept_hashed = true;
     options.unsubscribe_streams = {"other"};  // "*" and named streams never fall back to it
@@ -333,5 +340,89 @@ TEST_CASE("csv: what the writer writes reads back the same", "[suppress][csv]") 
         CHECK(r.row->streams == e.streams);
         CHECK(r.row->expires_at == e.expires_at);
         CHECK(r.row->source == e.source);
+        CHECK(r.row->added_at == e.added_at);
     }
+}
+
+TEST_CASE("csv: the added column, when the header has it", "[suppress][csv]") {
+    struct Case {
+        std::string file;
+        std::int64_t want_added;  // -1: the row is refused
+        std::string want_error;
+    };
+    const Case cases[] = {
+        // Files without the column still import; the importer chooses.
+        {std::string(kHeader) + "bob@example.org,manual,,,,src\n", 0, ""},
+        {std::string(kHeaderAdded) + "bob@example.org,manual,,,,src,\n", 0, ""},
+        {std::string(kHeaderAdded) + "bob@example.org,manual,,,,src,0\n", 0, ""},
+        {std::string(kHeaderAdded) + "bob@example.org,manual,,,,src,2026-11-20T14:03:00Z\n",
+         1795183380, ""},
+        {std::string(kHeaderAdded) + "bob@example.org,manual,,,,src,1795183380\n", 1795183380, ""},
+        {std::string(kHeaderAdded) + "bob@example.org,manual,,,,src,yesterday\n", -1,
+         "2: column 7 (added): \"yesterday\" is not a time"},
+        {std::string(kHeaderAdded) + "bob@example.org,manual,,,,src,30d\n", -1, "column 7 (added)"},
+        {std::string(kHeaderAdded) + "bob@example.org,manual,,,,src\n", -1,
+         "expected 7 fields (address,reason,scope,streams,expires,source,added), got 6"},
+        {std::string(kHeader) + "bob@example.org,manual,,,,src,1795183380\n", -1,
+         "expected 6 fields (address,reason,scope,streams,expires,source), got 7"},
+    };
+    SuppressCsvOptions options;
+    options.now = 1500000000;
+    for (const auto& c : cases) {
+        INFO("file " << c.file);
+        const auto got = read_all(c.file, options);
+        REQUIRE(got.size() == 2);
+        REQUIRE(got[0].row.ok());
+        if (c.want_added < 0) {
+            REQUIRE_FALSE(got[1].row.ok());
+            CHECK_THAT(got[1].error_text(), Catch::Contains(c.want_error));
+        } else {
+            INFO(describe(got[1]));
+            REQUIRE(got[1].row.ok());
+            CHECK(got[1].row->added_at == c.want_added);
+        }
+    }
+}
+
+TEST_CASE("csv: expires takes what `suppress add --expires` takes", "[suppress][csv]") {
+    constexpr std::int64_t now = 1500000000;
+    struct Case {
+        std::string text;
+        std::int64_t want;  // -1: refused
+    };
+    const Case cases[] = {
+        {"", 0},
+        {"0", 0},
+        {"30d", now + 30 * 86400},
+        {"12h", now + 12 * 3600},
+        {"90m", now + 90 * 60},
+        {"1s", now + 1},
+        {"1500ms", now + 2},  // rounded up to whole seconds
+        {"2027-01-31T00:00:00Z", k2027},
+        {"1801353600", k2027},
+        {"500ms", -1},  // under a second
+        {"0s", -1},
+        {"-5d", -1},
+        {"3 days", -1},
+        {"30x", -1},
+    };
+    for (const auto& c : cases) {
+        INFO("expires \"" << c.text << "\"");
+        const auto got = parse_csv_expires(c.text, now);
+        if (c.want < 0) {
+            CHECK_FALSE(got.ok());
+        } else {
+            REQUIRE(got.ok());
+            CHECK(*got == c.want);
+        }
+    }
+    // The same in a file.
+    const auto row = one_row("bob@example.org,manual,,,30d,", [] {
+        SuppressCsvOptions o;
+        o.now = now;
+        return o;
+    }());
+    INFO(describe(row));
+    REQUIRE(row.row.ok());
+    CHECK(row.row->expires_at == now + 30 * 86400);
 }
