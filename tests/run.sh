@@ -5,10 +5,11 @@
 # build-asan/ and runs the same tests there (the integration tests then drive
 # the sanitized staffeld through real Postfix), builds a Release build into
 # build-release/ and runs the unit tests there (-O3 brings warnings of its
-# own), and finally builds the libFuzzer targets with clang into build-fuzz/
-# and runs each for 60 seconds (STAFFEL_FUZZ_SECONDS overrides; 0 skips
-# them). Every build treats warnings in Staffel's code as errors
-# (STAFFEL_WERROR=ON). Needs the packages in contrib/debian-packages.txt and
+# own), builds the Debian package from it, installs that on this machine,
+# tries it and purges it again (tests/package/run.sh), and finally builds
+# the libFuzzer targets with clang into build-fuzz/ and runs each for 60
+# seconds (STAFFEL_FUZZ_SECONDS overrides; 0 skips them). Every build
+# treats warnings in Staffel's code as errors (STAFFEL_WERROR=ON). Needs the packages in contrib/debian-packages.txt and
 # root (the integration tests run a private Postfix instance).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,9 +29,15 @@ cmake --build build-asan -j"$jobs"
 G_SLICE=always-malloc ctest --test-dir build-asan --output-on-failure -L 'unit|integration'
 
 echo "== Release build and unit tests =="
-cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DSTAFFEL_WERROR=ON
+cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DSTAFFEL_WERROR=ON \
+  -DCMAKE_INSTALL_PREFIX=/usr
 cmake --build build-release -j"$jobs"
 ctest --test-dir build-release --output-on-failure -L unit -j"$jobs"
+
+echo "== the Debian package, installed, used, purged =="
+rm -f build-release/staffel_*.deb
+cmake --build build-release --target package
+bash tests/package/run.sh build-release/staffel_*.deb
 
 fuzz_seconds=${STAFFEL_FUZZ_SECONDS:-60}
 if [[ $fuzz_seconds != 0 ]]; then

@@ -5,8 +5,12 @@
 //   dkim keygen   a new private key file (0600, never over an existing
 //                 file) and, on stdout, its DNS TXT record in zone-file
 //                 syntax, split into character-strings of <= 255 bytes
+//   dkim rotate   the next key of a domain under a new selector, its record,
+//                 and the [[dkim.keys]] entry with the not_before it takes
+//                 over from (app/dkim_cmd.hpp)
 //   dkim check    does DNS (or a zone-style file) publish the public half
-//                 of every [[dkim.keys]] key of the policy?
+//                 of every [[dkim.keys]] key of the policy, as each key's
+//                 time in force needs? (app/dkim_cmd.hpp)
 //   quota show    the counters of one key for every [[quota]] limit
 //   quota reset   clear them (app/quota_cmd.hpp)
 //   suppress add|remove|show|list|import|export
@@ -27,9 +31,9 @@
 // Output: results on stdout, one line per key; notes and errors on stderr.
 //   Key material never reaches either, only the public p= value.
 // Exit status (sysexits(3)): 0 success; 1 a key is not published as it
-//   should be; 64 usage; 65 unreadable record file contents; 66 record file
-//   missing; 69 no DNS answer for any key; 70 key generation failed; 73
-//   the key file cannot be created; 78 the policy is invalid.
+//   should be; 2 dkim check found only warnings; 64 usage; 65 unreadable record file contents; 66
+//   record file missing; 69 no DNS answer for any key; 70 key generation failed; 73 the key file
+//   cannot be created; 78 the policy is invalid.
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <csignal>
@@ -48,6 +52,7 @@
 
 #include "adapters/idn/idna.hpp"
 #include "adapters/openssl/dkim_keys.hpp"
+#include "app/dkim_cmd.hpp"
 #include "app/dns_txt.hpp"
 #include "app/events_cmd.hpp"
 #include "app/exit_codes.hpp"
@@ -59,29 +64,19 @@
 #include "app/runtime.hpp"
 #include "app/staffelctl_help.hpp"
 #include "app/stats_cmd.hpp"
-#include "app/web_cmd.hpp"
 #include "app/stats_writer.hpp"
 #include "app/suppress_cmd.hpp"
+#include "app/web_cmd.hpp"
 #include "config/loader.hpp"
 #include "core/dkim/dns_record.hpp"
 
 namespace staffel::app {
 namespace {
 
-constexpr int kExitMismatch = 1;
-constexpr std::size_t kMaxRecordFileBytes = std::size_t{4} * 1024 * 1024;
-
 struct Options {
     std::string config = "/etc/staffel/staffel.toml";
-    // dkim keygen
-    std::string domain;
-    std::string selector;
-    std::string algorithm = "rsa-sha256";
-    int bits = 2048;
-    std::string out_dir;
-    // dkim check
-    std::string record_file;
-    std::string nameserver;
+    // dkim keygen, rotate, check
+    DkimOptions dkim;
     // quota show / reset
     std::string quota_key;
     // ingest
@@ -171,6 +166,7 @@ Results go to standard output, notes and errors to standard error.
 constexpr const char* kMainFooter = R"(EXIT STATUS
   0   success
   1   a check found something wrong (see the command)
+  2   dkim check found warnings only
   64  bad command line
   78  the policy is invalid (each error as FILE:LINE:COLUMN: ...)
   Each command lists its other codes.
@@ -180,6 +176,7 @@ FILES
 
 EXAMPLES
   staffelctl dkim keygen -d example.com -s s2026 -o /etc/staffel/keys
+  staffelctl -c /etc/staffel/staffel.toml dkim rotate -d example.com
   staffelctl -c /etc/staffel/staffel.toml dkim check
   staffelctl -c /etc/staffel/staffel.toml quota show alice@example.com
   staffelctl -c /etc/staffel/staffel.toml suppress add bob@example.org --reason manual
@@ -189,211 +186,9 @@ EXAMPLES
   staffelctl -c /etc/staffel/staffel.toml web --listen 127.0.0.1:8025
 )";
 
-// ---------------------------------------------------------------- keygen
-
-std::string toml_string(const std::string& text) {
-    std::string out = "\"";
-    for (char c : text) {
-        if (c == '"' || c == '\\') {
-            out += '\\';
-        }
-        out += c;
-    }
-    return out + "\"";
-}
-
 int fail(int code, const std::string& message) {
     std::cerr << "staffelctl: " << message << '\n';
     return code;
-}
-
-int run_keygen(const Options& opt, bool bits_given) {
-    auto domain = core::check_dkim_domain(opt.domain);
-    if (!domain) {
-        return fail(kExitUsage, "--domain: " + domain.error().message);
-    }
-    auto selector = core::check_dkim_selector(opt.selector);
-    if (!selector) {
-        return fail(kExitUsage, "--selector: " + selector.error().message);
-    }
-    const auto algorithm = core::parse_dkim_algorithm(opt.algorithm);
-    if (!algorithm) {
-        return fail(kExitUsage, "--algorithm: " + algorithm.error().message);
-    }
-    if (*algorithm == core::DkimAlgorithm::Ed25519Sha256 && bits_given) {
-        return fail(kExitUsage, "--bits applies to rsa-sha256 keys only");
-    }
-    const auto name = core::dkim_record_name(*selector, *domain);
-    if (name.size() > 253) {
-        return fail(kExitUsage, name + " is longer than 253 bytes");
-    }
-    namespace fs = std::filesystem;
-    const fs::path path = fs::path(opt.out_dir) / (*domain + "." + *selector + ".pem");
-    std::error_code ec;
-    if (!fs::is_directory(opt.out_dir, ec)) {
-        return fail(kExitCantCreat,
-                    "cannot write " + path.string() + ": " + opt.out_dir + " is not a directory");
-    }
-    if (fs::exists(fs::symlink_status(path, ec))) {
-        return fail(kExitCantCreat, "refusing to overwrite " + path.string() + ": it exists");
-    }
-    auto key = adapters::generate_key(*algorithm, opt.bits);
-    if (!key) {
-        return fail(kExitSoftware, key.error().message);
-    }
-    const auto p = adapters::public_key_dns_base64(**key);
-    if (p.empty()) {
-        return fail(kExitSoftware, "cannot encode the public key");
-    }
-    if (auto w = adapters::write_private_key_file(**key, path.string()); !w) {
-        return fail(kExitCantCreat, w.error().message);
-    }
-    std::cout << core::format_zone_txt(name, core::dkim_key_record_strings(*algorithm, p))
-              << std::flush;
-    const bool rsa = *algorithm == core::DkimAlgorithm::RsaSha256;
-    const auto absolute = fs::absolute(path, ec).lexically_normal().string();
-    std::cerr << "staffelctl: wrote the " << opt.algorithm << " private key"
-              << (rsa ? " (" + std::to_string(opt.bits) + " bits)" : std::string()) << " to "
-              << path.string() << " (mode 0600).\n"
-              << "Publish the TXT record above at " << name << ", add this entry to the policy,\n"
-              << "then run \"staffelctl dkim check\" and reload staffeld:\n\n"
-              << "[[dkim.keys]]\n"
-              << "domain = " << toml_string(*domain) << '\n'
-              << "selector = " << toml_string(*selector) << '\n'
-              << "algorithm = " << toml_string(opt.algorithm) << '\n'
-              << "key = " << toml_string(absolute.empty() ? path.string() : absolute) << '\n';
-    return 0;
-}
-
-// ---------------------------------------------------------------- check
-
-// Where `dkim check` finds the TXT records of a name.
-class RecordSource {
-  public:
-    virtual ~RecordSource() = default;
-    virtual TxtAnswer find(const std::string& name) = 0;
-};
-
-class FileRecords : public RecordSource {
-  public:
-    FileRecords(std::string file, std::vector<core::ZoneTxtRecord> records)
-        : file_(std::move(file)), records_(std::move(records)) {}
-
-    TxtAnswer find(const std::string& name) override {
-        TxtAnswer answer;
-        for (const auto& r : records_) {
-            if (r.name == name) {
-                answer.records.push_back(r.text);
-            }
-        }
-        answer.status =
-            answer.records.empty() ? TxtAnswer::Status::NotFound : TxtAnswer::Status::Found;
-        if (answer.records.empty()) {
-            answer.error = "not in " + file_;
-        }
-        return answer;
-    }
-
-  private:
-    std::string file_;
-    std::vector<core::ZoneTxtRecord> records_;
-};
-
-class DnsRecords : public RecordSource {
-  public:
-    explicit DnsRecords(std::unique_ptr<TxtResolver> resolver) : resolver_(std::move(resolver)) {}
-    TxtAnswer find(const std::string& name) override { return resolver_->lookup(name); }
-
-  private:
-    std::unique_ptr<TxtResolver> resolver_;
-};
-
-// The record file's text; "-" is standard input. Exit code 0, or why not.
-int read_record_file(const std::string& file, std::string& text) {
-    std::ifstream f;
-    std::istream* in = &std::cin;
-    if (file != "-") {
-        f.open(file, std::ios::binary);
-        if (!f) {
-            return fail(kExitNoInput,
-                        "cannot read " + file + ": " + std::generic_category().message(errno));
-        }
-        in = &f;
-    }
-    text.assign(std::istreambuf_iterator<char>(*in), std::istreambuf_iterator<char>());
-    if (in->bad()) {
-        return fail(kExitNoInput, "cannot read " + file);
-    }
-    if (text.size() > kMaxRecordFileBytes) {
-        return fail(kExitDataErr, file + " is larger than 4 MiB; that is no record file");
-    }
-    return 0;
-}
-
-int open_source(const Options& opt, std::unique_ptr<RecordSource>& source) {
-    if (!opt.record_file.empty()) {
-        std::string text;
-        if (const int rc = read_record_file(opt.record_file, text); rc != 0) {
-            return rc;
-        }
-        auto records = core::parse_zone_txt(text);
-        if (!records) {
-            std::cerr << opt.record_file << ": error: " << records.error().message << '\n';
-            return kExitDataErr;
-        }
-        source = std::make_unique<FileRecords>(opt.record_file, std::move(records).value());
-        return 0;
-    }
-    auto resolver = TxtResolver::open(opt.nameserver);
-    if (!resolver) {
-        return fail(kExitUnavailable, resolver.error().message);
-    }
-    source = std::make_unique<DnsRecords>(std::move(resolver).value());
-    return 0;
-}
-
-int run_check(const Options& opt) {
-    const auto loaded = load_policy_or_report(opt.config, adapters::load_signing_key, std::cerr);
-    if (!loaded) {
-        return kExitConfig;
-    }
-    const auto& keys = loaded->dkim.keys;
-    if (keys.empty()) {
-        std::cerr << "staffelctl: " << opt.config
-                  << " declares no [[dkim.keys]]; nothing to check\n";
-        return 0;
-    }
-    std::unique_ptr<RecordSource> source;
-    if (const int rc = open_source(opt, source); rc != 0) {
-        return rc;
-    }
-    std::size_t matched = 0;
-    std::size_t failed_lookups = 0;
-    for (const auto& k : keys) {
-        const auto name = core::dkim_record_name(k.selector, k.domain);
-        std::cout << k.domain << ' ' << k.selector << ' ' << core::to_string(k.algorithm) << ": ";
-        const auto answer = source->find(name);
-        if (answer.status == TxtAnswer::Status::Failed) {
-            ++failed_lookups;
-            std::cout << "lookup failed: " << answer.error << '\n';
-            continue;
-        }
-        if (answer.status == TxtAnswer::Status::NotFound) {
-            std::cout << "no record found (" << answer.error << ")\n";
-            continue;
-        }
-        const auto expected = k.key ? adapters::public_key_dns_base64(*k.key) : std::string();
-        const auto verdict = core::check_dkim_key_records(answer.records, k.algorithm, expected);
-        if (verdict.match == core::KeyRecordMatch::Match) {
-            ++matched;
-        }
-        std::cout << verdict.to_string() << '\n';
-    }
-    std::cout << std::flush;
-    if (matched == keys.size()) {
-        return 0;
-    }
-    return failed_lookups == keys.size() ? kExitUnavailable : kExitMismatch;
 }
 
 // ---------------------------------------------------------------- quota
@@ -460,6 +255,7 @@ int run_ingest(const Options& opt) {
 
 struct Commands {
     CLI::App* keygen = nullptr;
+    CLI::App* rotate = nullptr;
     CLI::App* check = nullptr;
     CLI::App* quota_show = nullptr;
     CLI::App* quota_reset = nullptr;
@@ -571,8 +367,47 @@ void add_quota(CLI::App& app, Options& opt, Commands& c) {
     }
 }
 
-Commands add_dkim(CLI::App& app, Options& opt) {
-    auto* dkim = app.add_subcommand("dkim", "DKIM keys: generate them, check their DNS records");
+CLI::Option* add_algorithm(CLI::App* cmd, DkimOptions& opt, const char* what) {
+    return cmd->add_option("-a,--algorithm", opt.algorithm, what)
+        ->check(CLI::IsMember({"rsa-sha256", "ed25519-sha256"}).description(""))
+        ->type_name("ALGORITHM");
+}
+
+void add_rotate(CLI::App* dkim, DkimOptions& opt, Commands& c) {
+    c.rotate = dkim->add_subcommand(
+        "rotate", "write a domain's next key under a new selector; print its record and entry");
+    man_page(c.rotate,
+             "staffelctl [-c POLICY] dkim rotate --domain DOMAIN [--algorithm ALGORITHM]\n"
+             "                       [--selector SELECTOR] [--not-before TIME] [--bits N]\n"
+             "                       [--out DIR]",
+             kRotateDescription, kRotateFooter);
+    c.rotate->add_option("-d,--domain", opt.domain, "A d= domain of the policy's [[dkim.keys]]")
+        ->required()
+        ->type_name("DOMAIN");
+    add_algorithm(c.rotate, opt,
+                  "Which of the domain's keys to rotate: rsa-sha256 or\n"
+                  "ed25519-sha256 (needed when it has both)");
+    c.rotate->add_option("-s,--selector", opt.selector, "The new selector (default: see below)")
+        ->type_name("SELECTOR");
+    c.rotate
+        ->add_option("-t,--not-before", opt.not_before,
+                     "When the new key takes over: an RFC 3339 time or a\n"
+                     "duration from now (default 48h, rounded up to the hour)")
+        ->type_name("TIME");
+    c.rotate->add_option("-b,--bits", opt.bits, "RSA modulus size, 1024..4096 (rsa-sha256 only)")
+        ->capture_default_str()
+        ->check(CLI::Range(1024, 4096).description(""))
+        ->type_name("N");
+    c.rotate
+        ->add_option("-o,--out", opt.out_dir,
+                     "Directory for the key file DOMAIN.SELECTOR.pem\n"
+                     "(default: the current key's directory)")
+        ->type_name("DIR");
+}
+
+Commands add_dkim(CLI::App& app, DkimOptions& opt) {
+    auto* dkim =
+        app.add_subcommand("dkim", "DKIM keys: generate and rotate them, check their DNS records");
     dkim->require_subcommand(1);
     man_page(dkim, "staffelctl [-c POLICY] dkim COMMAND [OPTIONS]", kDkimDescription, kDkimFooter);
 
@@ -588,13 +423,10 @@ Commands add_dkim(CLI::App& app, Options& opt) {
     c.keygen->add_option("-s,--selector", opt.selector, "The s= selector, e.g. s2026")
         ->required()
         ->type_name("SELECTOR");
-    c.keygen
-        ->add_option("-a,--algorithm", opt.algorithm,
-                     "rsa-sha256 or ed25519-sha256 (RFC 8463; not every\n"
-                     "verifier knows it yet: sign with both)")
-        ->capture_default_str()
-        ->check(CLI::IsMember({"rsa-sha256", "ed25519-sha256"}).description(""))
-        ->type_name("ALGORITHM");
+    add_algorithm(c.keygen, opt,
+                  "rsa-sha256 or ed25519-sha256 (RFC 8463; not every\n"
+                  "verifier knows it yet: sign with both)")
+        ->capture_default_str();
     c.keygen->add_option("-b,--bits", opt.bits, "RSA modulus size, 1024..4096 (rsa-sha256 only)")
         ->capture_default_str()
         ->check(CLI::Range(1024, 4096).description(""))
@@ -604,6 +436,7 @@ Commands add_dkim(CLI::App& app, Options& opt) {
                      "Directory for the key file DOMAIN.SELECTOR.pem\n(must exist)")
         ->required()
         ->type_name("DIR");
+    add_rotate(dkim, opt, c);
 
     c.check = dkim->add_subcommand("check", "check the published DNS record of every policy key");
     man_page(c.check, "staffelctl [-c POLICY] dkim check [--record FILE | --nameserver ADDRESS]",
@@ -640,7 +473,7 @@ int parse_and_run(int argc, char** argv) {
                    "Policy file (TOML), default /etc/staffel/staffel.toml;\n"
                    "may also follow the command")
         ->type_name("POLICY");
-    auto commands = add_dkim(app, opt);
+    auto commands = add_dkim(app, opt.dkim);
     add_quota(app, opt, commands);
     add_ingest(app, opt, commands);
     add_route(app, opt, commands);
@@ -661,11 +494,18 @@ int parse_and_run(int argc, char** argv) {
         const int rc = app.exit(e);
         return rc == 0 ? 0 : kExitUsage;
     }
+    const auto now = static_cast<std::int64_t>(::time(nullptr));
     if (commands.keygen->parsed()) {
-        return run_keygen(opt, commands.keygen->count("--bits") > 0);
+        opt.dkim.bits_given = commands.keygen->count("--bits") > 0;
+        return dkim_keygen(opt.dkim, std::cout, std::cerr);
+    }
+    if (commands.rotate->parsed()) {
+        opt.dkim.bits_given = commands.rotate->count("--bits") > 0;
+        opt.dkim.algorithm_given = commands.rotate->count("--algorithm") > 0;
+        return dkim_rotate(opt.config, opt.dkim, now, std::cout, std::cerr);
     }
     if (commands.check->parsed()) {
-        return run_check(opt);
+        return dkim_check(opt.config, opt.dkim, now, std::cout, std::cerr);
     }
     if (commands.quota_show->parsed() || commands.quota_reset->parsed()) {
         return run_quota(opt, commands.quota_reset->parsed());

@@ -139,11 +139,13 @@ EXAMPLES
 )";
 
 inline constexpr const char* kDkimDescription =
-    R"(Creates DKIM key pairs with their DNS records, and checks that DNS publishes
-the public half of each key the policy signs with ([[dkim.keys]]).)";
+    R"(Creates DKIM key pairs with their DNS records, rotates a domain's key to a
+new selector at a set time, and checks that DNS publishes the public half of
+each key the policy signs with ([[dkim.keys]]) when it needs to be.)";
 
 inline constexpr const char* kDkimFooter = R"(EXAMPLES
   staffelctl dkim keygen --domain example.com --selector s2026 --out /etc/staffel/keys
+  staffelctl dkim rotate --domain example.com
   staffelctl dkim check
 )";
 
@@ -177,6 +179,53 @@ EXAMPLES
   staffelctl dkim keygen -d example.com -s s2026 -b 3072 -o . > s2026.zone
 )";
 
+inline constexpr const char* kRotateDescription =
+    R"(Starts the rotation of a domain's DKIM key: writes the next key, prints its
+record, and says how the policy takes it over at a set time, so that the new
+key can be published before it signs and the old key keeps signing until
+then. The policy (-c) is read, not changed; key files are not read.
+
+The current key is the [[dkim.keys]] entry of DOMAIN (with ALGORITHM, which
+is needed when the domain has both an rsa-sha256 and an ed25519-sha256 key)
+that signs now, or else the one with the latest not_before. The new key
+    - is named by --selector, or else: the current selector's leading
+      letters ("s" when it starts with a digit), the year and month of
+      TIME, and then "b", "c", ... while that name is declared for DOMAIN
+      or its key file exists: s2026 -> s202607, then s202607b;
+    - takes over at TIME (--not-before: an RFC 3339 time such as
+      2026-07-01T00:00:00Z, or a duration from now such as "72h" or "7d";
+      default 48 hours from now, rounded up to the hour, so the record can
+      reach resolvers first). TIME must be in the future and later than
+      the current key's not_before;
+    - is written, unencrypted PKCS#8 PEM with mode 0600, to
+      DIR/DOMAIN.SELECTOR.pem, DIR being --out or else the directory of
+      the current key's file. An existing file is never replaced.
+
+Standard output gets the new key's TXT record in zone-file syntax, as
+"dkim keygen" prints it. Standard error gives the [[dkim.keys]] entry to
+add, with not_before = TIME, and what happens to the current key: with
+[dkim] overlap = "newest" (the default) it stops signing at TIME by itself,
+without a reload; with overlap = "all" both sign until the current key's
+not_after. Publish the record, add the entry, reload staffeld, and run
+"dkim check" (it warns until the record is published). Keep the old
+record published for a few days after TIME for mail in flight, then remove
+the old entry.)";
+
+inline constexpr const char* kRotateFooter = R"(EXIT STATUS
+  0   the key was written and its record and entry printed
+  64  bad command line, or DOMAIN has no key (of ALGORITHM) to rotate, or the
+      selector is already declared, or TIME is not after now and after the
+      current key's not_before
+  70  the key could not be generated
+  73  the key file could not be created (it exists, or DIR is not writable)
+  78  the policy is invalid
+
+EXAMPLES
+  staffelctl -c /etc/staffel/staffel.toml dkim rotate -d example.com > next.zone
+  staffelctl dkim rotate -d example.com -a ed25519-sha256 --not-before 2026-07-01T00:00:00Z
+  staffelctl dkim rotate -d example.com -s s2026b -t 7d -o /etc/staffel/keys
+)";
+
 inline constexpr const char* kCheckDescription =
     R"(Loads the policy given with -c/--config POLICY (default
 /etc/staffel/staffel.toml; before or after "dkim check") with every key it
@@ -193,6 +242,18 @@ parentheses may span lines, ';' starts a comment, $ORIGIN and $TTL are
 understood, records of other types are skipped. The file may hold many
 records.
 
+Keys load as staffeld loads them, except that a key file that does not
+exist is reported on the key's line instead of failing the whole policy.
+The keys' times (not_before, not_after) are taken at the time of the run:
+  - a key that signs now, or would but for a newer key, must be published
+    with its key file present (else the line says why, exit 1);
+  - a key due to start signing later (not_before in the future) that is not
+    published yet is a WARNING (exit 2), with the time left to publish it;
+  - a retired key (not_after past) passes whatever DNS says;
+  - a published key whose key file is missing is a WARNING (exit 2):
+    staffeld refuses the policy until the file is back or the entry goes.
+A key with times, or one that does not sign now, gets its state after "; ".
+
 One line per key:
   example.com s2026 rsa-sha256: match
   example.com s2026 rsa-sha256: MISMATCH: the published p= is another key
@@ -200,16 +261,21 @@ One line per key:
   example.com s2026 rsa-sha256: revoked (empty p=)
   example.com s2026 rsa-sha256: record invalid: no p= tag
   example.com s2026 rsa-sha256: lookup failed: no answer from the nameserver ...
+  example.com s202607 rsa-sha256: WARNING: no record found (NXDOMAIN); starts
+      signing at 2026-07-01T00:00:00Z (in 1d 23h): publish it now
+  example.com s2026 rsa-sha256: match; retired since 2026-07-08T00:00:00Z
 When several TXT records share the name, one that matches is enough.)";
 
 inline constexpr const char* kCheckFooter = R"(EXIT STATUS
   0   every key is published as it should be (or the policy declares none)
   1   some key is not: mismatch, revoked, invalid, missing, or its lookup failed
+  2   warnings only: a key due to start signing is not published yet, or a
+      published key has no key file
   64  bad command line
   65  the record file is not valid zone-file text (the error names the line)
   66  the record file cannot be read
   69  DNS gave no answer for any key (no key could be checked)
-  78  the policy is invalid, or a key file cannot be loaded
+  78  the policy is invalid, or a key file that exists cannot be loaded
 
 EXAMPLES
   staffelctl -c /etc/staffel/staffel.toml dkim check

@@ -20,6 +20,8 @@
 #include "core/dkim/signer.hpp"
 #include "core/headers.hpp"
 #include "core/net.hpp"
+#include "core/rfc3339.hpp"
+#include "core/tz.hpp"
 #include "core/units.hpp"
 
 namespace staffel::config {
@@ -36,6 +38,54 @@ core::DkimKeySpec& last_key(Policy& p) {
 }
 core::DkimSenderRule& last_sender(Policy& p) {
     return p.dkim.senders.back();
+}
+
+constexpr std::string_view kKeyTimeHint =
+    "an RFC 3339 time with an offset, e.g. 2026-07-01T00:00:00Z or "
+    "\"2026-07-01T02:00:00+02:00\"";
+
+// A [[dkim.keys]] not_before / not_after: a TOML offset date-time, or a
+// string holding an RFC 3339 time. A local date-time (no offset) is
+// refused: it would mean different instants on different machines.
+core::Result<std::int64_t> key_time(const toml::node& n) {
+    if (const auto* s = n.as_string()) {
+        if (auto t = core::parse_rfc3339(s->get())) {
+            return *t;
+        }
+        return core::make_error("\"" + s->get() + "\" is not an RFC 3339 time");
+    }
+    if (const auto* dt = n.as_date_time()) {
+        const auto& v = dt->get();
+        if (!v.offset) {
+            return core::make_error("a date-time without an offset (add Z or +HH:MM) is refused");
+        }
+        return core::days_from_civil(v.date.year, v.date.month, v.date.day) * 86400 +
+               std::int64_t{v.time.hour} * 3600 + std::int64_t{v.time.minute} * 60 + v.time.second -
+               std::int64_t{v.offset->minutes} * 60;
+    }
+    if (n.is_date() || n.is_time()) {
+        return core::make_error("a bare date or time is refused");
+    }
+    return core::make_error("got " + type_name(n));
+}
+
+// Sets not_before (`after` false) or not_after of the current key; the
+// second of the two to be set checks that they leave the key some time.
+Setter key_time_in(bool after) {
+    return [after](const toml::node& n, Policy& p) -> std::optional<std::string> {
+        auto t = key_time(n);
+        if (!t) {
+            return t.error().message;
+        }
+        auto& k = last_key(p);
+        (after ? k.not_after : k.not_before) = *t;
+        if (k.not_before && k.not_after && *k.not_after <= *k.not_before) {
+            return "expected not_after later than not_before, got not_before " +
+                   core::format_rfc3339_utc(*k.not_before) + ", not_after " +
+                   core::format_rfc3339_utc(*k.not_after) + ": the key would never sign";
+        }
+        return std::nullopt;
+    };
 }
 
 std::vector<FieldSpec> build_schema() {
@@ -163,6 +213,19 @@ std::vector<FieldSpec> build_schema() {
         {"dkim", "authenticated", "one of \"own-domain\", \"any\", \"none\"", "\"own-domain\"",
          string_with(
              [](Policy & p) -> auto& { return p.dkim.authenticated; }, authenticated_mode)});
+    rows.push_back({"dkim", "overlap", "one of \"newest\", \"all\"", "\"newest\"",
+                    string_with(
+                        [](Policy & p) -> auto& { return p.dkim.overlap; },
+                        [](std::string_view text) -> core::Result<core::DkimOverlap> {
+                            if (text == "newest") {
+                                return core::DkimOverlap::Newest;
+                            }
+                            if (text == "all") {
+                                return core::DkimOverlap::All;
+                            }
+                            return core::make_error("unknown overlap \"" + std::string(text) +
+                                                    "\"");
+                        })});
     rows.push_back(
         {"dkim", "sign_headers", "an array of header field names, e.g. [\"From\", \"Subject\"]",
          "(RFC 6376 §5.4.1 set, see below)",
@@ -198,6 +261,9 @@ std::vector<FieldSpec> build_schema() {
                             }
                             return std::optional(*c);
                         })});
+    rows.push_back(
+        {"dkim.keys", "not_before", kKeyTimeHint, "(signs from the start)", key_time_in(false)});
+    rows.push_back({"dkim.keys", "not_after", kKeyTimeHint, "(signs for ever)", key_time_in(true)});
     // [[dkim.senders]]
     rows.push_back(
         {"dkim.senders", "sasl_user",
@@ -359,7 +425,7 @@ std::vector<FieldSpec> build_schema() {
 
 const std::vector<std::string_view>& known_sections() {
     static const std::vector<std::string_view> sections{
-        "general", "milter", "redis", "log",   "dkim",   "quota",  "suppression",
+        "general", "milter", "redis", "log",   "dkim",   "quota",   "suppression",
         "routing", "stream", "route", "stats", "events", "metrics", "web"};
     return sections;
 }

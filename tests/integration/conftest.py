@@ -17,6 +17,9 @@ Fixtures:
                         extra_master_cf="")
   postfix_with_staffeld (postfix, staffeld, sink): the whole chain
   postfix_bare          Postfix relaying to `sink`, no milter
+  sendmail_factory      sendmail_factory(milter=None|spec, esp_port=None, msp=False,
+                        queue_interval="30s", extra_mc="", start=True): a private
+                        Sendmail 8.17 (Debian's .debs, unpacked) relaying to `sink`
 
 Run one file with: /usr/bin/python3 -m pytest -q tests/integration/test_foo.py
 """
@@ -56,22 +59,9 @@ def workdir(request):
     servers = []
     request.node.staffel_servers = servers
     yield d
-    if _failed(request):
-        report = ["", "=== staffel test directory: %s" % d]
-        for s in servers:
-            for attr in ("log_path", "maillog_path"):
-                path = getattr(s, attr, None)
-                if path is not None:
-                    report.append("--- %r %s (tail):\n%s" % (s, path, harness.tail(path, 60)))
-        sys.stderr.write("\n".join(report) + "\n")
     # Servers made by fixtures are already stopped (fixture teardown runs
     # first); anything a test started itself and left running is stopped here.
-    for s in reversed(servers):
-        try:
-            s.stop()
-        except Exception as e:  # noqa: BLE001
-            sys.stderr.write("stopping %r: %s\n" % (s, e))
-    harness.remove_workdir(d)
+    harness.close_workdir(d, servers, _failed(request))
 
 
 def _track(request, server):
@@ -163,3 +153,28 @@ def postfix_with_staffeld(postfix_factory, staffeld, sink):
     """(postfix, staffeld, sink): Postfix -> staffeld (unix socket) -> sink."""
     p = postfix_factory(milter=staffeld.socket_spec)
     return p, staffeld, sink
+
+
+@pytest.fixture
+def sendmail_factory(request, workdir, sink):
+    """sendmail_factory(milter=None, start=True, **kw) relaying to `sink` (harness.Sendmail)."""
+    made = []
+
+    def make(milter=None, start=True, **kw):
+        d = workdir if not made else workdir / ("sm%d" % len(made))
+        d.mkdir(exist_ok=True)
+        os.chmod(d, 0o755)
+        try:
+            s = harness.Sendmail(d, sink.port, milter=milter, **kw)
+            if start:
+                s.tree = harness.sendmail_tree()
+        except harness.SendmailUnavailable as e:
+            pytest.fail("Sendmail is needed for this test: %s" % e)
+        _track(request, s)
+        made.append(s)
+        if start:
+            s.start()
+        return s
+    yield make
+    for s in reversed(made):
+        s.stop()

@@ -27,4 +27,5 @@ from harness_core import *  # noqa: F401,F403
 from harness_core import _live, _stop_all  # noqa: F401 (for watchdog.py and tests)
 from harness_opendkim import *  # noqa: F401,F403
 from harness_postfix import *  # noqa: F401,F403
+from harness_sendmail import *  # noqa: F401,F403
 from harness_staffeld import *  # noqa: F401,F403

@@ -73,6 +73,27 @@ def remove_workdir(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def close_workdir(path: Path, servers, failed: bool, title: str = "staffel test directory",
+                  lines: int = 60) -> None:
+    """Ends a test directory: on failure, the tail of each server's logs on
+    stderr; then every server in `servers` stopped (newest first), and the
+    directory removed."""
+    if failed:
+        report = ["", "=== %s: %s" % (title, path)]
+        for s in servers:
+            for attr in ("log_path", "maillog_path"):
+                log = getattr(s, attr, None)
+                if log is not None:
+                    report.append("--- %r %s (tail):\n%s" % (s, log, tail(log, lines)))
+        sys.stderr.write("\n".join(report) + "\n")
+    for s in reversed(servers):
+        try:
+            s.stop()
+        except Exception as e:  # noqa: BLE001
+            sys.stderr.write("stopping %r: %s\n" % (s, e))
+    remove_workdir(path)
+
+
 def policy_digest(policy) -> str:
     """First 8 hex digits of the SHA-256 of a policy file's bytes (path or bytes)."""
     if isinstance(policy, (bytes, bytearray)):

@@ -249,13 +249,14 @@
     return {
       type: 'line', label: label, data: data, borderColor: COLORS[i % COLORS.length],
       backgroundColor: COLORS[i % COLORS.length], borderWidth: 2, pointRadius: 2, tension: 0,
+      order: 0,
     };
   }
 
   function barSet(label, data, i, stack) {
     return {
       type: 'bar', label: label, data: data, stack: stack,
-      backgroundColor: COLORS[i % COLORS.length],
+      backgroundColor: COLORS[i % COLORS.length], order: 1,
     };
   }
 
@@ -302,7 +303,8 @@
     }
     if (!rows || rows.length === 0) {
       const tr = el('tr', null, { class: 'empty' });
-      tr.appendChild(el('td', 'No mail in this period.', { colspan: String(ROW_COLUMNS.length + 1) }));
+      const colspan = String(ROW_COLUMNS.length + 1);
+      tr.appendChild(el('td', 'No mail in this period.', { colspan: colspan }));
       body.appendChild(tr);
     }
     if (table.tFoot && total) {
@@ -400,7 +402,8 @@
       }
     }
     showMore('senders-more', data.more);
-    const datasets = (data.series || []).map((s, i) => lineSet(String(s.value), s.messages || [], i));
+    const datasets = (data.series || [])
+      .map((s, i) => lineSet(String(s.value), s.messages || [], i));
     drawChart('senders-chart', 'line', data.labels || [], datasets, false);
     $('senders').setAttribute('data-by', data.by || by);
     markLoaded('senders', data.period || period);
@@ -503,6 +506,9 @@
     }
     setNumber('suppression-total', 'int', census.total);
     setNumber('suppression-scoped', 'int', census.scoped);
+    const censusError = $('suppression-census-error');
+    censusError.textContent = census.error ? 'The last count failed: ' + census.error : '';
+    censusError.hidden = !census.error;
     $('suppression-hashed').hidden = !data.hashed;
 
     const recent = $('suppression-recent').tBodies[0];
@@ -584,7 +590,8 @@
       tr.appendChild(el('th', r.name, { scope: 'row', 'data-field': 'name' }));
       tr.appendChild(textCell('kind', r.kind));
       const status = el('td', null, { 'data-field': 'status' });
-      status.appendChild(el('span', r.status, { class: 'status status-' + (r.status === 'up' ? 'up' : 'down') }));
+      const up = r.status === 'up';
+      status.appendChild(el('span', r.status, { class: 'status status-' + (up ? 'up' : 'down') }));
       tr.appendChild(status);
       tr.appendChild(textCell('fallback', r.fallback));
       tr.appendChild(textCell('bounce_domain', r.bounce_domain));
@@ -732,13 +739,38 @@
     if (!data) {
       return;
     }
-    $('info-node').textContent = data.node ? 'node ' + data.node : '';
-    $('info-version').textContent = data.version ? 'Staffel ' + data.version : '';
-    $('info-zone').textContent = data.time_zone ? 'times in ' + data.time_zone : '';
+    const parts = [];
+    if (data.node) {
+      parts.push('node ' + data.node);
+    }
+    if (data.version) {
+      parts.push('Staffel ' + data.version);
+    }
+    if (data.time_zone) {
+      parts.push('times in ' + data.time_zone);
+    }
+    if (data.auth === false) {
+      parts.push('no authentication');
+    }
+    $('info').textContent = parts.join(' · ');
   }
 
   function wire() {
     window.addEventListener('hashchange', showSection);
+    // The link of the section already shown refreshes it (no hashchange).
+    for (const a of document.querySelectorAll('nav a[data-section]')) {
+      a.addEventListener('click', () => {
+        const section = a.getAttribute('data-section');
+        if (section !== state.section) {
+          return;
+        }
+        if (section === 'events') {
+          pollEvents();
+        } else {
+          refresh(section);
+        }
+      });
+    }
     for (const select of document.querySelectorAll('select[data-period-for]')) {
       select.addEventListener('change', () => {
         const section = select.getAttribute('data-period-for');

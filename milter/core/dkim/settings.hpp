@@ -11,6 +11,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,6 +25,9 @@ namespace staffel::core {
 
 // One [[dkim.keys]] entry. `key` is filled by the key loader the policy
 // loader is given (staffeld: OpenSSL); null only when loading without keys.
+// A key signs only while it is in force: from not_before (inclusive) until
+// not_after (exclusive), either end open when absent. Which of the keys in
+// force signs is DkimSettings::overlap's business (core/dkim/table.hpp).
 struct DkimKeySpec {
     std::string domain;  // lower-case, no trailing dot
     std::string selector;
@@ -33,6 +37,13 @@ struct DkimKeySpec {
     std::optional<CanonPair> canonicalization;  // default: [dkim] canonicalization
     std::string where;                          // FILE:LINE:COL of the entry, for messages
     std::shared_ptr<const SigningKey> key;
+    std::optional<std::int64_t> not_before;  // epoch seconds; absent: since ever
+    std::optional<std::int64_t> not_after;   // epoch seconds; absent: for ever
+
+    // Within [not_before, not_after) at `now` (epoch seconds)?
+    [[nodiscard]] bool in_force(std::int64_t now) const {
+        return (!not_before || now >= *not_before) && (!not_after || now < *not_after);
+    }
 };
 
 // One [[dkim.senders]] rule: which From: domains an identity may sign.
@@ -43,6 +54,10 @@ struct DkimSenderRule {
     std::vector<std::string> domains;  // "example.com", "*.example.com", or "*" (any key)
 };
 
+// Which of a domain's keys in force sign ([dkim] overlap): per algorithm
+// the one with the latest not_before ("newest"), or every one ("all").
+enum class DkimOverlap { Newest, All };
+
 // How an authenticated (SASL) client with no matching rule is treated.
 enum class DkimAuthenticated { OwnDomain, Any, None };
 
@@ -51,6 +66,7 @@ struct DkimSettings {
     std::vector<DkimSenderRule> senders;
     std::vector<Network> trusted_networks = default_trusted_networks();
     DkimAuthenticated authenticated = DkimAuthenticated::OwnDomain;
+    DkimOverlap overlap = DkimOverlap::Newest;
     CanonPair canonicalization{Canon::Relaxed, Canon::Relaxed};
     std::optional<std::chrono::seconds> expire;  // x= = t= + expire
     std::vector<std::string> sign_headers = default_sign_headers();

@@ -50,6 +50,7 @@
 #include <vector>
 
 #include "core/result.hpp"
+#include "core/rfc3339.hpp"  // format_rfc3339_utc, once declared here
 #include "core/suppress/suppress.hpp"
 
 namespace staffel::core {
@@ -146,9 +147,6 @@ bool looks_hashed(std::string_view address);
 Result<std::string> parse_hashed_address(std::string_view text);
 // A stream name: 1..64 of letters, digits, '-', '_', '.'.
 bool valid_stream_name(std::string_view name);
-
-// "2027-01-31T00:00:00Z" for epoch seconds (UTC).
-std::string format_rfc3339_utc(std::int64_t epoch_seconds);
 
 // One field, quoted when it holds ',', '"', CR or LF (RFC 4180).
 std::string csv_field(std::string_view text);

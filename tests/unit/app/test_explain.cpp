@@ -238,3 +238,49 @@ TEST_CASE("explain's log lines carry no counts since start, which it does not ke
     CHECK_THAT(run.out, Catch::Contains("would fail DMARC"));
     CHECK_THAT(run.out, !Catch::Contains("since start"));
 }
+
+TEST_CASE("explain says which DKIM key signs and why, at its clock", "[explain][dkim]") {
+    // "old" signs until "new" takes over at 2026-11-24 12:00 UTC.
+    auto loaded = config::load_policy_text(
+        "[[dkim.keys]]\ndomain = \"example.com\"\nselector = \"old\"\nkey = \"/old.pem\"\n"
+        "[[dkim.keys]]\ndomain = \"example.com\"\nselector = \"new\"\nkey = \"/new.pem\"\n"
+        "not_before = 2026-11-24T12:00:00Z\n",
+        "p.toml");
+    REQUIRE(loaded.policy);
+    struct NullKey : SigningKey {
+        [[nodiscard]] DkimAlgorithm algorithm() const override { return DkimAlgorithm::RsaSha256; }
+        [[nodiscard]] Result<std::string> sign(std::string_view) const override {
+            return std::string(256, 'x');
+        }
+    };
+    auto policy = std::make_shared<Policy>(*loaded.policy);
+    for (auto& k : policy->dkim.keys) {
+        k.key = std::make_shared<NullKey>();
+    }
+    const auto explain_at = [&](std::int64_t now) {
+        test::FakeSuppressionStore entries;
+        test::FakeCounterStore counters;
+        app::ExplainServices s;
+        s.counters = &counters;
+        s.suppressions = &entries;
+        s.idna = adapters::domain_to_ascii;
+        s.now = now;
+        app::ExplainArgs args;
+        args.file = "m.eml";
+        std::ostringstream o, e;
+        app::explain(*policy, s, kBulk, args, o, e);
+        return o.str();
+    };
+    const auto before = explain_at(1795478400);  // 2026-11-24 00:00 UTC
+    CAPTURE(before);
+    CHECK_THAT(before, Catch::Contains("key d=example.com s=old (rsa-sha256): signs, in force"));
+    CHECK_THAT(before, Catch::Contains("key d=example.com s=new (rsa-sha256): does not sign, not "
+                                       "yet: not_before 2026-11-24T12:00:00Z"));
+    const auto after = explain_at(1795478400 + 12 * 3600);
+    CAPTURE(after);
+    CHECK_THAT(after, Catch::Contains("key d=example.com s=old (rsa-sha256): does not sign, the "
+                                      "newer key new does since 2026-11-24T12:00:00Z ([dkim] "
+                                      "overlap = \"newest\")"));
+    CHECK_THAT(after, Catch::Contains("key d=example.com s=new (rsa-sha256): signs, in force since "
+                                      "2026-11-24T12:00:00Z"));
+}

@@ -4,9 +4,11 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "config/loader.hpp"
+#include "config/schema_doc.hpp"
 #include "config/schema.hpp"
 
 using namespace staffel;
@@ -154,7 +156,8 @@ TEST_CASE("bad policies give one located error naming the field", "[config]") {
          "[\"127.0.0.0/8\", \"::1\"]"},
         {"[[dkim.keys]]\ndomian = \"example.com\"\n",
          "p.toml:2:1: error: dkim.keys.domian: unknown key; did you mean \"domain\"? known keys in "
-         "[dkim.keys]: domain, selector, algorithm, key, subdomains, canonicalization"},
+         "[dkim.keys]: domain, selector, algorithm, key, subdomains, canonicalization, "
+         "not_before, not_after"},
         {"[[dkim.keys]]\ndomain = \"example.com\"\nselector = \"s1\"\nkey = \"/a\"\n"
          "[[dkim.keys]]\ndomain = \"example.com\"\nselector = \"s1\"\nkey = \"/b\"\n",
          "p.toml:5:1: error: dkim.keys: selector \"s1\" of example.com is declared twice (also at "
@@ -164,7 +167,7 @@ TEST_CASE("bad policies give one located error naming the field", "[config]") {
          "whom it is for"},
         {"[dkim]\nkys = 1\n",
          "p.toml:2:1: error: dkim.kys: unknown key; did you mean \"keys\"? known keys in [dkim]: "
-         "canonicalization, expire, trusted_networks, authenticated, sign_headers, "
+         "canonicalization, expire, trusted_networks, authenticated, overlap, sign_headers, "
          "oversign_headers, keys, senders"},
         {"[[dkim.keys]]\ndomain = \"example.com\"\nselector = \"s1\"\nkey = \"/a\"\n"
          "algorithm = \"rsa-sha1\"\n",
@@ -268,6 +271,17 @@ TEST_CASE("policies/README.md and policies/example.toml cover every key", "[conf
         INFO("field " << f.name());
         CHECK(docs.find("`" + f.name() + "`") != std::string::npos);
         CHECK(ex.find(std::string(f.key) + " =") != std::string::npos);
+        CHECK_FALSE(config::field_meaning(f.name()).empty());
+    }
+    CHECK(config::meanings_without_field().empty());
+    // The key tables are the schema's: build/staffel_policy_doc --readme
+    // policies/README.md rewrites them after a change.
+    CHECK(config::readme_with_tables(docs) == docs);
+    for (const auto& section : config::documented_sections()) {
+        INFO("section " << section);
+        CHECK(docs.find("<!-- BEGIN keys " + section + " (generated from the schema) -->\n" +
+                        config::markdown_table(section) + "<!-- END keys " + section + " -->") !=
+              std::string::npos);
     }
     // The examples themselves must load (keys are not read here).
     for (const char* name : {"example.toml", "hybrid.toml"}) {
@@ -455,4 +469,76 @@ TEST_CASE("[redis] password_file: read once, owner-only, never echoed", "[config
     CHECK_THAT(text, Catch::StartsWith("p.toml:2:17: error: redis.password_file: password file "));
     CHECK_THAT(text, Catch::Contains("has mode 0640; group and others must not have access"));
     CHECK(text.find("s3cret") == std::string::npos);
+}
+
+TEST_CASE("[[dkim.keys]] not_before / not_after: RFC 3339 times with an offset", "[config][dkim]") {
+    const auto keys = [](const std::string& times) {
+        return "[dkim]\noverlap = \"all\"\n[[dkim.keys]]\ndomain = \"example.com\"\n"
+               "selector = \"s1\"\nkey = \"/k.pem\"\n" +
+               times;
+    };
+    struct Case {
+        std::string times;
+        std::optional<std::int64_t> not_before;
+        std::optional<std::int64_t> not_after;
+    };
+    const std::vector<Case> cases{
+        {"", std::nullopt, std::nullopt},
+        {"not_before = 2026-07-01T00:00:00Z\n", 1782864000, std::nullopt},
+        {"not_before = 2026-07-01T02:00:00+02:00\n", 1782864000, std::nullopt},
+        {"not_before = \"2026-07-01T00:00:00Z\"\n", 1782864000, std::nullopt},
+        {"not_after = \"2026-06-30T19:00:00.5-05:00\"\n", std::nullopt, 1782864000},
+        {"not_before = 2026-06-30T00:00:00Z\nnot_after = 2026-07-01T00:00:00Z\n",
+         1782864000 - 86400, 1782864000},
+    };
+    for (const auto& c : cases) {
+        INFO(c.times);
+        auto r = config::load_policy_text(keys(c.times), "p.toml");
+        INFO(first_error(r));
+        REQUIRE(r.policy);
+        CHECK(r.policy->dkim.overlap == core::DkimOverlap::All);
+        CHECK(r.policy->dkim.keys[0].not_before == c.not_before);
+        CHECK(r.policy->dkim.keys[0].not_after == c.not_after);
+    }
+    struct Bad {
+        std::string times;
+        std::string want;
+    };
+    const std::vector<Bad> bad{
+        {"not_before = \"2026-07-01\"\n",
+         "p.toml:7:14: error: dkim.keys.not_before: \"2026-07-01\" is not an RFC 3339 time; "
+         "expected an RFC 3339 time with an offset, e.g. 2026-07-01T00:00:00Z or "
+         "\"2026-07-01T02:00:00+02:00\""},
+        {"not_after = \"2026-02-30T00:00:00Z\"\n",
+         "p.toml:7:13: error: dkim.keys.not_after: \"2026-02-30T00:00:00Z\" is not an RFC 3339 "
+         "time; expected an RFC 3339 time with an offset, e.g. 2026-07-01T00:00:00Z or "
+         "\"2026-07-01T02:00:00+02:00\""},
+        {"not_before = 2026-07-01T00:00:00\n",
+         "p.toml:7:14: error: dkim.keys.not_before: a date-time without an offset (add Z or "
+         "+HH:MM) is refused; expected an RFC 3339 time with an offset, e.g. "
+         "2026-07-01T00:00:00Z or \"2026-07-01T02:00:00+02:00\""},
+        {"not_before = 2026-07-01\n",
+         "p.toml:7:14: error: dkim.keys.not_before: a bare date or time is refused; expected an "
+         "RFC 3339 time with an offset, e.g. 2026-07-01T00:00:00Z or "
+         "\"2026-07-01T02:00:00+02:00\""},
+        {"not_after = 5\n",
+         "p.toml:7:13: error: dkim.keys.not_after: expected an RFC 3339 time with an offset, e.g. "
+         "2026-07-01T00:00:00Z or \"2026-07-01T02:00:00+02:00\", got an integer"},
+        {"not_before = 2026-07-01T00:00:00Z\nnot_after = 2026-07-01T00:00:00Z\n",
+         "p.toml:7:14: error: dkim.keys.not_before: expected not_after later than not_before, "
+         "got not_before 2026-07-01T00:00:00Z, not_after 2026-07-01T00:00:00Z: the key would "
+         "never sign"},
+    };
+    for (const auto& b : bad) {
+        INFO(b.times);
+        auto r = config::load_policy_text(keys(b.times), "p.toml");
+        CHECK_FALSE(r.policy);
+        REQUIRE(r.errors.size() == 1);
+        CHECK(r.errors[0].to_string() == b.want);
+    }
+    auto r = config::load_policy_text("[dkim]\noverlap = \"both\"\n", "p.toml");
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].to_string() ==
+          "p.toml:2:11: error: dkim.overlap: unknown overlap \"both\"; expected one of "
+          "\"newest\", \"all\"");
 }

@@ -240,12 +240,15 @@ TEST_CASE("one body hash serves every signature sharing a canonicalisation", "[d
 TEST_CASE("signing table: exact domain, then parents covering subdomains", "[dkim][table]") {
     DkimSettings d;
     auto k = std::make_shared<RecordingKey>();
-    d.keys.push_back({"example.com", "s1", DkimAlgorithm::RsaSha256, "/k1", false, {}, "", k});
-    d.keys.push_back({"example.com", "s2", DkimAlgorithm::Ed25519Sha256, "/k2", false, {}, "", k});
-    d.keys.push_back({"corp.example", "c", DkimAlgorithm::RsaSha256, "/k3", true, {}, "", k});
+    d.keys.push_back(
+        {"example.com", "s1", DkimAlgorithm::RsaSha256, "/k1", false, {}, "", k, {}, {}});
+    d.keys.push_back(
+        {"example.com", "s2", DkimAlgorithm::Ed25519Sha256, "/k2", false, {}, "", k, {}, {}});
+    d.keys.push_back(
+        {"corp.example", "c", DkimAlgorithm::RsaSha256, "/k3", true, {}, "", k, {}, {}});
     const Sender local{.client_ip = "127.0.0.1"};
     const auto decide = [&](const char* from) {
-        return decide_signatures(d, local, mailbox_list_domain(from));
+        return decide_signatures(d, local, mailbox_list_domain(from), 0);
     };
     CHECK(decide(" a@example.com").specs.size() == 2);  // RSA and Ed25519
     CHECK(decide(" a@sub.example.com").reason == "no-key:sub.example.com");
@@ -259,19 +262,21 @@ TEST_CASE("signing table: exact domain, then parents covering subdomains", "[dki
 TEST_CASE("authorisation: rules, SASL users, trusted networks", "[dkim][table]") {
     DkimSettings d;
     auto k = std::make_shared<RecordingKey>();
-    d.keys.push_back({"tenant-a.example", "s", DkimAlgorithm::RsaSha256, "/a", false, {}, "", k});
-    d.keys.push_back({"tenant-b.example", "s", DkimAlgorithm::RsaSha256, "/b", false, {}, "", k});
+    d.keys.push_back(
+        {"tenant-a.example", "s", DkimAlgorithm::RsaSha256, "/a", false, {}, "", k, {}, {}});
+    d.keys.push_back(
+        {"tenant-b.example", "s", DkimAlgorithm::RsaSha256, "/b", false, {}, "", k, {}, {}});
     const auto a = mailbox_list_domain(" x@tenant-a.example");
     const auto b = mailbox_list_domain(" x@tenant-b.example");
     const auto may = [&](const Sender& who, const AuthorDomain& from) {
-        return !decide_signatures(d, who, from).specs.empty();
+        return !decide_signatures(d, who, from, 0).specs.empty();
     };
     // Defaults: loopback may sign anything; a stranger nothing; a SASL user
     // only the domain of its login.
     CHECK(may({.client_ip = "127.0.0.1"}, a));
     CHECK(may({.client_ip = "::1"}, b));
     CHECK_FALSE(may({.client_ip = "192.0.2.9"}, a));
-    CHECK(decide_signatures(d, {.client_ip = "192.0.2.9"}, a).reason ==
+    CHECK(decide_signatures(d, {.client_ip = "192.0.2.9"}, a, 0).reason ==
           "not-allowed:tenant-a.example");
     CHECK(may({.sasl_user = "user@tenant-a.example", .client_ip = "198.51.100.1"}, a));
     CHECK_FALSE(may({.sasl_user = "user@tenant-a.example", .client_ip = "198.51.100.1"}, b));

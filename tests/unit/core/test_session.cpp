@@ -280,3 +280,40 @@ TEST_CASE("a key that fails to sign tempfails the message, never passes it unsig
     CHECK(log.lines[0].second.find("provider failure") != std::string::npos);
     CHECK(log.lines[1].second.find("dkim=error action=tempfail") != std::string::npos);
 }
+
+TEST_CASE("a key rotation takes effect at its time, without a reload", "[session][dkim]") {
+    // s1 signs until 2000, s2 from then on: the session's clock decides,
+    // message by message, within one connection and one policy.
+    auto p = std::make_shared<Policy>(*signing_policy());
+    p->dkim.keys[0].not_after = 2000;
+    auto next = p->dkim.keys[0];
+    next.selector = "s2";
+    next.not_before = 2000;
+    next.not_after.reset();
+    p->dkim.keys.push_back(next);
+    std::shared_ptr<const Policy> policy = p;
+    RecordingLogger log;
+    LengthShaFactory sha;
+    std::int64_t now = 1999;
+    Session s([&] { return policy; }, log, nullptr, &sha, [&] { return now; });
+    s.content_negotiated(true);
+    s.connect("h", "127.0.0.1");
+    const auto selector_at = [&](std::int64_t t, const char* queue_id) {
+        now = t;
+        s.mail_from({"a@example.com", "", ""});
+        s.rcpt_to("b@example.net");
+        s.header("From", " a@example.com");
+        s.end_of_headers();
+        s.body("hello\r\n");
+        auto v = s.end_of_message(queue_id);
+        REQUIRE(v.prepend.size() == 1);
+        const auto& value = v.prepend[0].value;
+        const auto at = value.find(" s=");
+        return value.substr(at + 3, value.find(';', at) - at - 3);
+    };
+    CHECK(selector_at(1999, "Q1") == "s1");
+    CHECK(selector_at(2000, "Q2") == "s2");
+    CHECK(selector_at(999999, "Q3") == "s2");
+    REQUIRE(log.lines.size() == 3);
+    CHECK(log.lines[1].second.find(" dkim=example.com/s2 ") != std::string::npos);
+}
