@@ -9,6 +9,7 @@
 #include "app/exit_codes.hpp"
 #include "app/stats_writer.hpp"
 #include "core/suppress/csv.hpp"
+#include "core/suppress/dsn_status.hpp"
 
 namespace staffel::app {
 namespace {
@@ -28,8 +29,40 @@ std::string source_of(const adapters::BounceReport& r, std::string_view what) {
     return core::clean_source(s);
 }
 
+// A failed or delayed recipient, by [suppression] dsn_status. A delay is
+// never worse than a soft bounce: the MTA is still trying.
+Verdict judge_dsn(const adapters::BounceRecipient& r,
+                  const std::vector<core::DsnStatusRule>& dsn_status) {
+    Verdict v{r.address, Verdict::Kind::Ignore, "action " + r.action};
+    if (r.action != "failed" && r.action != "delayed") {
+        return v;
+    }
+    if (r.status.empty()) {  // only a delay may lack one
+        v.kind = Verdict::Kind::Soft;
+        v.detail = "action delayed, no status";
+        return v;
+    }
+    const auto c = core::classify_dsn_status(dsn_status, r.status);
+    v.detail = "status " + r.status +
+               (c.pattern.empty() ? std::string(", no dsn_status pattern")
+                                  : ", dsn_status \"" + c.pattern + "\"");
+    switch (c.verdict) {
+        case core::DsnVerdict::HardBounce:
+            v.kind = r.action == "delayed" ? Verdict::Kind::Soft : Verdict::Kind::Hard;
+            break;
+        case core::DsnVerdict::SoftBounce:
+            v.kind = Verdict::Kind::Soft;
+            break;
+        case core::DsnVerdict::Ignore:
+            v.detail += c.pattern.empty() ? "" : " = ignore";
+            break;
+    }
+    return v;
+}
+
 std::vector<Verdict> judge(const adapters::BounceReport& report,
-                           const std::optional<std::string>& verp) {
+                           const std::optional<std::string>& verp,
+                           const std::vector<core::DsnStatusRule>& dsn_status) {
     std::vector<Verdict> out;
     if (report.kind == adapters::BounceReport::Kind::Arf) {
         const bool complaint = report.feedback_type != "not-spam";
@@ -44,15 +77,7 @@ std::vector<Verdict> judge(const adapters::BounceReport& report,
         return out;
     }
     for (const auto& r : report.recipients) {
-        Verdict v{r.address, Verdict::Kind::Ignore, "action " + r.action};
-        if (r.action == "failed" && r.status.starts_with("5.")) {
-            v.kind = Verdict::Kind::Hard;
-            v.detail = "status " + r.status;
-        } else if ((r.action == "failed" && r.status.starts_with("4.")) || r.action == "delayed") {
-            v.kind = Verdict::Kind::Soft;
-            v.detail = "status " + (r.status.empty() ? std::string("none") : r.status);
-        }
-        out.push_back(std::move(v));
+        out.push_back(judge_dsn(r, dsn_status));
     }
     // The VERP address is what the bounced mail was sent to: for a report
     // on one recipient it is the address to record, whatever forwarding
@@ -105,7 +130,7 @@ int ingest(const IngestContext& ctx, std::string_view message, std::string_view 
             << '\n';
         return kExitDataErr;
     }
-    const auto verdicts = judge(*report, verp);
+    const auto verdicts = judge(*report, verp, policy.suppression.dsn_status);
     if (verdicts.empty()) {
         err << "staffelctl: ingest: the report names no recipient"
             << (report->kind == adapters::BounceReport::Kind::Arf

@@ -5,11 +5,15 @@
 //   contrib/postfix/), it reads one message on standard input and records
 //   what it reports:
 //     - an RFC 3464 delivery status notification: each recipient with
-//       Action: failed and a 5.x.x Status becomes a hard_bounce entry
-//       (global, every stream); Action: delayed, or failed with 4.x.x,
-//       counts one soft bounce (soft_bounce_limit within soft_bounce_window
-//       make a hard_bounce entry that lasts soft_bounce_expires) unless
-//       the address already has a global entry blocking every stream;
+//       Action: failed or delayed is judged by its Status through
+//       [suppression] dsn_status (core/suppress/dsn_status.hpp; by default
+//       5.x.x hard, 4.x.x and 5.2.2 soft, 5.7.x and other message or
+//       policy refusals ignored): hard_bounce makes a hard_bounce entry
+//       (global, every stream); soft_bounce (or a delay, whatever its
+//       status says, unless ignore) counts one soft bounce
+//       (soft_bounce_limit within soft_bounce_window make a hard_bounce
+//       entry that lasts soft_bounce_expires) unless the address already
+//       has a global entry blocking every stream;
 //       delivered, relayed and expanded are only reported;
 //     - an RFC 5965 ARF feedback report (any Feedback-Type but not-spam):
 //       each complainant becomes a complaint entry (global, every stream);

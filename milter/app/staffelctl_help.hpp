@@ -57,12 +57,18 @@ pipe(8) transport for the bounce address: contrib/postfix/ has the lines.
 
   RFC 3464 delivery status notification (multipart/report;
   report-type=delivery-status), as Postfix, Exim, Exchange and Gmail send:
-    Action: failed, Status 5.x.x   -> hard_bounce entry (global, every stream)
-    Action: failed, Status 4.x.x,
-    or Action: delayed            -> one soft bounce counted; [suppression]
-                                     soft_bounce_limit of them within
-                                     soft_bounce_window make a hard_bounce
-                                     entry lasting soft_bounce_expires
+    Action: failed or delayed      -> judged by its Status with
+                                     [suppression] dsn_status; by default:
+      5.x.x (5.1.1 no such user)  -> hard_bounce entry (global, every stream)
+      4.x.x, 5.2.2 mailbox full,
+      or Action: delayed          -> one soft bounce counted (unless the
+                                     address is already suppressed);
+                                     [suppression] soft_bounce_limit of them
+                                     within soft_bounce_window make a
+                                     hard_bounce entry lasting
+                                     soft_bounce_expires
+      5.7.x (policy, reputation),
+      5.2.3, 5.3.4, 5.6.x         -> reported, nothing recorded
     delivered, relayed, expanded  -> reported, nothing recorded
   RFC 5965 ARF feedback report (report-type=feedback-report), any
   Feedback-Type but not-spam      -> complaint entry for each recipient of

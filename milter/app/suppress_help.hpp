@@ -84,7 +84,7 @@ Prints what was stored, e.g.
 
 inline constexpr const char* kAddFooter = R"(EXIT STATUS
   0   stored
-  64  bad command line, address, reason, scope, streams or duration
+  64  bad command line, address, reason, scope, streams or expiry
   69  Redis cannot be reached
   78  the policy is invalid
 

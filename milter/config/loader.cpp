@@ -437,9 +437,30 @@ class Loader {
                 } else if (message.find("expected") == std::string::npos) {
                     message += "; expected " + std::string((*it)->expects);
                 }
-                error_at(path, &node.source(), name, message);
+                error_at(path, member_region(node, message), name, message);
             }
         }
+    }
+
+    // Where a setter's message about one member of a table value belongs:
+    // '"KEY" = ...' is about its value, '"KEY" ...' about the key itself
+    // (config/schema_suppress.cpp's dsn_status); anything else is about the
+    // whole value.
+    static const toml::source_region* member_region(const toml::node& node,
+                                                    const std::string& message) {
+        const auto* table = node.as_table();
+        const auto close = message.find('"', 1);
+        if (table == nullptr || !message.starts_with('"') || close == std::string::npos) {
+            return &node.source();
+        }
+        const std::string_view key(message.data() + 1, close - 1);
+        for (auto&& [k, v] : *table) {
+            if (k.str() == key) {
+                return std::string_view(message).substr(close + 1).starts_with(" = ") ? &v.source()
+                                                                                      : &k.source();
+            }
+        }
+        return &node.source();
     }
 
     EVP_MD_CTX* md_;

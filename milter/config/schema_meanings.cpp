@@ -193,15 +193,23 @@ const std::map<std::string_view, std::string_view>& meanings() {
          "The streams an `unsubscribe` entry blocks when it names none. Every "
          "other reason blocks every stream unless its entry says otherwise."},
         {"suppression.soft_bounce_limit",
-         "Soft bounces (4.x.x DSNs fed to `staffelctl ingest`) of one address "
+         "Soft bounces (DSNs fed to `staffelctl ingest` whose status "
+         "`dsn_status` calls `soft_bounce`: 4.x.x, 5.2.2) of one address "
          "within `soft_bounce_window` that make it a `hard_bounce` entry (source "
-         "`soft-bounces`). A soft bounce of an address that already has a global "
-         "entry blocking every stream is not counted (`ingest` prints `... is "
-         "already suppressed ...`)."},
+         "`soft-bounces`). A soft bounce of an address that already has a "
+         "global entry blocking every stream is not counted (`ingest` prints "
+         "`... is already suppressed ...`)."},
         {"suppression.soft_bounce_window",
          "The window soft bounces are counted in (from the first)."},
         {"suppression.soft_bounce_expires",
          "How long an entry made from soft bounces lasts."},
+        {"suppression.dsn_status",
+         "What `staffelctl ingest` makes of each recipient a DSN reports as "
+         "failed (or delayed), by its status code (RFC 3463): a table of "
+         "patterns (`\"5.1.1\"`, `\"5.7.*\"`, `\"4.*.*\"`) to `hard_bounce`, "
+         "`soft_bounce` or `ignore`. Entries are added to the defaults (one for "
+         "the same pattern replaces it); the most specific pattern that matches "
+         "wins. See \"DSN status codes\" below."},
         {"suppression.ingest_max_size",
          "Largest message `staffelctl ingest` reads. A larger one is refused "
          "before parsing with exit 65 and the reason (pipe(8) returns it to the "

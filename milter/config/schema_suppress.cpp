@@ -7,6 +7,37 @@ namespace {
 
 using namespace values;  // NOLINT(google-build-using-namespace)
 
+// [suppression] dsn_status: a table of "PATTERN" = "VERDICT" entries, each
+// added to (or replacing) the defaults. A message about one entry starts
+// with its quoted pattern, so that the loader locates it there: at the
+// value after '"PATTERN" = ', else at the key.
+std::optional<std::string> set_dsn_status(const toml::node& n, Policy& p) {
+    const auto* table = n.as_table();
+    if (table == nullptr) {
+        return "got " + type_name(n);
+    }
+    auto rules = core::default_dsn_status_rules();
+    for (auto&& [key, value] : *table) {
+        const std::string pattern(key.str());
+        if (auto parsed = core::parse_dsn_pattern(pattern); !parsed) {
+            return parsed.error().message;
+        }
+        const auto* s = value.as_string();
+        if (s == nullptr) {
+            return "\"" + pattern + "\" = " + type_name(value) +
+                   ": expected \"hard_bounce\", \"soft_bounce\" or \"ignore\"";
+        }
+        auto verdict = core::parse_dsn_verdict(s->get());
+        if (!verdict) {
+            return "\"" + pattern + "\" = \"" + std::string(s->get().substr(0, 32)) +
+                   "\": " + verdict.error().message;
+        }
+        core::set_dsn_status_rule(rules, {pattern, *verdict});
+    }
+    p.suppression.dsn_status = std::move(rules);
+    return std::nullopt;
+}
+
 }  // namespace
 
 void add_suppression_rows(std::vector<FieldSpec>& rows) {
@@ -47,6 +78,11 @@ void add_suppression_rows(std::vector<FieldSpec>& rows) {
                     seconds_in(
                         [](Policy & p) -> auto& { return p.suppression.soft_bounce_expires; }, 0h,
                         24h * 3650)});
+    rows.push_back({"suppression", "dsn_status",
+                    "a table of DSN status patterns to \"hard_bounce\", \"soft_bounce\" or "
+                    "\"ignore\", e.g. { \"5.7.1\" = \"hard_bounce\", \"5.2.*\" = \"ignore\" }",
+                    "5.x.x hard; 4.x.x, 5.2.2 soft; 5.2.3, 5.3.4, 5.6.x, 5.7.x ignore",
+                    set_dsn_status});
     rows.push_back({"suppression", "ingest_max_size", "a size from \"1KiB\" to \"10MiB\"",
                     "\"10MiB\"",
                     size_in(

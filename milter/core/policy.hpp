@@ -25,6 +25,7 @@
 #include "core/route/dmarc.hpp"
 #include "core/route/route.hpp"
 #include "core/route/streams.hpp"
+#include "core/suppress/dsn_status.hpp"
 #include "core/tz.hpp"
 
 namespace staffel::core {
@@ -117,6 +118,9 @@ struct SuppressionSettings {
     std::int64_t soft_bounce_limit = 5;  // soft bounces within the window that suppress
     std::chrono::seconds soft_bounce_window{std::chrono::hours(24 * 7)};
     std::chrono::seconds soft_bounce_expires{std::chrono::hours(24 * 30)};  // 0 = never
+    // What `staffelctl ingest` makes of a DSN status: the defaults of
+    // core/suppress/dsn_status.hpp, plus the policy's dsn_status entries.
+    std::vector<DsnStatusRule> dsn_status = default_dsn_status_rules();
     // `staffelctl ingest`: larger messages are refused unread (exit 65); the
     // process's address space is capped at ingest_memory_limit.
     std::size_t ingest_max_size = std::size_t{10} << 20;

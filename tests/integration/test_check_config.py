@@ -65,6 +65,10 @@ CASES = {
         '[milter]\nsocket = "unix:/tmp/x.sock"\nuser = "root"\n'
         'group = "staffel-no-such-group"\n',
         4, {9}, "milter.group", ['unknown group "staffel-no-such-group"']),
+    # One entry of a table value: located at that entry, not the table.
+    "bad_dsn_status_verdict": (
+        '[suppression]\ndsn_status = { "4.*.*" = "soft_bounce", "5.1.1" = "hard" }\n',
+        2, {51}, "suppression.dsn_status", ['"5.1.1" = "hard"', '"hard_bounce"']),
     "toml_missing_bracket": (
         '[milter\nsocket = "unix:/tmp/x.sock"\n',
         1, {8}, None, ["invalid TOML", "]"]),

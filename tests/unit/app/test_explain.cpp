@@ -210,6 +210,35 @@ TEST_CASE("explain without a counter store shows what on_store_error does", "[ex
     CHECK_THAT(o.str(), Catch::Contains("answer       451 4.3.0"));
 }
 
+TEST_CASE("explain with a dead suppression store says the recipients are deferred, not refused",
+          "[explain]") {
+    Run run;
+    run.entries.down = true;
+    CHECK(run.explain(kBulk) == 1);
+    INFO(run.out);
+    CHECK_THAT(run.out, Catch::Contains("RCPT         <bob@example.net>: 451 4.3.0"));
+    CHECK_THAT(run.out, !Catch::Contains("every recipient is refused"));
+    CHECK_THAT(run.out, !Catch::Contains("since start"));
+    CHECK_THAT(run.out, Catch::Contains("answer       every recipient is deferred at RCPT (the "
+                                        "MTA tries again later); no message is sent"));
+    // A permanent refusal is still called one.
+    Run refused;
+    SuppressionKeys keys(refused.policy->redis.prefix);
+    for (const char* a : {"bob@example.net", "gone@example.net"}) {
+        refused.entries.entries[keys.entry_key("", a)] = test::entry(SuppressReason::HardBounce);
+    }
+    CHECK(refused.explain(kBulk) == 1);
+    CHECK_THAT(refused.out, Catch::Contains("answer       every recipient is refused at RCPT"));
+}
+
+TEST_CASE("explain's log lines carry no counts since start, which it does not keep", "[explain]") {
+    Run run;
+    CHECK(run.explain(kBulk) == 0);
+    INFO(run.out);
+    CHECK_THAT(run.out, Catch::Contains("would fail DMARC"));
+    CHECK_THAT(run.out, !Catch::Contains("since start"));
+}
+
 TEST_CASE("explain says which DKIM key signs and why, at its clock", "[explain][dkim]") {
     // "old" signs until "new" takes over at 2026-11-24 12:00 UTC.
     auto loaded = config::load_policy_text(
@@ -254,33 +283,4 @@ TEST_CASE("explain says which DKIM key signs and why, at its clock", "[explain][
                                       "overlap = \"newest\")"));
     CHECK_THAT(after, Catch::Contains("key d=example.com s=new (rsa-sha256): signs, in force since "
                                       "2026-11-24T12:00:00Z"));
-}
-
-TEST_CASE("explain with a dead suppression store says the recipients are deferred, not refused",
-          "[explain]") {
-    Run run;
-    run.entries.down = true;
-    CHECK(run.explain(kBulk) == 1);
-    INFO(run.out);
-    CHECK_THAT(run.out, Catch::Contains("RCPT         <bob@example.net>: 451 4.3.0"));
-    CHECK_THAT(run.out, !Catch::Contains("every recipient is refused"));
-    CHECK_THAT(run.out, !Catch::Contains("since start"));
-    CHECK_THAT(run.out, Catch::Contains("answer       every recipient is deferred at RCPT (the "
-                                        "MTA tries again later); no message is sent"));
-    // A permanent refusal is still called one.
-    Run refused;
-    SuppressionKeys keys(refused.policy->redis.prefix);
-    for (const char* a : {"bob@example.net", "gone@example.net"}) {
-        refused.entries.entries[keys.entry_key("", a)] = test::entry(SuppressReason::HardBounce);
-    }
-    CHECK(refused.explain(kBulk) == 1);
-    CHECK_THAT(refused.out, Catch::Contains("answer       every recipient is refused at RCPT"));
-}
-
-TEST_CASE("explain's log lines carry no counts since start, which it does not keep", "[explain]") {
-    Run run;
-    CHECK(run.explain(kBulk) == 0);
-    INFO(run.out);
-    CHECK_THAT(run.out, Catch::Contains("would fail DMARC"));
-    CHECK_THAT(run.out, !Catch::Contains("since start"));
 }

@@ -149,6 +149,47 @@ TEST_CASE("soft bounces are counted and suppress at the limit", "[ingest]") {
     CHECK(e->expires_at == 1764000000 + 30 * 86400);
 }
 
+TEST_CASE("a DSN's status maps to hard, soft or ignore by [suppression] dsn_status",
+          "[ingest][dsn]") {
+    const std::string hard = sample("postfix_hard.eml");  // Status: 5.1.1
+    auto with_status = [&](const std::string& status) {
+        std::string m = hard;
+        for (auto at = m.find("5.1.1"); at != std::string::npos; at = m.find("5.1.1", at)) {
+            m.replace(at, 5, status);
+        }
+        return m;
+    };
+    {
+        // A full mailbox is counted as a soft bounce, not suppressed at once.
+        Harness h;
+        auto r = h.ingest(with_status("5.2.2"));
+        CHECK(r.status == 0);
+        CHECK(h.entry("jane.doe@example.net") == nullptr);
+        CHECK_THAT(r.out, Catch::Contains("soft bounce 1 of 2 for jane.doe@example.net "
+                                          "(status 5.2.2, dsn_status \"5.2.2\")"));
+    }
+    {
+        // A policy refusal is about the sender, not the address.
+        Harness h;
+        auto r = h.ingest(with_status("5.7.1"));
+        CHECK(r.status == 0);
+        CHECK(h.store.entries.empty());
+        CHECK(h.store.soft.empty());
+        CHECK_THAT(r.out, Catch::Contains("ignored jane.doe@example.net (status 5.7.1, "
+                                          "dsn_status \"5.7.*\" = ignore)"));
+    }
+    {
+        // Unless the policy lists it.
+        Harness h("[suppression]\ndsn_status = { \"5.7.1\" = \"hard_bounce\" }\n");
+        auto r = h.ingest(with_status("5.7.1"));
+        const auto* e = h.entry("jane.doe@example.net");
+        REQUIRE(e != nullptr);
+        CHECK(e->reason == SuppressReason::HardBounce);
+        CHECK_THAT(r.out, Catch::Contains("suppressed jane.doe@example.net hard_bounce (status "
+                                          "5.7.1, dsn_status \"5.7.1\")"));
+    }
+}
+
 TEST_CASE("a soft bounce of an address already suppressed is not counted", "[ingest]") {
     Harness h;
     SuppressionEntry listed;
