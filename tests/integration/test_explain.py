@@ -64,7 +64,10 @@ def test_bulk_message_leaves_by_the_esp_with_verp(policy, redis):
     assert steps(out, "route") == ["esp (named by the stream)"]
     assert ("MAIL FROM rewritten to <bounces+bob=example.net@bounce.esp.example.com> "
             "(return_path = verp)") in steps(out, "envelope")
-    assert steps(out, "dkim") == ["signs as d=example.com s=esp2026 (rsa-sha256)"]
+    assert steps(out, "dkim") == [
+        "key d=example.com s=inhouse2026 (rsa-sha256): does not sign, not a key of the route",
+        "key d=example.com s=esp2026 (rsa-sha256): signs, in force",
+        "signs as d=example.com s=esp2026 (rsa-sha256)"]
     edits = steps(out, "edit")
     assert "remove header X-Internal-Ticket (occurrence 1)" in edits
     assert "append at the end: X-Campaign: nov-2026" in edits
@@ -109,7 +112,10 @@ def test_route_down_and_dead_redis(policy, redis):
                                         "down: esp; the fallback inhouse carries it"]
     # Two recipients on the in-house route: plain return path, its own key.
     assert "MAIL FROM:<bounces@bounce.example.com>" in steps(r.stdout, "edit")
-    assert steps(r.stdout, "dkim") == ["signs as d=example.com s=inhouse2026 (rsa-sha256)"]
+    assert steps(r.stdout, "dkim") == [
+        "key d=example.com s=inhouse2026 (rsa-sha256): signs, in force",
+        "key d=example.com s=esp2026 (rsa-sha256): does not sign, not a key of the route",
+        "signs as d=example.com s=inhouse2026 (rsa-sha256)"]
 
     redis.kill()
     r = ctl(policy, "explain", str(MAIL / "newsletter.eml"))
