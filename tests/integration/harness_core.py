@@ -281,6 +281,28 @@ def _start_watchdog(kind: str, target: str, max_seconds: float, logdir) -> subpr
                             start_new_session=True, close_fds=True)
 
 
+class Maillog:
+    """maillog() and wait_maillog() for an MTA whose log is self.maillog_path."""
+
+    def maillog(self) -> str:
+        try:
+            return self.maillog_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def wait_maillog(self, pattern: str, timeout: float = 15.0, count: int = 1):
+        """Waits until `pattern` (a regex) matches at least `count` maillog lines; returns the matches."""
+        rx = re.compile(pattern)
+
+        def found():
+            hits = [m for m in map(rx.search, self.maillog().splitlines()) if m]
+            return hits if len(hits) >= count else None
+        try:
+            return wait_until(found, timeout, what="maillog /%s/ x%d" % (pattern, count))
+        except TimeoutError as e:
+            raise TimeoutError("%s\nmaillog:\n%s" % (e, tail(self.maillog_path))) from None
+
+
 class Server:
     """Base: context manager, registry, watchdog.
 

@@ -19,7 +19,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from harness_core import LOOPBACK, Server, StartError, free_port, pid_alive, tail, wait_until
+from harness_core import LOOPBACK, Maillog, Server, StartError, free_port, pid_alive, tail, wait_until
 
 POSTFIX_BIN = "/usr/sbin/postfix"
 POSTQUEUE_BIN = "/usr/sbin/postqueue"
@@ -56,7 +56,7 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 """
 
 
-class Postfix(Server):
+class Postfix(Server, Maillog):
     """A private Postfix instance: own config, queue and data directories, loopback only.
 
     It accepts SMTP on 127.0.0.1:smtp_port from 127.0.0.0/8 and relays every
@@ -225,24 +225,6 @@ class Postfix(Server):
     @property
     def maillog_path(self) -> Path:
         return self.logdir / "maillog"
-
-    def maillog(self) -> str:
-        try:
-            return self.maillog_path.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def wait_maillog(self, pattern: str, timeout: float = 15.0, count: int = 1):
-        """Waits until `pattern` (a regex) matches at least `count` maillog lines; returns the matches."""
-        rx = re.compile(pattern)
-
-        def found():
-            hits = [m for m in map(rx.search, self.maillog().splitlines()) if m]
-            return hits if len(hits) >= count else None
-        try:
-            return wait_until(found, timeout, what="maillog /%s/ x%d" % (pattern, count))
-        except TimeoutError as e:
-            raise TimeoutError("%s\nmaillog:\n%s" % (e, tail(self.maillog_path))) from None
 
     def queue_ids_in(self, *queues) -> list:
         """Queue ids of the files in the named queues (default: all of them)."""

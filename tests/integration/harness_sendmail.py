@@ -35,7 +35,7 @@ import threading
 import time
 from pathlib import Path
 
-from harness_core import (LOOPBACK, REPO, STAFFELD, Server, StartError, free_port, pid_alive,
+from harness_core import (LOOPBACK, REPO, STAFFELD, Maillog, Server, StartError, free_port, pid_alive,
                           spawn, stop_process, tail, wait_until)
 
 CONTRIB_SENDMAIL = REPO / "contrib" / "sendmail"
@@ -241,7 +241,7 @@ def contrib_mc(name: str = "staffel.mc") -> str:
     return (CONTRIB_SENDMAIL / name).read_text()
 
 
-class Sendmail(Server):
+class Sendmail(Server, Maillog):
     """A private Sendmail daemon: own cf, queue and log, loopback only.
 
     relay_port: the sink every message goes to (SMART_HOST [127.0.0.1] via the
@@ -422,23 +422,6 @@ class Sendmail(Server):
         self._unregister()
 
     # ---- inspection and submission
-
-    def maillog(self) -> str:
-        try:
-            return self.maillog_path.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def wait_maillog(self, pattern: str, timeout: float = 15.0, count: int = 1):
-        rx = re.compile(pattern)
-
-        def found():
-            hits = [m for m in map(rx.search, self.maillog().splitlines()) if m]
-            return hits if len(hits) >= count else None
-        try:
-            return wait_until(found, timeout, what="maillog /%s/ x%d" % (pattern, count))
-        except TimeoutError as e:
-            raise TimeoutError("%s\nmaillog:\n%s" % (e, tail(self.maillog_path))) from None
 
     def run(self, *args, input: bytes | None = None, timeout: float = 60.0,
             cf: Path | None = None):
