@@ -35,8 +35,8 @@ import threading
 import time
 from pathlib import Path
 
-from harness_core import (LOOPBACK, REPO, STAFFELD, Maillog, Server, StartError, free_port, pid_alive,
-                          spawn, stop_process, tail, wait_until)
+from harness_core import (LOOPBACK, REPO, STAFFELD, Maillog, Server, StartError, free_port,
+                          pid_alive, spawn, stop_process, tail, wait_until)
 
 CONTRIB_SENDMAIL = REPO / "contrib" / "sendmail"
 SENDMAIL_PACKAGES = ("sendmail-bin", "sendmail-cf")
