@@ -144,6 +144,18 @@ def tcp_accepts(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
+def smtp_greets(port: int) -> bool:
+    """Does an SMTP server on 127.0.0.1:port answer with a 220 greeting?"""
+    try:
+        with socket.create_connection((LOOPBACK, port), timeout=2) as s:
+            s.settimeout(2)
+            ok = s.recv(512).startswith(b"220")
+            s.sendall(b"QUIT\r\n")
+            return ok
+    except OSError:
+        return False
+
+
 def unix_accepts(path, timeout: float = 0.5) -> bool:
     try:
         st = os.stat(path)

@@ -19,7 +19,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from harness_core import LOOPBACK, Maillog, Server, StartError, free_port, pid_alive, tail, wait_until
+from harness_core import (LOOPBACK, Maillog, Server, StartError, free_port, pid_alive,
+                          smtp_greets, tail, wait_until)
 
 POSTFIX_BIN = "/usr/sbin/postfix"
 POSTQUEUE_BIN = "/usr/sbin/postqueue"
@@ -185,14 +186,7 @@ class Postfix(Server, Maillog):
         return self
 
     def _banner(self) -> bool:
-        try:
-            with socket.create_connection((LOOPBACK, self.smtp_port), timeout=2) as s:
-                s.settimeout(2)
-                ok = s.recv(512).startswith(b"220")
-                s.sendall(b"QUIT\r\n")
-                return ok
-        except OSError:
-            return False
+        return smtp_greets(self.smtp_port)
 
     def reload(self, main_cf: dict | None = None):
         """Rewrites main.cf (with main_cf merged into extra_main_cf) and reloads."""

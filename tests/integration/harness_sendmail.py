@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 from harness_core import (LOOPBACK, REPO, STAFFELD, Maillog, Server, StartError, free_port,
-                          pid_alive, spawn, stop_process, tail, wait_until)
+                          pid_alive, smtp_greets, spawn, stop_process, tail, wait_until)
 
 CONTRIB_SENDMAIL = REPO / "contrib" / "sendmail"
 SENDMAIL_PACKAGES = ("sendmail-bin", "sendmail-cf")
@@ -385,14 +385,7 @@ class Sendmail(Server, Maillog):
         return self
 
     def _banner(self) -> bool:
-        try:
-            with socket.create_connection((LOOPBACK, self.smtp_port), timeout=2) as s:
-                s.settimeout(2)
-                ok = s.recv(512).startswith(b"220")
-                s.sendall(b"QUIT\r\n")
-                return ok
-        except OSError:
-            return False
+        return smtp_greets(self.smtp_port)
 
     def pids(self) -> list:
         """Every process in this instance's mount namespace (daemon and children)."""
