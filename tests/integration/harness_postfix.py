@@ -14,7 +14,6 @@ import os
 import pwd
 import re
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
