@@ -118,7 +118,13 @@ class Daemon {
         : opt_(std::move(opt)), logger_(make_logger(opt_.foreground)) {
         store_.replace(std::move(policy));
         apply_log_level(*store_.current());
+        adapters::redis_round_trips().set_log(logger_.get());
     }
+    // The stores' pools (members below logger_) go first; their breakers
+    // log nothing once this has run.
+    ~Daemon() { adapters::redis_round_trips().set_log(nullptr); }
+    Daemon(const Daemon&) = delete;
+    Daemon& operator=(const Daemon&) = delete;
 
     int run() {
         const auto policy = store_.current();

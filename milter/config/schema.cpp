@@ -158,6 +158,14 @@ std::vector<FieldSpec> build_schema() {
     rows.push_back({"redis", "pool_size", "an integer from 1 to 1024", "16",
                     integer_in(
                         [](Policy & p) -> auto& { return p.redis.pool_size; }, 1, 1024)});
+    rows.push_back({"redis", "breaker_timeouts", "an integer from 0 to 1000 (0: never open)", "3",
+                    integer_in(
+                        [](Policy & p) -> auto& { return p.redis.breaker_timeouts; }, 0, 1000)});
+    rows.push_back(
+        {"redis", "breaker_probe_interval", "a duration from \"10ms\" to \"10s\", e.g. \"200ms\"",
+         "\"200ms\"",
+         duration_in(
+             [](Policy & p) -> auto& { return p.redis.breaker_probe_interval; }, 10ms, 10s)});
     rows.push_back(
         {"redis", "on_store_error", "one of \"tempfail\", \"accept\"", "\"tempfail\"",
          string_with(
@@ -322,6 +330,10 @@ std::vector<FieldSpec> build_schema() {
                     "\"tempfail\"",
                     string_with(
                         [](Policy & p) -> auto& { return last_quota(p).action; }, quota_action)});
+    rows.push_back(
+        {"quota", "on_store_error", "one of \"tempfail\", \"accept\"", "([redis] on_store_error)",
+         string_with(
+             [](Policy & p) -> auto& { return last_quota(p).on_store_error; }, store_error_mode)});
     rows.push_back(
         {"quota", "domains", "an array of sender domains: \"example.com\", \"*.example.com\"",
          "(any)",

@@ -19,16 +19,14 @@ const std::map<std::string_view, std::string_view>& meanings() {
         {"milter.user",
          "User to run as after opening the socket. The socket is handed to this "
          "user so it can be removed at exit. Takes effect at restart."},
-        {"milter.group",
-         "Group to run as. Takes effect at restart."},
+        {"milter.group", "Group to run as. Takes effect at restart."},
         {"milter.socket_mode",
          "Permissions of the unix socket. The MTA's user must be able to "
          "connect."},
         {"milter.timeout",
          "I/O timeout of one milter read or write with the MTA (libmilter's "
          "`smfi_settimeout`)."},
-        {"milter.backlog",
-         "`listen(2)` backlog of the socket."},
+        {"milter.backlog", "`listen(2)` backlog of the socket."},
         {"milter.drain_timeout",
          "On SIGTERM, how long messages already under way may take to finish "
          "before staffeld exits. The MTA applies `milter_default_action` to any "
@@ -38,8 +36,7 @@ const std::map<std::string_view, std::string_view>& meanings() {
          "staffeld reads headers (the policy signs with DKIM, or a quota depends "
          "on the stream). A message over it is refused with `552 5.3.4` at end "
          "of message: never signed half-read, never a crash."},
-        {"milter.max_headers",
-         "Most header fields one message may have; same treatment."},
+        {"milter.max_headers", "Most header fields one message may have; same treatment."},
         {"redis.address",
          "The Redis server every staffeld of a cluster shares. Checked with PING "
          "at start and when a reload changes it; an unreachable Redis is logged "
@@ -65,6 +62,21 @@ const std::map<std::string_view, std::string_view>& meanings() {
         {"redis.pool_size",
          "Most connections one staffeld keeps to Redis; a message waiting for a "
          "free one waits at most `command_timeout`."},
+        {"redis.breaker_timeouts",
+         "The circuit breaker for a Redis that hangs (stopped, overloaded, "
+         "behind a network black hole): after this many round trips in a row "
+         "time out, every store call fails at once (the store-error policy "
+         "answers without waiting) and one probe at a time (a PING on a new "
+         "connection) asks whether Redis answers again; the first answer "
+         "closes the breaker. Each opening and closing is logged (warning, "
+         "notice) and counted (`staffel_redis_breaker_transitions_total`). "
+         "0 turns the breaker off: every message then waits up to "
+         "`command_timeout`."},
+        {"redis.breaker_probe_interval",
+         "While the breaker is open, the pause before each probe. Mail flows "
+         "again at most this long (plus one round trip) after Redis answers; "
+         "a probe that gets no answer waits `command_timeout`, in the "
+         "background, not in a message."},
         {"redis.on_store_error",
          "What a message gets when Redis cannot be reached or answers too late "
          "for its quota check: `tempfail` (`451 4.3.0`; the client retries, "
@@ -76,10 +88,8 @@ const std::map<std::string_view, std::string_view>& meanings() {
          "ran but whose answer was lost when Redis died stays counted although "
          "it was tempfailed (at most one per open connection): counters err on "
          "the side of never over-admitting."},
-        {"routing.default_stream",
-         "The stream of mail no `[[stream]]` rule matches."},
-        {"routing.default_route",
-         "The route of streams that name none."},
+        {"routing.default_stream", "The stream of mail no `[[stream]]` rule matches."},
+        {"routing.default_route", "The route of streams that name none."},
         {"routing.spf_domains",
          "SPF pre-flight (libspf2): for mail whose envelope sender, as it will "
          "leave the route, is in one of these domains, Staffel asks whether each "
@@ -108,24 +118,18 @@ const std::map<std::string_view, std::string_view>& meanings() {
          "log it, move the return-path onto the route's own `bounce_domain` (as "
          "`return_local@bounce_domain`, for routes that keep the sender's), or "
          "send the message over another route."},
-        {"route.helo",
-         "The HELO name the route's MTA uses, for SPF records with `%{h}`."},
-        {"stream.name",
-         "The stream this rule names. Several rules may name one stream."},
-        {"stream.sasl_users",
-         "The SASL login is one of these."},
-        {"stream.senders",
-         "The envelope sender is one of these."},
-        {"stream.networks",
-         "The client address is in one of these."},
+        {"route.helo", "The HELO name the route's MTA uses, for SPF records with `%{h}`."},
+        {"stream.name", "The stream this rule names. Several rules may name one stream."},
+        {"stream.sasl_users", "The SASL login is one of these."},
+        {"stream.senders", "The envelope sender is one of these."},
+        {"stream.networks", "The client address is in one of these."},
         {"stream.daemon_names",
          "The MTA's `{daemon_name}` macro is one of these (Postfix: `-o "
          "milter_macro_daemon_name=submission` on a service in master.cf)."},
         {"stream.headers",
          "The message has a field of that name (with a value matching the glob, "
          "case-insensitive; `*` and `?`). Any one condition suffices."},
-        {"stream.min_recipients",
-         "The message has at least this many recipients."},
+        {"stream.min_recipients", "The message has at least this many recipients."},
         {"stream.unsubscribe",
          "The bulk-sender gate (Gmail's and Yahoo's 2024 rules, RFC 8058) for "
          "this rule's mail when it lacks `List-Unsubscribe` or "
@@ -138,16 +142,11 @@ const std::map<std::string_view, std::string_view>& meanings() {
          "The `List-Unsubscribe` value to add, e.g. "
          "`\"<https://example.com/u?c={header:X-Campaign-Id}>, "
          "<mailto:unsubscribe@example.com>\"`. One-click needs the https URI."},
-        {"stream.route",
-         "The route of this stream's mail."},
-        {"route.name",
-         "Names the route (log lines, `stream.route`, `fallback`). Unique."},
-        {"route.bounce_domain",
-         "The domain of the rewritten return-path; the MTA routes by it."},
-        {"route.return_path",
-         "See above."},
-        {"route.return_local",
-         "The local part of the return-path."},
+        {"stream.route", "The route of this stream's mail."},
+        {"route.name", "Names the route (log lines, `stream.route`, `fallback`). Unique."},
+        {"route.bounce_domain", "The domain of the rewritten return-path; the MTA routes by it."},
+        {"route.return_path", "See above."},
+        {"route.return_local", "The local part of the return-path."},
         {"route.add_headers",
          "Fields appended to the header. Templates may hold `{header:Name}` "
          "(that field's value in the message), `{stream}`, `{route}` and "
@@ -165,8 +164,7 @@ const std::map<std::string_view, std::string_view>& meanings() {
          "Secrets for SRS, one per line, mode 0600 or stricter: the first signs, "
          "every one verifies, so a new secret goes on top and the old one stays "
          "until its addresses expire. Never logged."},
-        {"route.srs_max_age",
-         "How old an SRS address may be when it is decoded."},
+        {"route.srs_max_age", "How old an SRS address may be when it is decoded."},
         {"route.fallback",
          "The route that takes this route's mail while an admin has it down "
          "(`staffelctl route down NAME`; every staffeld sharing the Redis sees "
@@ -175,8 +173,7 @@ const std::map<std::string_view, std::string_view>& meanings() {
         {"route.kind",
          "Who carries the route's mail: the organisation's own MTA or an ESP "
          "relay. The dashboard's in-house vs ESP split counts by it."},
-        {"suppression.enabled",
-         "`false` turns the checks off without removing the table."},
+        {"suppression.enabled", "`false` turns the checks off without removing the table."},
         {"suppression.fold_local_part",
          "Lower-case the local part, so `Bob@example.org` and `bob@example.org` "
          "are one entry. RFC 5321 lets a server tell them apart; practically "
@@ -192,6 +189,12 @@ const std::map<std::string_view, std::string_view>& meanings() {
         {"suppression.unsubscribe_streams",
          "The streams an `unsubscribe` entry blocks when it names none. Every "
          "other reason blocks every stream unless its entry says otherwise."},
+        {"suppression.on_store_error",
+         "What a recipient gets when Redis cannot answer its suppression "
+         "lookup: `tempfail` (`451 4.3.0`) or `accept` (fail open: the "
+         "recipient passes unchecked). Unset, `[redis] on_store_error` "
+         "decides. Fail open here and fail closed on quotas (or the reverse) "
+         "to weigh a lost unsubscribe against delayed mail."},
         {"suppression.soft_bounce_limit",
          "Soft bounces (DSNs fed to `staffelctl ingest` whose status "
          "`dsn_status` calls `soft_bounce`: 4.x.x, 5.2.2) of one address "
@@ -201,8 +204,7 @@ const std::map<std::string_view, std::string_view>& meanings() {
          "`... is already suppressed ...`)."},
         {"suppression.soft_bounce_window",
          "The window soft bounces are counted in (from the first)."},
-        {"suppression.soft_bounce_expires",
-         "How long an entry made from soft bounces lasts."},
+        {"suppression.soft_bounce_expires", "How long an entry made from soft bounces lasts."},
         {"suppression.dsn_status",
          "What `staffelctl ingest` makes of each recipient a DSN reports as "
          "failed (or delayed), by its status code (RFC 3463): a table of "
@@ -225,20 +227,15 @@ const std::map<std::string_view, std::string_view>& meanings() {
          "The per-message line as `key=value` text, or as one JSON object with "
          "the same fields (see \"The per-message log line\"), so log shippers need "
          "no regular expressions. Other lines stay text."},
-        {"stats.enabled",
-         "Count and write statistics."},
-        {"stats.flush_interval",
-         "How often the counts go to Redis."},
-        {"stats.hourly_retention",
-         "How long hourly counts are kept (Redis expires them)."},
-        {"stats.daily_retention",
-         "How long daily counts are kept."},
+        {"stats.enabled", "Count and write statistics."},
+        {"stats.flush_interval", "How often the counts go to Redis."},
+        {"stats.hourly_retention", "How long hourly counts are kept (Redis expires them)."},
+        {"stats.daily_retention", "How long daily counts are kept."},
         {"stats.max_values",
          "Distinct values each dimension may have per day, across all nodes; the "
          "rest are counted as `other`, so an application that makes up sender "
          "addresses cannot grow Redis without bound."},
-        {"stats.max_buffered",
-         "Distinct counters one staffeld keeps in memory between writes."},
+        {"stats.max_buffered", "Distinct counters one staffeld keeps in memory between writes."},
         {"stats.tag_headers",
          "The message's tag (campaign): the value of the first of these fields "
          "present, e.g. `[\"X-Campaign-Id\", \"X-Mailjet-Campaign\"]`. Kept to ASCII "
@@ -247,8 +244,7 @@ const std::map<std::string_view, std::string_view>& meanings() {
         {"stats.strip_tag_headers",
          "Remove the tag fields before the message leaves (before signing: the "
          "signature covers what leaves)."},
-        {"stats.tag_max_length",
-         "Longest tag kept."},
+        {"stats.tag_max_length", "Longest tag kept."},
         {"stats.feedback_id",
          "Adds `Feedback-ID:` (the header Gmail's feedback loop reports "
          "complaint rates by) with this template, e.g. "
@@ -259,8 +255,7 @@ const std::map<std::string_view, std::string_view>& meanings() {
         {"events.enabled",
          "Write every decision as an event to the Redis Stream `PREFIXevents`, "
          "with the statistics write."},
-        {"events.max_length",
-         "Stream entries kept (`XADD MAXLEN ~`)."},
+        {"events.max_length", "Stream entries kept (`XADD MAXLEN ~`)."},
         {"events.max_buffered",
          "Events one staffeld keeps in memory while Redis is away; beyond that "
          "new events are dropped and counted in the log."},
@@ -300,8 +295,7 @@ const std::map<std::string_view, std::string_view>& meanings() {
         {"dkim.canonicalization",
          "The `c=` of every signature. A single name means that header algorithm "
          "with a `simple` body (RFC 6376 §3.5)."},
-        {"dkim.expire",
-         "Signatures expire this long after signing (`x=`)."},
+        {"dkim.expire", "Signatures expire this long after signing (`x=`)."},
         {"dkim.trusted_networks",
          "Unauthenticated clients in these networks may sign every configured "
          "domain. `[]` trusts no network."},
@@ -319,14 +313,12 @@ const std::map<std::string_view, std::string_view>& meanings() {
          "Listed in `h=` once more than present (once when absent), so a field "
          "of that name added after signing breaks the signature. `[]` turns "
          "over-signing off."},
-        {"dkim.keys.domain",
-         "The `d=` domain. IDNs in A-label form (`xn--...`)."},
+        {"dkim.keys.domain", "The `d=` domain. IDNs in A-label form (`xn--...`)."},
         {"dkim.keys.selector",
          "The `s=` selector; the public key is published at "
          "`SELECTOR._domainkey.DOMAIN`. A selector can be declared once per "
          "domain."},
-        {"dkim.keys.algorithm",
-         "Must match the key file."},
+        {"dkim.keys.algorithm", "Must match the key file."},
         {"dkim.keys.key",
          "PEM private key: RSA (PKCS#1 or PKCS#8, 1024..4096 bits) or Ed25519 "
          "(PKCS#8), unencrypted. Relative paths are relative to the policy file. "
@@ -339,8 +331,7 @@ const std::map<std::string_view, std::string_view>& meanings() {
         {"dkim.keys.subdomains",
          "Also sign mail whose From: is a subdomain of `domain` (when no key is "
          "declared for the subdomain itself)."},
-        {"dkim.keys.canonicalization",
-         "This key's `c=`."},
+        {"dkim.keys.canonicalization", "This key's `c=`."},
         {"dkim.keys.not_before",
          "The key signs from this time on (key rotation, above): a TOML "
          "date-time such as `2026-07-01T00:00:00Z` or a string such as "
@@ -349,8 +340,7 @@ const std::map<std::string_view, std::string_view>& meanings() {
          "The key stops signing at this time; it must be later than "
          "`not_before`. Keep its record published a while after, for mail in "
          "flight."},
-        {"dkim.senders.sasl_user",
-         "The rule applies to this SASL login (case-insensitive)."},
+        {"dkim.senders.sasl_user", "The rule applies to this SASL login (case-insensitive)."},
         {"dkim.senders.networks",
          "The rule applies to clients in these networks. With `sasl_user`, both "
          "must match. A rule needs at least one of the two."},
@@ -361,35 +351,31 @@ const std::map<std::string_view, std::string_view>& meanings() {
          "Names the limit in replies, log lines, `staffelctl quota` and the "
          "Redis keys. Unique in a policy. Renaming a limit starts its counters "
          "afresh."},
-        {"quota.key",
-         "What is counted separately (see above)."},
-        {"quota.limit",
-         "How many units per period."},
+        {"quota.key", "What is counted separately (see above)."},
+        {"quota.limit", "How many units per period."},
         {"quota.window",
          "`\"rolling\"` makes a 1d or 1w limit a rolling rate (24 hours back from "
          "now rather than since midnight)."},
         {"quota.burst",
          "Rolling rates only: units that may be sent at once. `\"300/1m\"` with "
          "`burst = 50`: 50 at once, then 5 a second."},
-        {"quota.counts",
-         "What one message costs: its accepted recipients, or 1."},
-        {"quota.action",
-         "See above."},
-        {"quota.domains",
-         "The limit applies only to envelope senders of these domains."},
-        {"quota.sasl_users",
-         "Only to these SASL logins (unauthenticated clients never match)."},
-        {"quota.networks",
-         "Only to clients in these networks."},
-        {"quota.streams",
-         "Only to messages of these streams."},
+        {"quota.counts", "What one message costs: its accepted recipients, or 1."},
+        {"quota.action", "See above."},
+        {"quota.on_store_error",
+         "What a message gets when Redis cannot charge this limit: `tempfail` "
+         "or `accept`; unset, `[redis] on_store_error` decides. All limits "
+         "that apply to a message are charged at once, so the message passes "
+         "unchecked only when every one of them says `accept`; one that says "
+         "`tempfail` (or inherits it) tempfails the message."},
+        {"quota.domains", "The limit applies only to envelope senders of these domains."},
+        {"quota.sasl_users", "Only to these SASL logins (unauthenticated clients never match)."},
+        {"quota.networks", "Only to clients in these networks."},
+        {"quota.streams", "Only to messages of these streams."},
         {"quota.warmup_start",
          "Day 0 of the warm-up ramp, in `general.time_zone`. Before it, day 0's "
          "limit applies."},
-        {"quota.warmup_initial",
-         "Day 0's limit of a ramp by factor."},
-        {"quota.warmup_factor",
-         "Growth per day of a ramp by factor (`2` doubles daily)."},
+        {"quota.warmup_initial", "Day 0's limit of a ramp by factor."},
+        {"quota.warmup_factor", "Growth per day of a ramp by factor (`2` doubles daily)."},
         {"quota.warmup_schedule",
          "The limits of day 0, 1, 2, ... explicitly; after the last, `limit`. "
          "Instead of `warmup_initial` and `warmup_factor`."},

@@ -65,6 +65,11 @@ void add_suppression_rows(std::vector<FieldSpec>& rows) {
                         [](Policy & p) -> auto& { return p.suppression.unsubscribe_streams; },
                         quota_name, false)});
     rows.push_back(
+        {"suppression", "on_store_error", "one of \"tempfail\", \"accept\"",
+         "([redis] on_store_error)",
+         string_with(
+             [](Policy & p) -> auto& { return p.suppression.on_store_error; }, store_error_mode)});
+    rows.push_back(
         {"suppression", "soft_bounce_limit", "an integer from 1 to 1000", "5",
          integer_in(
              [](Policy & p) -> auto& { return p.suppression.soft_bounce_limit; }, 1, 1000)});

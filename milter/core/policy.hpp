@@ -42,9 +42,6 @@ struct MilterSettings {
     std::size_t max_headers = 1000;             // header fields of one message
 };
 
-// What a message gets when the counter store cannot answer in time.
-enum class StoreErrorMode { Tempfail, Accept };
-
 struct RedisSettings {
     RedisAddress address{RedisAddress::Kind::Tcp, "127.0.0.1", 6379, {}};
     std::chrono::milliseconds connect_timeout{250};
@@ -54,6 +51,9 @@ struct RedisSettings {
     std::string password_file;        // "" = no AUTH
     std::string password;             // read from password_file at load; never logged
     std::size_t pool_size = 16;       // connections per staffeld
+    // Timeouts in a row that open the circuit breaker (fail fast); 0 = never.
+    std::size_t breaker_timeouts = 3;
+    std::chrono::milliseconds breaker_probe_interval{200};  // one PING per interval while open
     StoreErrorMode on_store_error = StoreErrorMode::Tempfail;
 
     bool operator==(const RedisSettings&) const = default;
@@ -125,6 +125,8 @@ struct SuppressionSettings {
     // process's address space is capped at ingest_memory_limit.
     std::size_t ingest_max_size = std::size_t{10} << 20;
     std::uint64_t ingest_memory_limit = std::uint64_t{512} << 20;
+    // When the store cannot answer a lookup; unset: [redis] on_store_error.
+    std::optional<StoreErrorMode> on_store_error;
 };
 
 // [routing], [[stream]] and [[route]]: which stream a message is, and

@@ -430,19 +430,21 @@ Verdict Session::apply_edits(Message& m, Verdict v, MessageEdits& edits) {
 
 // A store that could not answer: on_store_error decides, the decision is
 // counted and logged with the running count.
-Verdict Session::store_error(const StoreErrorWords& words, std::atomic<std::uint64_t>* accepted,
+Verdict Session::store_error(const StoreErrorWords& words, StoreErrorMode mode,
+                             std::atomic<std::uint64_t>* accepted,
                              std::atomic<std::uint64_t>* tempfailed, std::string& result,
                              const std::string& why) {
-    const bool accept = policy_->redis.on_store_error == StoreErrorMode::Accept;
+    const bool accept = mode == StoreErrorMode::Accept;
     std::uint64_t count = 0;
     if (auto* c = accept ? accepted : tempfailed; c != nullptr) {
         count = c->fetch_add(1, std::memory_order_relaxed) + 1;
     }
     result = accept ? "store-error:accepted" : "store-error:tempfail";
     log_.warning(std::string(words.store) + " store error: " + log_escape(why, 512, true) + "; " +
-                 (accept ? "ACCEPTING " + std::string(words.unchecked) +
-                               " unchecked (on_store_error = accept)"
-                         : std::string("answering tempfail (on_store_error = tempfail)")) +
+                 (accept ? "ACCEPTING " + std::string(words.unchecked) + " unchecked (" +
+                               std::string(words.setting) + "on_store_error = accept)"
+                         : "answering tempfail (" + std::string(words.setting) +
+                               "on_store_error = tempfail)") +
                  since_start(count, "decision"));
     if (accept) {
         return Verdict::proceed();

@@ -308,8 +308,10 @@ class Session {
         std::string_view store;      // "quota": "quota store error: ..."
         std::string_view unchecked;  // "the message": "ACCEPTING the message unchecked"
         std::string_view checked;    // "sending limits": "... cannot be checked now"
+        std::string_view setting;    // "" ([redis]) or e.g. "[suppression] " (with a space)
     };
-    Verdict store_error(const StoreErrorWords& words, std::atomic<std::uint64_t>* accepted,
+    Verdict store_error(const StoreErrorWords& words, StoreErrorMode mode,
+                        std::atomic<std::uint64_t>* accepted,
                         std::atomic<std::uint64_t>* tempfailed, std::string& result,
                         const std::string& why);
     Verdict check_suppression_at_end(Message& m);

@@ -26,14 +26,29 @@ Verdict Session::check_quotas(Message& m) {
                        ? quota_.store->charge(charges)
                        : Result<ChargeOutcome>(make_error("no counter store is configured"));
     if (!outcome) {
+        // One charge covers every limit: it is accepted unchecked only when
+        // each limit that applies says so (a fail-closed limit wins).
+        std::string setting;  // "": [redis] on_store_error
+        auto mode = StoreErrorMode::Accept;
+        for (const auto& p : planned) {
+            const auto& own = p.limit->on_store_error;
+            if (own.value_or(policy_->redis.on_store_error) == StoreErrorMode::Tempfail) {
+                mode = StoreErrorMode::Tempfail;
+                setting = own ? "[[quota]] \"" + p.limit->name + "\" " : std::string();
+                break;
+            }
+            if (own) {
+                setting = "[[quota]] \"" + p.limit->name + "\" ";
+            }
+        }
         note("quota", [&] {
             return std::string(
                 "the counter store failed (" + log_escape(outcome.error().message, 256, true) +
-                "): on_store_error = " +
-                (policy_->redis.on_store_error == StoreErrorMode::Accept ? "accept" : "tempfail"));
+                "): " + setting +
+                "on_store_error = " + (mode == StoreErrorMode::Accept ? "accept" : "tempfail"));
         });
         return store_error(
-            {"quota", "the message", "sending limits"},
+            {"quota", "the message", "sending limits", setting}, mode,
             quota_.stats != nullptr ? &quota_.stats->store_errors_accepted : nullptr,
             quota_.stats != nullptr ? &quota_.stats->store_errors_tempfailed : nullptr,
             m.quota_result, outcome.error().message);

@@ -179,8 +179,10 @@ std::vector<std::string> Session::lookup_keys(const Message& m, std::string_view
 }
 
 Verdict Session::suppress_store_error(Message& m, const std::string& why) {
+    const auto& own = policy_->suppression.on_store_error;
     return store_error(
-        {"suppression", "the recipient", "the suppression list"},
+        {"suppression", "the recipient", "the suppression list", own ? "[suppression] " : ""},
+        own.value_or(policy_->redis.on_store_error),
         suppress_.stats != nullptr ? &suppress_.stats->store_errors_accepted : nullptr,
         suppress_.stats != nullptr ? &suppress_.stats->store_errors_tempfailed : nullptr,
         m.suppress_result, why);

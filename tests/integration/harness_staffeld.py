@@ -16,6 +16,7 @@ import re
 import signal
 import smtplib
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -229,6 +230,7 @@ class SmtpStep:
     name: str
     code: int
     message: str
+    seconds: float = 0.0  # from sending the step to its reply (the dot step only)
 
     def __str__(self):
         return "%s -> %d %s" % (self.name, self.code, self.message)
@@ -308,9 +310,10 @@ def smtp_send(port: int, sender: str, rcpts, msg: bytes, host: str = LOOPBACK,
         q = re.sub(rb"(?m)^\.", b"..", msg)
         if not q.endswith(b"\r\n"):
             q += b"\r\n"
+        sent = time.monotonic()
         s.send(q + b".\r\n")
         code, text = s.getreply()
-        r.steps.append(SmtpStep("dot", code, _t(text)))
+        r.steps.append(SmtpStep("dot", code, _t(text), time.monotonic() - sent))
     except (smtplib.SMTPException, OSError) as e:
         r.steps.append(SmtpStep("error", -1, "%s: %s" % (type(e).__name__, e)))
     finally:

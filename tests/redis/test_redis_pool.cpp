@@ -7,12 +7,14 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <csignal>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "adapters/redis/counter_store.hpp"
 #include "adapters/redis/round_trips.hpp"
+#include "core/log.hpp"
 #include "redis_server.hpp"
 
 namespace staffel {
@@ -270,6 +272,138 @@ TEST_CASE("concurrent charges never over-admit", "[pool][concurrency]") {
     REQUIRE(used.ok());
     CHECK(used.value()[0].used == kLimit);
     CHECK(store.pool().connections() <= 4);
+}
+
+}  // namespace staffel
+
+namespace staffel {
+namespace {
+
+// Records what the breaker logs (redis_round_trips().set_log()).
+class RecordingLog final : public core::Logger {
+  public:
+    void log(core::LogLevel level, std::string_view message) override {
+        const std::lock_guard lock(mu_);
+        lines_.push_back(std::string(core::to_string(level)) + ": " + std::string(message));
+    }
+    [[nodiscard]] bool enabled(core::LogLevel /*level*/) const override { return true; }
+    std::vector<std::string> lines() const {
+        const std::lock_guard lock(mu_);
+        return lines_;
+    }
+
+  private:
+    mutable std::mutex mu_;
+    std::vector<std::string> lines_;
+};
+
+bool any_line(const std::vector<std::string>& lines, const std::string& a, const std::string& b) {
+    return std::any_of(lines.begin(), lines.end(),
+                       [&](const std::string& l) { return contains(l, a) && contains(l, b); });
+}
+
+}  // namespace
+
+TEST_CASE("a hung Redis opens the circuit breaker: fail fast, probe, close within a second",
+          "[pool][timeout][breaker]") {
+    RedisServer redis;
+    auto options = redis.options();
+    options.command_timeout = milliseconds(200);
+    options.breaker_timeouts = 3;
+    options.breaker_probe_interval = milliseconds(100);
+    options.name = "test pool";
+    RecordingLog log;
+    adapters::redis_round_trips().set_log(&log);
+    const std::vector<std::string> ping{"PING"};
+    {
+        RedisPool pool(options);
+        REQUIRE(pool.command(ping).ok());
+        const auto before = adapters::redis_round_trips().snapshot();
+
+        redis.signal(SIGSTOP);
+        for (int i = 0; i < 3; ++i) {
+            CHECK_FALSE(pool.breaker_open());
+            const auto t0 = Clock::now();
+            const auto got = pool.command(ping);
+            REQUIRE_FALSE(got.ok());
+            CHECK(contains(got.error().message, "timed out after 200ms"));
+            CHECK(since(t0) >= milliseconds(150));
+        }
+        CHECK(pool.breaker_open());
+        // Open: every call fails at once, and keeps doing so while probes get
+        // no answer.
+        for (int i = 0; i < 20; ++i) {
+            const auto t0 = Clock::now();
+            const auto got = pool.command(ping);
+            const auto took = since(t0);
+            REQUIRE_FALSE(got.ok());
+            INFO("got \"" << got.error().message << "\" after " << took.count() << "ms");
+            CHECK(contains(got.error().message, "failing fast"));
+            CHECK(took < milliseconds(20));
+            std::this_thread::sleep_for(milliseconds(30));
+        }
+        CHECK(pool.breaker_open());
+
+        redis.signal(SIGCONT);
+        const auto resumed = Clock::now();
+        while (pool.breaker_open() && since(resumed) < milliseconds(3000)) {
+            std::this_thread::sleep_for(milliseconds(5));
+        }
+        const auto closed_after = since(resumed);
+        INFO("closed " << closed_after.count() << "ms after SIGCONT");
+        CHECK_FALSE(pool.breaker_open());
+        CHECK(closed_after < milliseconds(1000));
+        CHECK(pool.command(ping).ok());
+
+        const auto after = adapters::redis_round_trips().snapshot();
+        CHECK(after.breaker_opened - before.breaker_opened == 1);
+        CHECK(after.breaker_closed - before.breaker_closed == 1);
+    }
+    adapters::redis_round_trips().set_log(nullptr);
+    const auto lines = log.lines();
+    CHECK(any_line(lines, "warning: Redis at ", "test pool circuit breaker open"));
+    CHECK(any_line(lines, "notice: Redis at ", "test pool circuit breaker closed"));
+}
+
+TEST_CASE("breaker_timeouts = 0: a hung Redis costs every call the command timeout",
+          "[pool][timeout][breaker]") {
+    RedisServer redis;
+    auto options = redis.options();
+    options.command_timeout = milliseconds(150);
+    options.breaker_timeouts = 0;
+    RedisPool pool(options);
+    const std::vector<std::string> ping{"PING"};
+    REQUIRE(pool.command(ping).ok());
+    redis.signal(SIGSTOP);
+    for (int i = 0; i < 5; ++i) {
+        const auto t0 = Clock::now();
+        CHECK_FALSE(pool.command(ping).ok());
+        CHECK(since(t0) >= milliseconds(100));
+    }
+    CHECK_FALSE(pool.breaker_open());
+    redis.signal(SIGCONT);
+    CHECK(pool.command(ping).ok());
+}
+
+TEST_CASE("an answer resets the count: timeouts must come in a row", "[pool][timeout][breaker]") {
+    RedisServer redis;
+    auto options = redis.options();
+    options.command_timeout = milliseconds(150);
+    options.breaker_timeouts = 2;
+    RedisPool pool(options);
+    const std::vector<std::string> ping{"PING"};
+    for (int i = 0; i < 3; ++i) {
+        redis.signal(SIGSTOP);
+        CHECK_FALSE(pool.command(ping).ok());
+        redis.signal(SIGCONT);
+        REQUIRE(pool.command(ping).ok());
+        CHECK_FALSE(pool.breaker_open());
+    }
+    redis.signal(SIGSTOP);
+    CHECK_FALSE(pool.command(ping).ok());
+    CHECK_FALSE(pool.command(ping).ok());
+    CHECK(pool.breaker_open());
+    redis.signal(SIGCONT);
 }
 
 }  // namespace staffel

@@ -131,6 +131,12 @@ class AtomicsCollector final : public prometheus::Collectable {
                              "Redis round trips that failed: I/O error, timeout or protocol error");
         errors.metric.push_back(counter_sample({}, s.errors));
         out.push_back(std::move(errors));
+        auto breaker = counter_snapshot(
+            "staffel_redis_breaker_transitions_total",
+            "Redis circuit breaker openings (fail fast after timeouts) and closings");
+        breaker.metric.push_back(counter_sample({{"to", "open"}}, s.breaker_opened));
+        breaker.metric.push_back(counter_sample({{"to", "closed"}}, s.breaker_closed));
+        out.push_back(std::move(breaker));
 
         MetricFamily h;
         h.name = "staffel_redis_seconds";

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <utility>
 
+#include "adapters/redis/redis_settings.hpp"
+
 namespace staffel::adapters {
 namespace {
 
@@ -46,7 +48,7 @@ void append_fields(std::vector<std::string>& argv, const CounterCharge& c, bool 
 }  // namespace
 
 RedisCounterStore::RedisCounterStore(RedisOptions options)
-    : pool_(std::move(options)),
+    : pool_(named(std::move(options), "quota store")),
       scripts_{embedded_script("quota_charge.lua"), embedded_script("quota_refund.lua"),
                embedded_script("quota_read.lua")} {}
 

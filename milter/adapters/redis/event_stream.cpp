@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "adapters/redis/redis_settings.hpp"
+
 namespace staffel::adapters {
 
 namespace {
@@ -37,7 +39,7 @@ std::string block_ms(std::chrono::milliseconds block) {
 }  // namespace
 
 RedisEventStream::RedisEventStream(RedisOptions options, std::string_view prefix)
-    : pool_(std::move(options)), key_(std::string(prefix) + "events") {}
+    : pool_(named(std::move(options), "event stream")), key_(std::string(prefix) + "events") {}
 
 // `nested`: the reply is [[key, [entries]]] (XREAD, XREADGROUP) rather than
 // [entries] (XRANGE) - or [cursor, [entries], ...] (XAUTOCLAIM), handled as

@@ -51,6 +51,13 @@ bool looks_closed(const redisContext* c) {
     return ::poll(&p, 1, 0) != 0;
 }
 
+// Whether a failed call on c ran out of time (rather than being refused,
+// closed or garbled).
+bool is_timeout(const redisContext* c, int saved_errno) {
+    return c->err == REDIS_ERR_IO &&
+           (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK || saved_errno == ETIMEDOUT);
+}
+
 // Sends argv on c; nullptr (with c->err set) on failure.
 RedisReplyPtr send_argv(redisContext* c, std::span<const std::string> argv, int& saved_errno) {
     std::vector<const char*> ptrs;
@@ -83,6 +90,8 @@ RedisPool::Lease::Lease(Lease&& other) noexcept
       context_(std::exchange(other.context_, nullptr)),
       generation_(other.generation_),
       broken_(other.broken_),
+      timed_out_(other.timed_out_),
+      answered_(other.answered_),
       batch_unsent_(other.batch_unsent_) {}
 
 RedisPool::Lease& RedisPool::Lease::operator=(Lease&& other) noexcept {
@@ -92,6 +101,8 @@ RedisPool::Lease& RedisPool::Lease::operator=(Lease&& other) noexcept {
         context_ = std::exchange(other.context_, nullptr);
         generation_ = other.generation_;
         broken_ = other.broken_;
+        timed_out_ = other.timed_out_;
+        answered_ = other.answered_;
         batch_unsent_ = other.batch_unsent_;
     }
     return *this;
@@ -103,7 +114,11 @@ RedisPool::Lease::~Lease() {
 
 void RedisPool::Lease::release() noexcept {
     if (pool_ != nullptr && context_ != nullptr) {
-        pool_->give_back(context_, generation_, broken_);
+        const Ending ending = timed_out_  ? Ending::TimedOut
+                              : broken_   ? Ending::Broken
+                              : answered_ ? Ending::Answered
+                                          : Ending::Unused;
+        pool_->give_back(context_, generation_, ending);
     }
     pool_ = nullptr;
     context_ = nullptr;
@@ -120,8 +135,10 @@ core::Result<RedisReplyPtr> RedisPool::Lease::command(std::span<const std::strin
     redis_round_trips().record(Clock::now() - start, !reply);
     if (!reply) {
         broken_ = true;
+        timed_out_ = is_timeout(context_, saved_errno);
         return pool_->io_error(context_, saved_errno, pool_->options_.command_timeout);
     }
+    answered_ = true;
     return reply;
 }
 
@@ -167,8 +184,10 @@ core::Result<RedisReplyPtr> RedisPool::Lease::reply() {
     }
     if (failed) {
         broken_ = true;
+        timed_out_ = is_timeout(context_, saved_errno);
         return pool_->io_error(context_, saved_errno, pool_->options_.command_timeout);
     }
+    answered_ = true;
     return reply;
 }
 
@@ -183,6 +202,14 @@ RedisPool::RedisPool(RedisOptions options)
 }
 
 RedisPool::~RedisPool() {
+    {
+        const std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    probe_wake_.notify_all();
+    if (prober_.joinable()) {
+        prober_.join();
+    }
     const std::lock_guard lock(mutex_);
     assert(total_ == idle_.size() && "a Redis lease outlives its pool");
     for (const auto& c : idle_) {
@@ -206,10 +233,14 @@ std::size_t RedisPool::connections() const {
     return total_;
 }
 
+bool RedisPool::breaker_open() const {
+    const std::lock_guard lock(mutex_);
+    return breaker_open_;
+}
+
 core::Error RedisPool::io_error(const redisContext* context, int saved_errno,
                                 std::chrono::milliseconds timeout) const {
-    if (context->err == REDIS_ERR_IO &&
-        (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK || saved_errno == ETIMEDOUT)) {
+    if (is_timeout(context, saved_errno)) {
         return error("timed out after " + ms_text(timeout));
     }
     if (context->err == REDIS_ERR_EOF) {
@@ -221,7 +252,7 @@ core::Error RedisPool::io_error(const redisContext* context, int saved_errno,
     return error(lower_first(context->errstr));
 }
 
-core::Result<redisContext*> RedisPool::connect() {
+core::Result<redisContext*> RedisPool::connect(bool* timed_out) {
     const timeval connect_tv = to_timeval(options_.connect_timeout);
     const auto& a = options_.address;
     errno = 0;
@@ -233,11 +264,13 @@ core::Result<redisContext*> RedisPool::connect() {
         return error("cannot allocate a connection");
     }
     if (c->err != 0) {
-        auto e = io_error(c.get(), connect_errno, options_.connect_timeout);
-        if (e.message.find("timed out") != std::string::npos) {
+        if (is_timeout(c.get(), connect_errno)) {
+            if (timed_out != nullptr) {
+                *timed_out = true;
+            }
             return error("connect timed out after " + ms_text(options_.connect_timeout));
         }
-        return e;
+        return io_error(c.get(), connect_errno, options_.connect_timeout);
     }
     if (a.kind == core::RedisAddress::Kind::Tcp) {
         // Idle pooled connections: let the kernel notice a peer that vanished.
@@ -255,6 +288,9 @@ core::Result<redisContext*> RedisPool::connect() {
         int saved_errno = 0;
         const RedisReplyPtr reply = send_argv(c.get(), argv, saved_errno);
         if (!reply) {
+            if (timed_out != nullptr) {
+                *timed_out = is_timeout(c.get(), saved_errno);
+            }
             return io_error(c.get(), saved_errno, options_.command_timeout);
         }
         if (reply->type == REDIS_REPLY_ERROR) {
@@ -268,6 +304,9 @@ core::Result<RedisPool::Lease> RedisPool::acquire() {
     const auto deadline = Clock::now() + options_.command_timeout;
     std::unique_lock lock(mutex_);
     for (;;) {
+        if (breaker_open_) {
+            return breaker_error();
+        }
         while (!idle_.empty()) {
             const Idle c = idle_.back();
             idle_.pop_back();
@@ -305,13 +344,17 @@ core::Result<RedisPool::Lease> RedisPool::open_new(std::unique_lock<std::mutex>&
     }
     ++total_;
     lock.unlock();
-    auto c = connect();
+    bool timed_out = false;
+    auto c = connect(&timed_out);
     lock.lock();
     if (probe) {
         probing_ = false;
     }
     if (!c) {
         --total_;
+        if (timed_out) {
+            note_timeout();
+        }
         if (!failing_) {
             failing_ = true;
             backoff_ = std::min(kInitialBackoff, options_.max_backoff);
@@ -328,9 +371,15 @@ core::Result<RedisPool::Lease> RedisPool::open_new(std::unique_lock<std::mutex>&
     return Lease(this, *c, generation_);
 }
 
-void RedisPool::give_back(redisContext* context, std::uint64_t generation, bool broken) noexcept {
+void RedisPool::give_back(redisContext* context, std::uint64_t generation, Ending ending) noexcept {
+    const bool broken = ending == Ending::Broken || ending == Ending::TimedOut;
     {
         const std::lock_guard lock(mutex_);
+        if (ending == Ending::TimedOut) {
+            note_timeout();
+        } else if (ending == Ending::Answered) {
+            note_answer();
+        }
         if (broken) {
             // Whatever broke this one (restart, hang) likely broke the idle
             // ones too. Closing a socket does not block.
@@ -349,6 +398,91 @@ void RedisPool::give_back(redisContext* context, std::uint64_t generation, bool 
         }
     }
     released_.notify_all();
+}
+
+// ---- the circuit breaker ----
+
+void RedisPool::note_timeout() {
+    ++timeouts_in_row_;
+    if (breaker_open_ || options_.breaker_timeouts == 0 ||
+        timeouts_in_row_ < options_.breaker_timeouts) {
+        return;
+    }
+    breaker_open_ = true;
+    opened_at_ = Clock::now();
+    try {
+        if (!prober_.joinable()) {
+            prober_ = std::thread([this] { probe_loop(); });
+        }
+        redis_round_trips().record_breaker(
+            true, error(std::to_string(timeouts_in_row_) + " round trips in a row timed out; " +
+                        options_.name + " circuit breaker open: failing fast, probing every " +
+                        ms_text(options_.breaker_probe_interval))
+                      .message);
+    } catch (const std::exception&) {
+        // No probe thread (out of threads): stay closed, so that messages
+        // keep probing Redis themselves as before.
+        breaker_open_ = false;
+    }
+    probe_wake_.notify_all();
+    released_.notify_all();  // waiters for a busy connection fail fast now
+}
+
+void RedisPool::note_answer() {
+    timeouts_in_row_ = 0;
+    if (!breaker_open_) {
+        return;
+    }
+    breaker_open_ = false;
+    const auto open_for =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - opened_at_);
+    try {
+        redis_round_trips().record_breaker(
+            false, error("answers again; " + options_.name + " circuit breaker closed after " +
+                         ms_text(open_for) + " open")
+                       .message);
+    } catch (const std::exception&) {  // NOLINT(bugprone-empty-catch): a lost log line only
+    }
+    probe_wake_.notify_all();
+}
+
+core::Error RedisPool::breaker_error() const {
+    return error("not answering (" + std::to_string(timeouts_in_row_) +
+                 " round trips in a row timed out); failing fast until a probe gets an answer");
+}
+
+void RedisPool::probe_loop() {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+        if (!breaker_open_) {
+            probe_wake_.wait(lock, [this] { return stopping_ || breaker_open_; });
+            continue;
+        }
+        if (probe_wake_.wait_for(lock, options_.breaker_probe_interval,
+                                 [this] { return stopping_ || !breaker_open_; })) {
+            continue;
+        }
+        lock.unlock();
+        const bool answered = probe_answers();
+        lock.lock();
+        if (answered) {
+            note_answer();
+        }
+    }
+}
+
+bool RedisPool::probe_answers() {
+    auto c = connect();
+    if (!c) {
+        return false;
+    }
+    const ContextPtr context(*c);
+    int saved_errno = 0;
+    static const std::vector<std::string> ping{"PING"};
+    const auto start = Clock::now();
+    const RedisReplyPtr reply = send_argv(context.get(), ping, saved_errno);
+    redis_round_trips().record(Clock::now() - start, !reply);
+    return reply != nullptr;
 }
 
 core::Result<RedisReplyPtr> RedisPool::command(std::span<const std::string> argv) {

@@ -14,8 +14,14 @@
 //   until a backoff delay has passed (50 ms, doubling per failure, capped
 //   at max_backoff); while it lasts one caller at a time probes Redis. So a
 //   dead Redis costs a message microseconds, and a restarted one is used
-//   again within max_backoff. A hung Redis costs each message up to
-//   command_timeout (or connect_timeout while connecting).
+//   again within max_backoff. A hung Redis (SIGSTOP, a black hole) costs a
+//   message up to command_timeout (or connect_timeout while connecting)
+//   until `breaker_timeouts` round trips in a row have timed out; then the
+//   circuit breaker opens: every acquire() fails at once, no message waits,
+//   and a probe thread of the pool's own sends one PING at a time (every
+//   breaker_probe_interval, each bounded by the timeouts). The first answer
+//   (the probe's, or any round trip still under way) closes it again. Each
+//   opening and closing is counted and logged (redis_round_trips()).
 // Thread-safety: RedisPool is thread-safe. A Lease belongs to one thread at
 //   a time and must not outlive its pool.
 // Errors: core::Result errors naming the address ("Redis at
@@ -28,7 +34,8 @@
 //   closed raises SIGPIPE, which the process must ignore (staffeld does,
 //   app/process.cpp).
 // Metrics: each round trip (command(), a pipelined batch's first reply())
-//   is timed and counted in redis_round_trips() (adapters/redis/round_trips).
+//   is timed and counted in redis_round_trips() (adapters/redis/round_trips),
+//   and so are the circuit breaker's openings and closings.
 // Outside input: replies from Redis, parsed by hiredis.
 #pragma once
 
@@ -42,6 +49,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "adapters/redis/embedded_script.hpp"
@@ -61,6 +69,11 @@ struct RedisOptions {
     std::string password;       // "" = no AUTH; never logged, never in error texts
     std::size_t pool_size = 8;  // connections kept at most
     std::chrono::milliseconds max_backoff{1000};
+    std::string name = "Redis";  // whose pool, in log lines: "quota store"
+    // Round trips (or connects) in a row that time out before the circuit
+    // breaker opens; 0 = never open.
+    std::size_t breaker_timeouts = 3;
+    std::chrono::milliseconds breaker_probe_interval{200};  // between probes while open
 };
 
 struct RedisReplyDeleter {
@@ -113,6 +126,8 @@ class RedisPool {
         redisContext* context_ = nullptr;
         std::uint64_t generation_ = 0;
         bool broken_ = false;
+        bool timed_out_ = false;     // broken_ by a timeout: counts toward the breaker
+        bool answered_ = false;      // Redis replied to something on this lease
         bool batch_unsent_ = false;  // append() since the last reply(): the next one sends
     };
 
@@ -132,6 +147,8 @@ class RedisPool {
     [[nodiscard]] const RedisOptions& options() const { return options_; }
     // Connections open or being opened (idle and leased).
     [[nodiscard]] std::size_t connections() const;
+    // Whether the circuit breaker is open (acquire() fails at once).
+    [[nodiscard]] bool breaker_open() const;
 
   private:
     using Clock = std::chrono::steady_clock;
@@ -140,11 +157,22 @@ class RedisPool {
         std::uint64_t generation;
     };
 
-    core::Result<redisContext*> connect();
+    // A new authenticated connection; `timed_out` tells a connect or AUTH
+    // that timed out from other failures.
+    core::Result<redisContext*> connect(bool* timed_out = nullptr);
     core::Result<Lease> open_new(std::unique_lock<std::mutex>& lock);
     core::Error io_error(const redisContext* context, int saved_errno,
                          std::chrono::milliseconds timeout) const;
-    void give_back(redisContext* context, std::uint64_t generation, bool broken) noexcept;
+    // How a lease ended, for the pool and its circuit breaker.
+    enum class Ending { Unused, Answered, Broken, TimedOut };
+    void give_back(redisContext* context, std::uint64_t generation, Ending ending) noexcept;
+    // The circuit breaker; called with mutex_ held.
+    void note_timeout();
+    void note_answer();
+    core::Error breaker_error() const;
+    // The probe thread's loop, and its one probe (a new connection, PING).
+    void probe_loop();
+    bool probe_answers();
 
     const RedisOptions options_;
     const std::string address_;  // options_.address.to_string()
@@ -159,6 +187,12 @@ class RedisPool {
     Clock::time_point next_connect_{};      // connects refused before this; guarded
     bool probing_ = false;                  // a connect while failing_ is under way; guarded
     std::string last_connect_error_;        // guarded
+    std::size_t timeouts_in_row_ = 0;       // guarded
+    bool breaker_open_ = false;             // guarded
+    Clock::time_point opened_at_{};         // guarded
+    bool stopping_ = false;                 // the destructor runs; guarded
+    std::condition_variable probe_wake_;
+    std::thread prober_;  // started at the first opening; joined by the destructor
 };
 
 }  // namespace staffel::adapters

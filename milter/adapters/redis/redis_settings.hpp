@@ -18,4 +18,7 @@ namespace staffel::adapters {
 // RedisOptions keep their defaults.
 RedisOptions redis_options(const core::RedisSettings& redis);
 
+// `options` with its name set ("quota store"), for the pool's log lines.
+RedisOptions named(RedisOptions options, std::string name);
+
 }  // namespace staffel::adapters

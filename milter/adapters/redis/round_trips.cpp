@@ -2,6 +2,7 @@
 #include "adapters/redis/round_trips.hpp"
 
 #include <algorithm>
+#include <string>
 
 namespace staffel::adapters {
 
@@ -24,7 +25,23 @@ RedisRoundTrips::Snapshot RedisRoundTrips::snapshot() const noexcept {
     }
     s.errors = errors_.load(std::memory_order_relaxed);
     s.sum_us = sum_us_.load(std::memory_order_relaxed);
+    s.breaker_opened = breaker_opened_.load(std::memory_order_relaxed);
+    s.breaker_closed = breaker_closed_.load(std::memory_order_relaxed);
     return s;
+}
+
+void RedisRoundTrips::record_breaker(bool opened, std::string_view what) noexcept {
+    auto& counter = opened ? breaker_opened_ : breaker_closed_;
+    const auto n = counter.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (auto* log = log_.load(std::memory_order_acquire); log != nullptr) {
+        try {
+            std::string line(what);
+            line += opened ? " (opening " : " (closing ";
+            line += std::to_string(n) + " since start)";
+            log->log(opened ? core::LogLevel::Warning : core::LogLevel::Notice, line);
+        } catch (...) {  // NOLINT(bugprone-empty-catch): a lost log line, never a lost message
+        }
+    }
 }
 
 RedisRoundTrips& redis_round_trips() noexcept {

@@ -34,7 +34,7 @@ RouteStoreReply<T> failed(const core::Result<RedisReplyPtr>& reply) {
 }
 
 RedisOptions single_connection(const core::RedisSettings& redis) {
-    auto o = redis_options(redis);
+    auto o = named(redis_options(redis), "route status");
     o.pool_size = 1;
     return o;
 }

@@ -5,6 +5,8 @@
 
 #include <charconv>
 
+#include "adapters/redis/redis_settings.hpp"
+
 namespace staffel::adapters {
 
 using core::stats::CountMap;
@@ -77,7 +79,8 @@ bool is_noscript(const redisReply& r) {
 }  // namespace
 
 RedisStatsStore::RedisStatsStore(RedisOptions options)
-    : pool_(std::move(options)), script_(embedded_script("stats_flush.lua")) {}
+    : pool_(named(std::move(options), "stats store")),
+      script_(embedded_script("stats_flush.lua")) {}
 
 std::string RedisStatsStore::hourly_key(std::string_view prefix, Dimension d,
                                         std::string_view hour) {

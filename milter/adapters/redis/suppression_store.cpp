@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "adapters/redis/redis_settings.hpp"
+
 namespace staffel::adapters {
 namespace {
 
@@ -30,7 +32,7 @@ bool is_value(const redisReply* r) {
 }  // namespace
 
 RedisSuppressionStore::RedisSuppressionStore(RedisOptions options, Clock clock)
-    : pool_(std::move(options)),
+    : pool_(named(std::move(options), "suppression store")),
       clock_(std::move(clock)),
       script_(embedded_script(kSoftBounceScript)) {}
 

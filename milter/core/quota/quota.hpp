@@ -65,6 +65,8 @@ struct QuotaLimit {
     std::vector<std::string> sasl_users;  // exact or "*@domain"
     std::vector<Network> networks;        // client address
     std::vector<std::string> streams;     // stream names
+    // When the store cannot charge; unset: [redis] on_store_error.
+    std::optional<StoreErrorMode> on_store_error;
     std::string where;                    // FILE:LINE:COL, for messages
 
     // Rolling: the burst (default: the limit's count). Calendar: the count.

@@ -36,6 +36,11 @@
 
 namespace staffel::core {
 
+// What a message gets when a store (counters, suppression lists) cannot
+// answer in time: [redis] on_store_error, overridden per feature by
+// [suppression] on_store_error and [[quota]] on_store_error.
+enum class StoreErrorMode { Tempfail, Accept };
+
 struct CounterCharge {
     enum class Kind { Window, Gcra };
     Kind kind = Kind::Window;

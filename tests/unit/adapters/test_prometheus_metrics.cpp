@@ -215,6 +215,9 @@ TEST_CASE("store errors, DMARC predictions and Redis round trips are read at scr
     redis.record(microseconds(2'000), false);
     redis.record(std::chrono::seconds(2), true);
     redis.record_error();
+    redis.record_breaker(true, "opened");
+    redis.record_breaker(false, "closed");
+    redis.record_breaker(true, "opened again");
 
     check_samples(
         metrics.exposition(),
@@ -228,6 +231,8 @@ TEST_CASE("store errors, DMARC predictions and Redis round trips are read at scr
             {R"(staffel_dmarc_predictions_total{result="unknown"})", 0},
             {"staffel_redis_round_trips_total", 4},
             {"staffel_redis_errors_total", 2},
+            {R"(staffel_redis_breaker_transitions_total{to="open"})", 2},
+            {R"(staffel_redis_breaker_transitions_total{to="closed"})", 1},
             {"staffel_redis_seconds_count", 4},
             {"staffel_redis_seconds_sum", 2.00228},
             {R"(staffel_redis_seconds_bucket{le="0.0001"})", 1},

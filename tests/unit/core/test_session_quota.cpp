@@ -178,6 +178,49 @@ TEST_CASE("a store error tempfails by default, or accepts and says so", "[quota]
     CHECK(s.end_of_message("Q") == Verdict::proceed());
 }
 
+TEST_CASE("[[quota]] on_store_error: a message passes unchecked only if every limit says accept",
+          "[quota][session]") {
+    Harness h;
+    h.store.fail = true;
+    const std::string open_q =
+        "[[quota]]\nname = \"open\"\nlimit = \"5/1d\"\non_store_error = \"accept\"\n";
+    // Overrides a tempfail [redis].
+    h.policy = policy_from("[redis]\non_store_error = \"tempfail\"\n" + open_q);
+    CHECK(h.send("a@example.com", 1) == Verdict::proceed());
+    CHECK(h.stats.store_errors_accepted == 1);
+    CHECK_THAT(h.log.lines[h.log.lines.size() - 2].second,
+               Catch::Contains("ACCEPTING the message unchecked ([[quota]] \"open\" "
+                               "on_store_error = accept)"));
+    // A second limit inheriting [redis] tempfail closes it again.
+    h.policy = policy_from("[redis]\non_store_error = \"tempfail\"\n" + open_q +
+                           "[[quota]]\nname = \"inherits\"\nlimit = \"9/1d\"\n");
+    auto v = h.send("a@example.com", 1);
+    CHECK(v.action == Verdict::Action::Tempfail);
+    CHECK(v.xcode == "4.3.0");
+    CHECK(h.stats.store_errors_tempfailed == 1);
+    CHECK_THAT(h.log.lines[h.log.lines.size() - 2].second,
+               Catch::Contains("answering tempfail (on_store_error = tempfail)"));
+    // A fail-closed limit under a fail-open [redis].
+    h.policy = policy_from(
+        "[redis]\non_store_error = \"accept\"\n"
+        "[[quota]]\nname = \"closed\"\nlimit = \"5/1d\"\n"
+        "on_store_error = \"tempfail\"\n");
+    v = h.send("a@example.com", 1);
+    CHECK(v.action == Verdict::Action::Tempfail);
+    CHECK(h.stats.store_errors_tempfailed == 2);
+    CHECK_THAT(h.log.lines[h.log.lines.size() - 2].second,
+               Catch::Contains("answering tempfail ([[quota]] \"closed\" on_store_error = "
+                               "tempfail)"));
+    // A limit that does not apply to the message has no say.
+    h.policy = policy_from(
+        "[redis]\non_store_error = \"accept\"\n"
+        "[[quota]]\nname = \"other\"\nlimit = \"5/1d\"\n"
+        "domains = [\"elsewhere.example\"]\non_store_error = \"tempfail\"\n"
+        "[[quota]]\nname = \"mine\"\nlimit = \"5/1d\"\n");
+    CHECK(h.send("a@example.com", 1) == Verdict::proceed());
+    CHECK(h.stats.store_errors_accepted == 2);
+}
+
 namespace {
 
 struct Key : SigningKey {

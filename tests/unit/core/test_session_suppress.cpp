@@ -1,6 +1,7 @@
 // test_session_suppress.cpp - the suppression steps of a Session
 // (core/session_suppress): refusals at RCPT, removals at the end of the
 // message, store errors and hashed keys, over a fake store.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <map>
 #include <memory>
@@ -219,6 +220,36 @@ TEST_CASE("a dead suppression store follows on_store_error", "[suppress][session
     CHECK(accepted.action == Verdict::Action::Continue);
     CHECK(h.stats.store_errors_accepted == 1);
     CHECK_THAT(h.log.lines.back(), Catch::Contains("suppress=store-error:accepted"));
+}
+
+TEST_CASE("[suppression] on_store_error overrides [redis] on_store_error", "[suppress][session]") {
+    Harness h;
+    h.store.down = true;
+    h.policy = policy_from(
+        "[redis]\non_store_error = \"tempfail\"\n"
+        "[suppression]\non_store_error = \"accept\"\n");
+    auto v = h.send({"a@example.net"}, false);
+    CHECK(h.rcpt_verdicts[0].action == Verdict::Action::Continue);
+    CHECK(v.action == Verdict::Action::Continue);
+    CHECK(h.stats.store_errors_accepted == 1);
+    CHECK(h.stats.store_errors_tempfailed == 0);
+    CHECK(std::any_of(h.log.lines.begin(), h.log.lines.end(), [](const std::string& l) {
+        return l.find(
+                   "ACCEPTING the recipient unchecked ([suppression] on_store_error = "
+                   "accept)") != std::string::npos;
+    }));
+
+    h.policy = policy_from(
+        "[redis]\non_store_error = \"accept\"\n"
+        "[suppression]\non_store_error = \"tempfail\"\n");
+    h.send({"a@example.net"}, false);
+    CHECK(h.rcpt_verdicts[0].action == Verdict::Action::Tempfail);
+    CHECK(h.rcpt_verdicts[0].xcode == "4.3.0");
+    CHECK(h.stats.store_errors_tempfailed == 1);
+    CHECK(std::any_of(h.log.lines.begin(), h.log.lines.end(), [](const std::string& l) {
+        return l.find("answering tempfail ([suppression] on_store_error = tempfail)") !=
+               std::string::npos;
+    }));
 }
 
 TEST_CASE("without [suppression] no lookup happens and RCPT needs no reply",
