@@ -16,6 +16,16 @@ Modes (--modes, comma-separated; default bare,staffeld-unix,staffeld-inet):
   staffeld-quota        staffeld, pass-through plus two [[quota]] limits (a daily
                         quota per sender and a rolling rate per sender domain,
                         both never reached), charged in staffeld's Redis
+  staffeld-sender-quota staffeld, pass-through plus one daily quota per sender
+  staffeld-ip-rate      staffeld, pass-through plus one rolling rate per client IP
+  staffeld-suppress     staffeld, pass-through plus [suppression] (every
+                        recipient looked up; none is listed)
+  staffeld-routes       staffeld, pass-through plus two [[stream]] rules and two
+                        [[route]]s (the mail is transactional: plain return-path
+                        on the in-house route's bounce domain)
+  staffeld-stats        staffeld, pass-through plus [stats] (flushed every second)
+  staffeld-events       staffeld, pass-through plus [events] (flushed every second)
+  staffeld-all          staffeld-rsa plus everything above at once
   staffeld-rsa          staffeld signing bench.example with RSA-2048
   staffeld-rsa-ed25519  staffeld signing bench.example with RSA-2048 and Ed25519
   staffeld-rsa-stats    staffeld-rsa plus [stats], [events] and [metrics] on
@@ -26,12 +36,17 @@ Modes (--modes, comma-separated; default bare,staffeld-unix,staffeld-inet):
   null-milter           tests/bench/null_milter.c (compiled here against Debian's
                         libmilter): every stage but end of message negotiated
                         away, "continue" there - the floor any milter costs
+  Every staffeld mode serves Prometheus metrics on a loopback port, scraped
+  before and after the measured run: "trips" is staffeld's own count of Redis
+  round trips (staffel_redis_round_trips_total) per message.
   Runs are interleaved (bare, unix, ..., bare, ...) and medians are reported,
   since throughput swings with the host's steal time; CPU ms/message is the
   steadier figure to compare. The "scripts" column is Redis's own count
   (INFO commandstats: evalsha + eval calls) per measured message, "cmds"
   every command Redis counted (those scripts run inside it included) per
-  message: with statistics on, both grow per flush, not per message.
+  message: with statistics on, both grow per flush, not per message. After
+  the table, each staffeld mode's median commands per message are listed by
+  name (the scripts' own commands included), for --rcpts recipients each.
 Signature check: after each measured run, --check messages (20) go through
   the same chain to a capture sink (their recipient domain is routed there
   by transport_maps); each is verified with python3-dkim against the keys'
@@ -43,8 +58,8 @@ It is a benchmark, not a test: it prints numbers and exits 0 (1 only if
   made per bench with `openssl genpkey`, mode 0600.
 
 Usage: /usr/bin/python3 tests/bench/throughput.py [--messages 2000]
-         [--sessions 10] [--runs 3] [--size 2048] [--warmup 100] [--check 20]
-         [--reuse] [--modes bare,staffeld-unix,staffeld-inet]
+         [--sessions 10] [--runs 3] [--size 2048] [--rcpts 1] [--warmup 100]
+         [--check 20] [--reuse] [--modes bare,staffeld-unix,staffeld-inet]
 Environment: STAFFELD (default <repo>/build/staffeld), STAFFEL_KEEP_TMP.
 """
 import argparse
@@ -61,17 +76,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
 import harness  # noqa: E402
 from dkim_verify import public_key_record, verify_python_dkim  # noqa: E402
 
-MODES = ("bare", "staffeld-unix", "staffeld-inet", "staffeld-quota", "staffeld-rsa",
-         "staffeld-rsa-ed25519", "staffeld-rsa-stats", "opendkim-rsa", "null-milter")
+MODES = ("bare", "staffeld-unix", "staffeld-inet", "staffeld-quota", "staffeld-sender-quota",
+         "staffeld-ip-rate", "staffeld-suppress", "staffeld-routes", "staffeld-stats",
+         "staffeld-events", "staffeld-all", "staffeld-rsa", "staffeld-rsa-ed25519",
+         "staffeld-rsa-stats", "opendkim-rsa", "null-milter")
 ALIASES = {"staffeld": "staffeld-unix"}
 DEFAULT_MODES = ("bare", "staffeld-unix", "staffeld-inet")
 # The selectors each mode signs with (the key files are named after them).
 SIGNS = {"staffeld-rsa": ("rsa",), "staffeld-rsa-ed25519": ("rsa", "ed"),
-         "staffeld-rsa-stats": ("rsa",), "opendkim-rsa": ("rsa",)}
+         "staffeld-rsa-stats": ("rsa",), "staffeld-all": ("rsa",), "opendkim-rsa": ("rsa",)}
 KEY_ALGORITHMS = {"rsa": ("RSA", "rsa-sha256"), "ed": ("ed25519", "ed25519-sha256")}
 DOMAIN = "bench.example"
 SENDER = "from@" + DOMAIN  # smtp-source writes "From: <-f address>"
-RCPT = "to@example.net"
+RCPT = "to@example.net"  # with --rcpts N, smtp-source sends to 1to@..., 2to@..., ...
 CHECK_RCPT = "to@check.bench.test"  # routed to the capture sink
 # Ratios printed when both modes ran (every mode is also compared with bare).
 PAIRS = (("staffeld-inet", "staffeld-unix"), ("staffeld-quota", "staffeld-unix"),
@@ -228,32 +245,91 @@ limit = "1000000/1s"
 """
 
 
-STATS = """
+SENDER_QUOTA = """
+[[quota]]
+name = "bench-sender"
+key = "sender"
+limit = "1000000000/1d"
+"""
+
+IP_RATE = """
+[[quota]]
+name = "bench-ip"
+key = "client_ip"
+limit = "1000000/1s"
+"""
+
+SUPPRESS = """
+[suppression]
+enabled = true
+"""
+
+ROUTES = """
+[routing]
+default_stream = "transactional"
+default_route = "inhouse"
+
+[[stream]]
+name = "bulk"
+headers = ["List-Unsubscribe", "Precedence: bulk"]
+route = "esp"
+
+[[stream]]
+name = "bulk"
+senders = ["*@news.bench.example"]
+route = "esp"
+
+[[route]]
+name = "inhouse"
+bounce_domain = "bounce.bench.example"
+return_path = "plain"
+return_local = "bounces"
+
+[[route]]
+name = "esp"
+kind = "esp"
+bounce_domain = "bounce.esp.bench.example"
+return_path = "verp"
+fallback = "inhouse"
+"""
+
+STATS_ONLY = """
 [stats]
 enabled = true
 tag_headers = ["X-Campaign-Id"]
+"""
 
+EVENTS_ONLY = """
 [events]
 enabled = true
+"""
 
+STATS = STATS_ONLY + EVENTS_ONLY
+
+METRICS = """
 [metrics]
 listen = "127.0.0.1:%d"
 """
 
+# What each staffeld mode adds to the minimal policy (signing keys aside).
+EXTRAS = {"staffeld-quota": QUOTAS, "staffeld-sender-quota": SENDER_QUOTA,
+          "staffeld-ip-rate": IP_RATE, "staffeld-suppress": SUPPRESS, "staffeld-routes": ROUTES,
+          "staffeld-stats": STATS_ONLY, "staffeld-events": EVENTS_ONLY,
+          "staffeld-rsa-stats": STATS,
+          "staffeld-all": SENDER_QUOTA + IP_RATE + SUPPRESS + ROUTES + STATS}
 
-def script_calls(redis):
-    """evalsha + eval calls so far, from Redis's INFO commandstats."""
+
+def command_stats(redis):
+    """{command: calls so far} from Redis's INFO commandstats, INFO itself left out."""
     text = redis.command("INFO", "commandstats")
     text = text.decode() if isinstance(text, bytes) else str(text)
-    return sum(int(n) for n in re.findall(r"cmdstat_(?:evalsha|eval):calls=(\d+)", text))
+    return {name: int(n) for name, n in re.findall(r"cmdstat_([a-z|]+):calls=(\d+)", text)
+            if name != "info"}
 
 
-def command_calls(redis):
-    """Every command Redis counted so far but INFO, from INFO commandstats."""
-    text = redis.command("INFO", "commandstats")
-    text = text.decode() if isinstance(text, bytes) else str(text)
-    return sum(int(n) for name, n in re.findall(r"cmdstat_([a-z|]+):calls=(\d+)", text)
-               if name != "info")
+def script_calls(stats):
+    """evalsha + eval calls of a command_stats() result."""
+    return stats.get("evalsha", 0) + stats.get("eval", 0)
 
 
 def scrape_metrics(port):
@@ -278,17 +354,11 @@ def start_milter(mode, run_dir, redis, keys):
     if mode == "null-milter":
         return NullMilter(run_dir).start(), False
     kind = "inet" if mode == "staffeld-inet" else "unix"
-    policy = None
-    metrics_port = None
-    if mode in SIGNS:
-        socket_spec = "unix:%s" % (run_dir / "staffeld.sock")
-        policy = signing_policy(socket_spec, redis.address, keys, SIGNS[mode])
-        if mode.endswith("-stats"):
-            metrics_port = harness.free_port()
-            policy += STATS % metrics_port
-    elif mode == "staffeld-quota":
-        socket_spec = "unix:%s" % (run_dir / "staffeld.sock")
-        policy = harness.minimal_policy(socket_spec, redis.address) + QUOTAS
+    # The socket is the one Staffeld passes with --socket, over the policy's.
+    socket_spec = "unix:%s" % (run_dir / "staffeld.sock")
+    policy = signing_policy(socket_spec, redis.address, keys, SIGNS.get(mode, ()))
+    metrics_port = harness.free_port()
+    policy += EXTRAS.get(mode, "") + METRICS % metrics_port
     staffeld = harness.Staffeld(run_dir, policy=policy, socket=kind, redis=redis)
     staffeld.metrics_port = metrics_port
     try:
@@ -301,9 +371,9 @@ def start_milter(mode, run_dir, redis, keys):
 
 # ---------------------------------------------------------------- one run
 
-def smtp_source(port, n, sessions, size, timeout, reuse=False, rcpt=RCPT):
+def smtp_source(port, n, sessions, size, timeout, reuse=False, rcpt=RCPT, rcpts=1):
     argv = ["smtp-source", "-c", "-s", str(sessions), "-m", str(n), "-l", str(size),
-            *(["-d"] if reuse else []),
+            *(["-d"] if reuse else []), *(["-r", str(rcpts)] if rcpts > 1 else []),
             "-M", "bench.staffel.test", "-f", SENDER, "-t", rcpt,
             "%s:%d" % (harness.LOOPBACK, port)]
     return subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -351,31 +421,38 @@ def measure(args, postfix, sink, milter, redis, uses_redis, timeout):
                 proc_cpu(redis.pid) if uses_redis else 0.0)
 
     base = sink.count()
-    scripts0 = script_calls(redis) if uses_redis else 0
-    cmds0 = command_calls(redis) if uses_redis else 0
+    stats0 = command_stats(redis) if uses_redis else {}
     port = getattr(milter, "metrics_port", None)
     metrics0 = scrape_metrics(port) if port else {}
     cpu0 = cpu()
     t0 = time.monotonic()
     r = smtp_source(postfix.smtp_port, args.messages, args.sessions, args.size, timeout,
-                    args.reuse)
+                    args.reuse, rcpts=args.rcpts)
     t_submitted = time.monotonic()
     if r.returncode != 0:
         raise RuntimeError("smtp-source exited %d: %s" % (r.returncode, r.stderr.decode()[-500:]))
     t1 = wait_delivered(postfix, sink, base + args.messages, timeout)
     cpu1 = cpu()
     n = args.messages
-    scripts = (script_calls(redis) - scripts0) / n if uses_redis else 0.0
-    cmds = (command_calls(redis) - cmds0) / n if uses_redis else 0.0
+    stats1 = command_stats(redis) if uses_redis else {}
+    by_cmd = {name: (calls - stats0.get(name, 0)) / n for name, calls in stats1.items()
+              if calls > stats0.get(name, 0)}
+    trips = 0.0
     if port:
         metrics1 = scrape_metrics(port)
-        moved = metrics1.get("staffel_messages_total", 0) - metrics0.get(
-            "staffel_messages_total", 0)
-        if moved < n:
-            raise RuntimeError("/metrics counted %d of %d messages" % (moved, n))
+
+        def moved(name):
+            return metrics1.get(name, 0) - metrics0.get(name, 0)
+
+        if moved("staffel_messages_total") < n:
+            raise RuntimeError("/metrics counted %d of %d messages"
+                               % (moved("staffel_messages_total"), n))
+        trips = moved("staffel_redis_round_trips_total") / n
     return {
-        "scripts": scripts,
-        "cmds": cmds,
+        "scripts": script_calls(by_cmd),
+        "cmds": sum(by_cmd.values()),
+        "trips": trips,
+        "by_cmd": by_cmd,
         "msgs_s": n / (t1 - t0),
         "submit_s": n / (t_submitted - t0),
         "seconds": t1 - t0,
@@ -404,7 +481,7 @@ def one_run(args, mode, run_dir, sink, capture, redis, keys):
         if args.warmup:
             base = sink.count()
             smtp_source(postfix.smtp_port, args.warmup, args.sessions, args.size, timeout,
-                        args.reuse)
+                        args.reuse, rcpts=args.rcpts)
             wait_delivered(postfix, sink, base + args.warmup, timeout)
 
         result = measure(args, postfix, sink, milter, redis, uses_redis, timeout)
@@ -439,6 +516,9 @@ def parse_args():
     ap.add_argument("--sessions", "-s", type=int, default=10, help="parallel SMTP sessions (10)")
     ap.add_argument("--runs", "-r", type=int, default=3, help="runs per mode (3)")
     ap.add_argument("--size", "-l", type=int, default=2048, help="message payload bytes (2048)")
+    ap.add_argument("--rcpts", type=int, default=1,
+                    help="recipients per message (1; smtp-source -r), all in one domain, so "
+                         "Postfix delivers each message once")
     ap.add_argument("--warmup", type=int, default=100,
                     help="messages sent before each measured run (100; 0 for none)")
     ap.add_argument("--check", type=int, default=20,
@@ -454,7 +534,7 @@ def parse_args():
     args.modes = list(dict.fromkeys(modes))
     bad = [m for m in args.modes if m not in MODES]
     if (bad or not args.modes or args.messages < 1 or args.sessions < 1 or args.runs < 1
-            or args.size < 0 or args.check < 0):
+            or args.size < 0 or args.check < 0 or args.rcpts < 1):
         ap.error("bad arguments: %s" % (("unknown mode(s) %s" % ",".join(bad)) if bad
                                         else "counts must be positive"))
     if os.geteuid() != 0:
@@ -487,9 +567,9 @@ def run_all(args, modes, work):
             print("signed, verified: of %d sample messages after each run, how many carry a "
                   "DKIM-Signature for %s, and how many verify (signing modes)"
                   % (args.check, DOMAIN))
-        print("%-21s %4s %9s %9s %8s %9s %9s %9s %7s %9s %8s %6s" % (
+        print("%-21s %4s %9s %9s %8s %9s %9s %9s %7s %9s %8s %6s %6s" % (
             "mode", "run", "msgs/s", "submit/s", "seconds", "postfix", "milter", "redis",
-            "signed", "verified", "scripts", "cmds"))
+            "signed", "verified", "scripts", "cmds", "trips"))
         for i in range(args.runs):
             for m in modes:
                 run_dir = work / ("run%d-%s" % (i + 1, m))
@@ -505,10 +585,10 @@ def run_all(args, modes, work):
                 results[m].append(r)
                 signed = "-" if r["signed"] is None else str(r["signed"])
                 verified = "-" if r["signed"] is None or m not in SIGNS else str(r["verified"])
-                print("%-21s %4d %9.0f %9.0f %8.2f %9.2f %9.2f %9.2f %7s %9s %8.3f %6.2f" % (
+                print("%-21s %4d %9.0f %9.0f %8.2f %9.2f %9.2f %9.2f %7s %9s %8.3f %6.2f %6.2f" % (
                     m, i + 1, r["msgs_s"], r["submit_s"], r["seconds"], r["cpu_postfix"],
-                    r["cpu_milter"], r["cpu_redis"], signed, verified, r["scripts"], r["cmds"]),
-                    flush=True)
+                    r["cpu_milter"], r["cpu_redis"], signed, verified, r["scripts"], r["cmds"],
+                    r["trips"]), flush=True)
     return results, failures
 
 
@@ -530,6 +610,17 @@ def report(modes, results, failures):
         print("%-21s %5d %9.0f %9.2f %9.2f %9.2f %10.2f" % (
             m, len(rs), med[m]["msgs_s"], med[m]["cpu_postfix"], med[m]["cpu_milter"],
             med[m]["cpu_redis"], med[m]["cpu_total"]))
+
+    print()
+    print("Redis commands per message by name (median of the runs; scripts' own commands "
+          "included)")
+    for m in modes:
+        rs = [r for r in results[m] if r["by_cmd"]]
+        if rs:
+            names = sorted({name for r in rs for name in r["by_cmd"]})
+            print("%-21s %s" % (m, "  ".join(
+                "%s %.3f" % (name, statistics.median(r["by_cmd"].get(name, 0.0) for r in rs))
+                for name in names)))
 
     print()
     pairs = [(m, "bare") for m in modes if m != "bare"] + list(PAIRS)
@@ -554,8 +645,8 @@ def main():
     harness.install_signal_cleanup()
 
     work = harness.make_workdir("staffel-bench-")
-    print("Staffel throughput: %d messages x %d B, %d sessions, 1 recipient, %d run(s) each"
-          % (args.messages, args.size, args.sessions, args.runs))
+    print("Staffel throughput: %d messages x %d B, %d sessions, %d recipient(s), %d run(s) each"
+          % (args.messages, args.size, args.sessions, args.rcpts, args.runs))
     print("staffeld: %s   work dir: %s   CPUs: %d" % (harness.STAFFELD, work, os.cpu_count()))
     print("modes: %s   signed domain: %s (From: %s)" % (",".join(modes), DOMAIN, SENDER))
     try:
