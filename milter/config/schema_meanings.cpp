@@ -362,7 +362,14 @@ const std::map<std::string_view, std::string_view>& meanings() {
          "Redis keys. Unique in a policy. Renaming a limit starts its counters "
          "afresh."},
         {"quota.key",
-         "What is counted separately (see above)."},
+         "What is counted separately (see above). `\"recipient_domain\"` is "
+         "charged one recipient at a time at RCPT: a recipient over the limit "
+         "gets the action's reply (`451 4.7.1` naming the limit and when to "
+         "retry) and the message's other recipients go on; its charges are "
+         "refunded when the message is refused or aborted later. Mail "
+         "submitted without SMTP (the sendmail command) cannot be refused per "
+         "recipient: the whole message is deferred if any recipient is over. "
+         "It counts recipients, and `hold` and `streams` are refused."},
         {"quota.limit",
          "How many units per period."},
         {"quota.window",
@@ -376,7 +383,12 @@ const std::map<std::string_view, std::string_view>& meanings() {
         {"quota.action",
          "See above."},
         {"quota.domains",
-         "The limit applies only to envelope senders of these domains."},
+         "The limit applies only to envelope senders of these domains. With "
+         "`key = \"recipient_domain\"`: the recipient domains counted, which "
+         "share one counter (`[\"gmail.com\", \"googlemail.com\"]`); "
+         "without, each recipient domain has its own counter. IDNs in A-label "
+         "form; recipients' domains are compared case-insensitively after "
+         "IDNA conversion."},
         {"quota.sasl_users",
          "Only to these SASL logins (unauthenticated clients never match)."},
         {"quota.networks",
