@@ -21,8 +21,9 @@ core::Result<std::string> quota_name(std::string_view text) {
 }
 
 core::Result<core::QuotaKey> quota_key(std::string_view text) {
-    for (auto k : {core::QuotaKey::Sender, core::QuotaKey::SenderDomain, core::QuotaKey::SaslUser,
-                   core::QuotaKey::ClientIp, core::QuotaKey::Stream}) {
+    for (auto k :
+         {core::QuotaKey::Sender, core::QuotaKey::SenderDomain, core::QuotaKey::SaslUser,
+          core::QuotaKey::ClientIp, core::QuotaKey::Stream, core::QuotaKey::RecipientDomain}) {
         if (core::to_string(k) == text) {
             return k;
         }
@@ -127,6 +128,25 @@ std::optional<std::string> finish_quota(core::Policy& p) {
         if (p.quotas[i].name == q.name) {
             return "a limit named \"" + q.name + "\" is already declared (at " + p.quotas[i].where +
                    "); names must be unique, they name the counters";
+        }
+    }
+    if (q.key == core::QuotaKey::RecipientDomain) {
+        // Charged one recipient at a time at RCPT, before the header is seen.
+        if (q.counts == core::QuotaCounts::Messages) {
+            return std::string(
+                "key = \"recipient_domain\" counts recipients (each is charged at RCPT); "
+                "counts = \"messages\" is not possible here");
+        }
+        if (q.action == core::QuotaAction::Hold) {
+            return std::string(
+                "key = \"recipient_domain\" refuses single recipients at RCPT; action = "
+                "\"hold\" (the whole message) is not possible here: use \"tempfail\", "
+                "\"reject\" or \"log\"");
+        }
+        if (!q.streams.empty()) {
+            return std::string(
+                "key = \"recipient_domain\" is decided at RCPT, before the stream is known; "
+                "streams is not possible here");
         }
     }
     if (q.rolling_requested) {

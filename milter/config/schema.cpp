@@ -294,7 +294,8 @@ std::vector<FieldSpec> build_schema() {
                         [](Policy & p) -> auto& { return last_quota(p).name; }, quota_name)});
     rows.push_back(
         {"quota", "key",
-         "one of \"sender\", \"sender_domain\", \"sasl_user\", \"client_ip\", \"stream\"",
+         "one of \"sender\", \"sender_domain\", \"sasl_user\", \"client_ip\", \"stream\", "
+         "\"recipient_domain\"",
          "\"sender\"",
          string_with(
              [](Policy & p) -> auto& { return last_quota(p).key; }, quota_key)});
@@ -335,7 +336,9 @@ std::vector<FieldSpec> build_schema() {
          string_with(
              [](Policy & p) -> auto& { return last_quota(p).on_store_error; }, store_error_mode)});
     rows.push_back(
-        {"quota", "domains", "an array of sender domains: \"example.com\", \"*.example.com\"",
+        {"quota", "domains",
+         "an array of domains: \"example.com\", \"*.example.com\" (sender domains; recipient "
+         "domains for key = \"recipient_domain\")",
          "(any)",
          array_of<std::string>(
              [](Policy & p) -> auto& { return last_quota(p).domains; }, domain_pattern, false)});

@@ -351,26 +351,46 @@ const std::map<std::string_view, std::string_view>& meanings() {
          "Names the limit in replies, log lines, `staffelctl quota` and the "
          "Redis keys. Unique in a policy. Renaming a limit starts its counters "
          "afresh."},
-        {"quota.key", "What is counted separately (see above)."},
-        {"quota.limit", "How many units per period."},
+        {"quota.key",
+         "What is counted separately (see above). `\"recipient_domain\"` is "
+         "charged one recipient at a time at RCPT: a recipient over the limit "
+         "gets the action's reply (`451 4.7.1` naming the limit and when to "
+         "retry) and the message's other recipients go on; its charges are "
+         "refunded when the message is refused or aborted later. Mail "
+         "submitted without SMTP (the sendmail command) cannot be refused per "
+         "recipient: the whole message is deferred if any recipient is over. "
+         "It counts recipients, and `hold` and `streams` are refused."},
+        {"quota.limit",
+         "How many units per period."},
         {"quota.window",
          "`\"rolling\"` makes a 1d or 1w limit a rolling rate (24 hours back from "
          "now rather than since midnight)."},
         {"quota.burst",
          "Rolling rates only: units that may be sent at once. `\"300/1m\"` with "
          "`burst = 50`: 50 at once, then 5 a second."},
-        {"quota.counts", "What one message costs: its accepted recipients, or 1."},
-        {"quota.action", "See above."},
+        {"quota.counts",
+         "What one message costs: its accepted recipients, or 1."},
+        {"quota.action",
+         "See above."},
         {"quota.on_store_error",
          "What a message gets when Redis cannot charge this limit: `tempfail` "
          "or `accept`; unset, `[redis] on_store_error` decides. All limits "
          "that apply to a message are charged at once, so the message passes "
          "unchecked only when every one of them says `accept`; one that says "
          "`tempfail` (or inherits it) tempfails the message."},
-        {"quota.domains", "The limit applies only to envelope senders of these domains."},
-        {"quota.sasl_users", "Only to these SASL logins (unauthenticated clients never match)."},
-        {"quota.networks", "Only to clients in these networks."},
-        {"quota.streams", "Only to messages of these streams."},
+        {"quota.domains",
+         "The limit applies only to envelope senders of these domains. With "
+         "`key = \"recipient_domain\"`: the recipient domains counted, which "
+         "share one counter (`[\"gmail.com\", \"googlemail.com\"]`); "
+         "without, each recipient domain has its own counter. IDNs in A-label "
+         "form; recipients' domains are compared case-insensitively after "
+         "IDNA conversion."},
+        {"quota.sasl_users",
+         "Only to these SASL logins (unauthenticated clients never match)."},
+        {"quota.networks",
+         "Only to clients in these networks."},
+        {"quota.streams",
+         "Only to messages of these streams."},
         {"quota.warmup_start",
          "Day 0 of the warm-up ramp, in `general.time_zone`. Before it, day 0's "
          "limit applies."},

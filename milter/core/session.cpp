@@ -128,7 +128,7 @@ bool Session::wants_content() const {
 }
 
 bool Session::wants_rcpt_replies() const {
-    return policy_ && policy_->suppression.enabled;
+    return policy_ && (policy_->suppression.enabled || quotas_at_rcpt(policy_->quotas));
 }
 
 void Session::header(std::string_view name, std::string_view value) {
@@ -299,7 +299,12 @@ Verdict Session::end_of_message(std::string_view queue_id, MessageEdits* edits) 
         note_refusal(m, v, "header-too-large");
     } else {
         end_of_headers();
-        if (!m.route_down.empty()) {
+        if (m.rcpt_deferred) {
+            // Without SMTP a recipient over a recipient_domain limit could
+            // not be refused alone: the whole message waits.
+            v = *m.rcpt_deferred;
+            note_refusal(m, v, quota_reason(m.quota_result));
+        } else if (!m.route_down.empty()) {
             v = Verdict::tempfail("451", "4.3.2",
                                   "Staffel: route \"" + m.route_down +
                                       "\" is down and no fallback is in service; try again later");
@@ -314,6 +319,9 @@ Verdict Session::end_of_message(std::string_view queue_id, MessageEdits* edits) 
                          m.suppress_result.starts_with("store-error") ? std::string("store-error")
                          : m.removed.empty()                          ? std::string("suppression")
                                              : "suppression:" + m.removed.front().reason);
+        }
+        if (v.action == Verdict::Action::Continue) {
+            refund_dropped(m);
         }
         if (v.action == Verdict::Action::Continue) {
             v = plan_envelope(m);
@@ -456,6 +464,7 @@ Verdict Session::store_error(const StoreErrorWords& words, StoreErrorMode mode,
 
 void Session::abort() {
     if (message_) {
+        refund(*message_);
         finish({}, MessageOutcome::Action::Aborted);
     }
 }
@@ -520,6 +529,7 @@ std::string Session::log_line(std::string_view queue_id, MessageOutcome::Action 
         add("suppress", m.suppress_result);
     }
     add("quota", m.quota_result);
+    add("rcpt_quota", m.rcpt_quota_result);
     add("dkim", m.dkim_result);
     add("dmarc", m.dmarc_result);
     fields.push_back({"action", std::string(to_string(action))});
@@ -608,6 +618,7 @@ void Session::report(std::string_view queue_id, MessageOutcome::Action action) {
     o.refused = std::move(m.refused_rcpts);
     o.removed = std::move(m.removed);
     o.signatures = std::move(m.signatures);
+    o.shadow_over = std::move(m.rcpt_shadow_over);
     if (m.quota_result.starts_with("shadow-over:")) {
         auto name = std::string_view(m.quota_result).substr(12);
         o.shadow_over.emplace_back(name.substr(0, name.find(',')));

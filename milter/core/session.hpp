@@ -32,6 +32,7 @@
 #include "core/log.hpp"
 #include "core/outcome.hpp"
 #include "core/policy.hpp"
+#include "core/quota/quota.hpp"
 #include "core/quota/store.hpp"
 #include "core/route/dmarc.hpp"
 #include "core/route/spf.hpp"
@@ -170,7 +171,8 @@ class Session {
     void connect(std::string_view hostname, std::string_view address);
     Verdict mail_from(const SenderInfo& sender);
     // Refuses a recipient on a suppression list for every stream (one
-    // store round trip); otherwise counts it.
+    // store round trip), or over a recipient_domain limit (one more);
+    // otherwise counts it.
     Verdict rcpt_to(std::string_view recipient);
     // Header fields, the end of the header and body chunks: only when the
     // MTA was asked for them (wants_content()).
@@ -182,15 +184,16 @@ class Session {
     // applied through it (and a refused edit turns into a tempfail, its
     // quota charge refunded); without, they are only returned.
     Verdict end_of_message(std::string_view queue_id, MessageEdits* edits = nullptr);
-    void abort();  // the MTA dropped the message (RSET, QUIT, error)
+    void abort();  // the MTA dropped the message (RSET, QUIT, error); charges refunded
     void close();  // the connection ends
 
     // Whether the connection's policy needs the header and body (it signs
     // with DKIM, or a quota is keyed on the stream). The adapter negotiates the stages accordingly
     // and says so with content_negotiated().
     [[nodiscard]] bool wants_content() const;
-    // Whether RCPT may be refused (the policy checks suppression lists); if
-    // not, the adapter declares the stage no-reply.
+    // Whether RCPT may be refused (the policy checks suppression lists or
+    // has recipient_domain limits); if not, the adapter declares the stage
+    // no-reply.
     [[nodiscard]] bool wants_rcpt_replies() const;
     // Whether the MTA waits for an answer to RCPT on this connection; if
     // not, recipients are never refused there, only removed at the end.
@@ -233,6 +236,11 @@ class Session {
         std::vector<SuppressionEntry> entries;  // entries that may block it, by stream
         bool checked = false;                   // looked up (or checking was waived)
     };
+    // The admitted RCPT charges of one recipient (recipient_domain limits).
+    struct RcptCharge {
+        std::string given;  // the recipient as the MTA passed it
+        std::vector<CounterCharge> charges;
+    };
     struct Message {
         explicit Message(const Policy& p)
             : headers(p.milter.max_headers, p.milter.max_header_bytes) {}
@@ -258,6 +266,12 @@ class Session {
         std::string dmarc_result;                     // log token of the DMARC prediction
         std::vector<CounterCharge> charged;           // admitted quota charges, for a refund
         std::string quota_result;                     // log token: "ok", "over:NAME", ...
+        std::vector<RcptCharge> rcpt_charged;         // admitted RCPT charges, for a refund
+        std::string rcpt_quota_result;                // log tokens of the RCPT charges
+        std::vector<std::string> rcpt_shadow_over;    // "log" limits a recipient went over
+        // Without SMTP: a recipient was over a recipient_domain limit (or
+        // its store failed), so the whole message is deferred at its end.
+        std::optional<Verdict> rcpt_deferred;
         std::vector<Recipient> rcpts;                 // accepted recipients (suppression on)
         std::size_t refused = 0;                      // recipients refused at RCPT
         std::vector<RecipientOutcome> refused_rcpts;  // those recipients (bounded)
@@ -284,6 +298,15 @@ class Session {
     void plan_signing();
     Verdict sign(Message& m);
     Verdict check_quotas(Message& m);
+    // recipient_domain limits at RCPT: one charge per recipient; a refusal
+    // for that recipient, or (without SMTP) the message marked deferred.
+    Verdict charge_recipient(Message& m, std::string_view given);
+    Verdict rcpt_over(Message& m, std::string_view given, const QuotaDecision& d);
+    void note_rcpt_quota(Message& m, std::string_view token);
+    // Gives back the RCPT charges of recipients removed at the end.
+    void refund_dropped(Message& m);
+    // One refund round trip for `charges`, those of one counter merged.
+    Result<bool> refund_charges(std::vector<CounterCharge> charges);
     void choose_route(Message& m);
     // The header as it will leave: stripped and added fields of the route.
     [[nodiscard]] std::vector<HeaderField> final_header(const Message& m) const;

@@ -23,6 +23,9 @@ Verdict Session::rcpt_to(std::string_view recipient) {
     }
     Message& m = *message_;
     if (!policy_->suppression.enabled) {
+        if (auto v = charge_recipient(m, recipient); v.action != Verdict::Action::Continue) {
+            return v;
+        }
         track_for_verp(m, recipient);
         ++m.recipients;
         count_recipient(m, recipient);
@@ -62,6 +65,9 @@ Session::Recipient Session::normalise_recipient(std::string_view given) const {
 }
 
 Verdict Session::keep_recipient(Message& m, Recipient r) {
+    if (auto v = charge_recipient(m, r.given); v.action != Verdict::Action::Continue) {
+        return v;
+    }
     count_recipient(m, r.given);
     m.rcpts.push_back(std::move(r));
     ++m.recipients;

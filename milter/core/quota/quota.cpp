@@ -40,8 +40,23 @@ std::string identity_of(const QuotaLimit& l, const Sender& s, std::string_view s
             return ascii_lower(s.client_ip);
         case QuotaKey::Stream:
             return std::string(stream);
+        case QuotaKey::RecipientDomain:
+            return {};  // charged per recipient (plan_recipient_charges)
     }
     return {};
+}
+
+// The identity of a recipient_domain counter: the listed domains that
+// share it, or the recipient's own domain.
+std::string recipient_identity(const QuotaLimit& l, std::string_view domain) {
+    if (l.domains.empty()) {
+        return ascii_lower(domain);
+    }
+    std::string out;
+    for (const auto& d : l.domains) {
+        out += (out.empty() ? "" : ",") + d;
+    }
+    return out;
 }
 
 std::string two(int v) {
@@ -92,6 +107,8 @@ std::string_view key_tag(QuotaKey k) {
             return "ip";
         case QuotaKey::Stream:
             return "st";
+        case QuotaKey::RecipientDomain:
+            return "rd";
     }
     return "?";
 }
@@ -181,8 +198,11 @@ std::string limit_text(const PlannedCharge& p) {
 
 // The identity as a reply may carry it: escaped, and short enough that the
 // whole reply stays within one SMTP line.
-std::string reply_identity(std::string_view identity) {
-    auto text = key_escape(identity);
+std::string reply_identity(const PlannedCharge& p) {
+    // recipient_domain identities are domains already checked (the
+    // policy's, or a recipient's after normalisation), "," between those
+    // that share a counter: shown as they are.
+    auto text = p.limit->key == QuotaKey::RecipientDomain ? p.identity : key_escape(p.identity);
     if (text.size() > 120) {
         text = text.substr(0, 117) + "...";
     }
@@ -217,6 +237,8 @@ std::string_view to_string(QuotaKey k) {
             return "client_ip";
         case QuotaKey::Stream:
             return "stream";
+        case QuotaKey::RecipientDomain:
+            return "recipient_domain";
     }
     return "?";
 }
@@ -281,7 +303,7 @@ std::vector<PlannedCharge> plan_charges(const std::vector<QuotaLimit>& limits,
                                         std::int64_t recipients, std::int64_t now) {
     std::vector<PlannedCharge> out;
     for (const auto& l : limits) {
-        if (!applies(l, sender, stream)) {
+        if (l.key == QuotaKey::RecipientDomain || !applies(l, sender, stream)) {
             continue;
         }
         auto identity = identity_of(l, sender, stream);
@@ -292,6 +314,40 @@ std::vector<PlannedCharge> plan_charges(const std::vector<QuotaLimit>& limits,
         out.push_back(plan_one(l, zone, prefix, std::move(identity), units, now));
     }
     return out;
+}
+
+std::vector<PlannedCharge> plan_recipient_charges(const std::vector<QuotaLimit>& limits,
+                                                  const ZoneRules& zone, std::string_view prefix,
+                                                  const Sender& sender, std::string_view domain,
+                                                  std::int64_t now) {
+    std::vector<PlannedCharge> out;
+    if (domain.empty()) {
+        return out;
+    }
+    for (const auto& l : limits) {
+        if (l.key != QuotaKey::RecipientDomain) {
+            continue;
+        }
+        // `domains` names recipient domains here; the other narrowings are
+        // known at RCPT (`streams` is refused for this key at load).
+        const bool fits =
+            any_or_empty(l.domains,
+                         [&](const std::string& p) { return domain_pattern_matches(p, domain); }) &&
+            any_or_empty(
+                l.sasl_users,
+                [&](const std::string& p) { return login_matches(p, sender.sasl_user); }) &&
+            any_or_empty(l.networks,
+                         [&](const Network& n) { return n.contains(sender.client_ip); });
+        if (fits) {
+            out.push_back(plan_one(l, zone, prefix, recipient_identity(l, domain), 1, now));
+        }
+    }
+    return out;
+}
+
+bool quotas_at_rcpt(const std::vector<QuotaLimit>& limits) {
+    return std::any_of(limits.begin(), limits.end(),
+                       [](const QuotaLimit& l) { return l.key == QuotaKey::RecipientDomain; });
 }
 
 std::vector<PlannedCharge> counters_for(const std::vector<QuotaLimit>& limits,
@@ -339,14 +395,21 @@ std::vector<PlannedCharge> counters_for(const std::vector<QuotaLimit>& limits,
                                           : std::find(l.streams.begin(), l.streams.end(), key) !=
                                                 l.streams.end());
                 break;
+            case QuotaKey::RecipientDomain:
+                fits = is_domain && any_or_empty(l.domains, [&](const std::string& p) {
+                           return domain_pattern_matches(p, key);
+                       });
+                break;
         }
         if (fits && !domain.empty()) {
             fits = any_or_empty(
                 l.domains, [&](const std::string& p) { return domain_pattern_matches(p, domain); });
         }
         if (fits) {
-            const std::string identity =
-                l.key == QuotaKey::Stream ? std::string(key) : ascii_lower(key);
+            const std::string identity = l.key == QuotaKey::Stream ? std::string(key)
+                                         : l.key == QuotaKey::RecipientDomain
+                                             ? recipient_identity(l, key)
+                                             : ascii_lower(key);
             out.push_back(plan_one(l, zone, prefix, identity, 0, now));
         }
     }
@@ -395,7 +458,7 @@ QuotaDecision decide(const std::vector<PlannedCharge>& planned, const ChargeOutc
     const bool never = p.units > l.capacity() || state.retry_at_us < 0;
     std::string what = std::string(l.window == QuotaWindow::Rolling ? "rate" : "quota") + " \"" +
                        l.name + "\" exceeded for " + std::string(to_string(l.key)) + " " +
-                       reply_identity(p.identity) + ": " + limit_text(p);
+                       reply_identity(p) + ": " + limit_text(p);
     if (never) {
         what = "message has " + std::to_string(p.units) + " " + unit_word(l, p.units) +
                ", more than " + std::string(l.window == QuotaWindow::Rolling ? "rate" : "quota") +

@@ -32,7 +32,7 @@
 
 namespace staffel::core {
 
-enum class QuotaKey { Sender, SenderDomain, SaslUser, ClientIp, Stream };
+enum class QuotaKey { Sender, SenderDomain, SaslUser, ClientIp, Stream, RecipientDomain };
 enum class QuotaCounts { Recipients, Messages };
 enum class QuotaAction { Tempfail, Reject, Hold, Log };
 enum class QuotaWindow { Day, Week, Month, Rolling };
@@ -61,6 +61,8 @@ struct QuotaLimit {
     QuotaAction action = QuotaAction::Tempfail;
     std::optional<WarmUp> warmup;
     // Narrowing: the limit applies only when each non-empty list matches.
+    // Key recipient_domain: the recipient domains ("d", "*.d") that share
+    // one counter; empty = a counter per recipient domain.
     std::vector<std::string> domains;     // sender domain: "d", "*.d" or "*"
     std::vector<std::string> sasl_users;  // exact or "*@domain"
     std::vector<Network> networks;        // client address
@@ -86,11 +88,25 @@ struct PlannedCharge {
 // The counters of every limit that applies to a message of `sender` in
 // `stream` ("bulk", "transactional", a [[stream]] name; "" when not
 // classified); empty when none does. Each plan points into `limits`, which
-// must outlive it.
+// must outlive it. recipient_domain limits are never among them: they are
+// charged per recipient (plan_recipient_charges).
 std::vector<PlannedCharge> plan_charges(const std::vector<QuotaLimit>& limits,
                                         const ZoneRules& zone, std::string_view prefix,
                                         const Sender& sender, std::string_view stream,
                                         std::int64_t recipients, std::int64_t now);
+
+// The counters one recipient of `sender` charges at RCPT: one unit on every
+// recipient_domain limit that applies to its domain, given normalised
+// (lower case, IDNs as A-labels). A limit with `domains` charges the one
+// counter its domains share; without, the recipient domain's own counter.
+// Empty when none applies or `domain` is empty.
+std::vector<PlannedCharge> plan_recipient_charges(const std::vector<QuotaLimit>& limits,
+                                                  const ZoneRules& zone, std::string_view prefix,
+                                                  const Sender& sender, std::string_view domain,
+                                                  std::int64_t now);
+
+// Whether any limit is charged per recipient at RCPT (key recipient_domain).
+bool quotas_at_rcpt(const std::vector<QuotaLimit>& limits);
 
 // The counters staffelctl shows or resets for one key (an address, a
 // domain, a SASL user, a stream or an IP): every limit whose key can be
