@@ -516,7 +516,7 @@ def parse_args():
     ap.add_argument("--sessions", "-s", type=int, default=10, help="parallel SMTP sessions (10)")
     ap.add_argument("--runs", "-r", type=int, default=3, help="runs per mode (3)")
     ap.add_argument("--size", "-l", type=int, default=2048, help="message payload bytes (2048)")
-    ap.add_argument("--rcpts", type=int, default=1,
+    ap.add_argument("--recipients", "--rcpts", dest="rcpts", metavar="N", type=int, default=1,
                     help="recipients per message (1; smtp-source -r), all in one domain, so "
                          "Postfix delivers each message once")
     ap.add_argument("--warmup", type=int, default=100,
