@@ -298,6 +298,10 @@ class Session {
     void plan_signing();
     Verdict sign(Message& m);
     Verdict check_quotas(Message& m);
+    // One store call charging every planned counter; `charges` is what was
+    // charged (kept for a refund if the charge admitted).
+    Result<ChargeOutcome> charge_planned(const std::vector<PlannedCharge>& planned,
+                                         std::vector<CounterCharge>& charges);
     // recipient_domain limits at RCPT: one charge per recipient; a refusal
     // for that recipient, or (without SMTP) the message marked deferred.
     Verdict charge_recipient(Message& m, std::string_view given);

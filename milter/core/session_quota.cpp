@@ -48,6 +48,18 @@ std::pair<StoreErrorMode, std::string> store_error_mode(const std::vector<Planne
 
 }  // namespace
 
+Result<ChargeOutcome> Session::charge_planned(const std::vector<PlannedCharge>& planned,
+                                             std::vector<CounterCharge>& charges) {
+    charges.clear();
+    charges.reserve(planned.size());
+    for (const auto& p : planned) {
+        charges.push_back(p.charge);
+    }
+    return quota_.store != nullptr
+               ? quota_.store->charge(charges)
+               : Result<ChargeOutcome>(make_error("no counter store is configured"));
+}
+
 Verdict Session::charge_recipient(Message& m, std::string_view given) {
     if (!quotas_at_rcpt(policy_->quotas)) {
         return Verdict::proceed();
@@ -74,13 +86,7 @@ Verdict Session::charge_recipient(Message& m, std::string_view given) {
         return Verdict::proceed();
     }
     std::vector<CounterCharge> charges;
-    charges.reserve(planned.size());
-    for (const auto& p : planned) {
-        charges.push_back(p.charge);
-    }
-    auto outcome = quota_.store != nullptr
-                       ? quota_.store->charge(charges)
-                       : Result<ChargeOutcome>(make_error("no counter store is configured"));
+    auto outcome = charge_planned(planned, charges);
     if (!outcome) {
         std::string token;
         const auto [mode, setting] = store_error_mode(planned, policy_->redis.on_store_error);
@@ -240,13 +246,7 @@ Verdict Session::check_quotas(Message& m) {
         return Verdict::proceed();
     }
     std::vector<CounterCharge> charges;
-    charges.reserve(planned.size());
-    for (const auto& p : planned) {
-        charges.push_back(p.charge);
-    }
-    auto outcome = quota_.store != nullptr
-                       ? quota_.store->charge(charges)
-                       : Result<ChargeOutcome>(make_error("no counter store is configured"));
+    auto outcome = charge_planned(planned, charges);
     if (!outcome) {
         const auto [mode, setting] = store_error_mode(planned, policy_->redis.on_store_error);
         note("quota", [&] {
