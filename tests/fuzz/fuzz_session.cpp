@@ -12,9 +12,10 @@
 //         the Session lets out (end_of_message() answers Continue) whose
 //         header, as the driver sent it, fits the [milter] bounds and has
 //         one From: of the key's domain, from a sender the policy trusts
-//         to sign for it (a client in trusted_networks or the SASL login
-//         alice@example.com), carries a DKIM-Signature among the fields to
-//         prepend; the fake MTA received every one of those fields.
+//         to sign for it (the SASL login alice@example.com, or without a
+//         login a client in trusted_networks), carries a DKIM-Signature
+//         among the fields to prepend; the fake MTA received every one of
+//         those fields.
 //     E2  a header over the [milter] bounds is never let out when content
 //         was negotiated: end_of_message() refuses it.
 //     E3  the milter connection count returns to zero at close().
@@ -182,8 +183,16 @@ struct NullShaFactory : Sha256Factory {
     }
 };
 
+// Log lines go nowhere, or to stderr with STAFFEL_FUZZ_VERBOSE set (to
+// read what a crashing input did).
 struct QuietLogger : Logger {
-    void log(LogLevel, std::string_view m) override { require(m.find('\n') == m.npos); }
+    bool verbose = std::getenv("STAFFEL_FUZZ_VERBOSE") != nullptr;
+    void log(LogLevel, std::string_view m) override {
+        require(m.find('\n') == m.npos);
+        if (verbose) {
+            std::fprintf(stderr, "log: %.*s\n", static_cast<int>(m.size()), m.data());
+        }
+    }
     [[nodiscard]] bool enabled(LogLevel) const override { return true; }
 };
 
@@ -332,8 +341,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                     require(!s.in_message());
                     if (in_message && sent) {
                         const auto author = author_domain(sent->headers.fields());
-                        const bool trusted = client == "192.0.2.7" || client == "::1" ||
-                                             login == "alice@example.com";
+                        // [dkim] authenticated = "own-domain" judges a SASL
+                        // client; trusted_networks only the others.
+                        const bool trusted = login.empty()
+                                                 ? client == "192.0.2.7" || client == "::1"
+                                                 : login == "alice@example.com";
                         const bool should_sign = !policy->dkim.keys.empty() &&
                                                  !sent->headers.overflowed() && author.ok &&
                                                  author.domain == "example.com" && trusted;
