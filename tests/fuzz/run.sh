@@ -111,10 +111,10 @@ for spec in "${targets[@]}"; do
   log=$work/$name.log
   rc=$(cat "$work/$name.rc" 2>/dev/null || echo 1)
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
-  cov=$(grep -Eo 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -n 1)
+  cov=$(grep -Eo 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -n 1 || true)
   if [[ $rc -ne 0 ]]; then
     tail -n 80 "$log"
-    found=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1)
+    found=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1 || true)
     echo "$name: FAILED (exit $rc) after ${execs:-?} executions; input: ${found:-none written, see the log above}"
     failed=1
   else
