@@ -248,7 +248,7 @@ TEST_CASE("include cycles, missing includes and missing files are errors", "[con
     CHECK(directory.errors[0].message == "cannot read policy: it is a directory");
 }
 
-TEST_CASE("a FIFO given as a policy or a secret is refused, not waited on", "[config]") {
+TEST_CASE("a FIFO given as a policy or a secret is refused rather than waited on", "[config]") {
     // open() of a FIFO without a writer blocks; staffeld -n must answer.
     TempDir dir;
     const auto fifo = (dir.path / "fifo").string();
