@@ -90,24 +90,6 @@ std::vector<Verdict> judge(const adapters::BounceReport& report,
 
 }  // namespace
 
-std::optional<std::string> verp_decode(std::string_view envelope_recipient) {
-    const auto at = envelope_recipient.rfind('@');
-    if (at == std::string_view::npos) {
-        return std::nullopt;
-    }
-    const auto local = envelope_recipient.substr(0, at);
-    const auto plus = local.find('+');
-    if (plus == std::string_view::npos) {
-        return std::nullopt;
-    }
-    const auto encoded = local.substr(plus + 1);
-    const auto eq = encoded.rfind('=');
-    if (eq == std::string_view::npos || eq == 0 || eq + 1 >= encoded.size()) {
-        return std::nullopt;
-    }
-    return std::string(encoded.substr(0, eq)) + "@" + std::string(encoded.substr(eq + 1));
-}
-
 int ingest(const IngestContext& ctx, std::string_view message, std::string_view envelope_recipient,
            std::ostream& out, std::ostream& err) {
     const auto& policy = *ctx.policy;

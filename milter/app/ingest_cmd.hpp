@@ -41,6 +41,7 @@
 #include <string_view>
 
 #include "core/policy.hpp"
+#include "core/route/route.hpp"
 #include "core/stats/counts.hpp"
 #include "core/suppress/store.hpp"
 #include "core/suppress/suppress.hpp"
@@ -63,9 +64,7 @@ struct IngestContext {
 int ingest(const IngestContext& ctx, std::string_view message, std::string_view envelope_recipient,
            std::ostream& out, std::ostream& err);
 
-// The recipient a VERP address encodes: "bounces+bob=example.org@b.example"
-// -> "bob@example.org" (the last "=" of the part after the first "+" is
-// the "@"). nullopt when the address is not VERP-encoded.
-std::optional<std::string> verp_decode(std::string_view envelope_recipient);
+// The recipient a VERP address encodes (core/route/route.hpp).
+using core::verp_decode;
 
 }  // namespace staffel::app

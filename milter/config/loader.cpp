@@ -69,7 +69,8 @@ std::string join(const std::vector<std::string_view>& items) {
 
 // Reads a whole regular file, refusing directories and oversized files.
 bool read_file(const std::string& path, std::string& out, std::string& why) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    // O_NONBLOCK: a FIFO at the path must not hang `staffeld -n` or a reload.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         why = std::string("cannot open policy: ") + std::strerror(errno);
         return false;

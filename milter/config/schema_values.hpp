@@ -325,7 +325,8 @@ inline std::optional<std::string> read_secret(const std::string& path, std::stri
     if (path.empty() || path.front() != '/') {
         return "\"" + path + "\" is not an absolute path";
     }
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    // O_NONBLOCK: a FIFO at the path must not hang `staffeld -n` or a reload.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         return "cannot open " + label + " " + path + ": " + std::strerror(errno);
     }

@@ -33,7 +33,7 @@ std::string address_domain(std::string_view addr) {
         }
         out += ascii_lower(c);
     }
-    if (out.find("..") != std::string::npos || out.front() == '.') {
+    if (out.find("..") != std::string::npos || out.front() == '.' || out.back() == '.') {
         return {};
     }
     return out;

@@ -6,15 +6,23 @@
 # Configures build-fuzz/ with clang (CC=clang CXX=clang++, -DSTAFFEL_FUZZ=ON,
 # RelWithDebInfo), builds only the fuzz targets, then runs each for SECONDS
 # on a copy of its seed corpus in a temporary directory (the tree is never
-# written; new corpus entries are thrown away):
+# written; new corpus entries are thrown away), FUZZ_JOBS targets at a time
+# (default 2, one per core of a CI runner):
 #   fuzz_bounce_report   seeds: tests/data/bounces/ (with malformed/),
 #                        dictionary: tests/fuzz/bounce_report.dict
 #   fuzz_address         seeds: tests/fuzz/corpus/address/
 #   fuzz_csv             seeds: tests/fuzz/corpus/csv/ (suppress import files)
 #   fuzz_tag             seeds: tests/fuzz/corpus/tag/ (tag header values)
-# Prints each target's number of executions. Exits 1 if any target crashed,
-# leaked, hit undefined behaviour, timed out or ran out of memory; the
-# input that did it is kept under build-fuzz/artifacts/ and the end of the
+#   fuzz_policy          seeds: tests/fuzz/corpus/policy/ (policy TOML)
+#   fuzz_canon           seeds: tests/fuzz/corpus/canon/ (header fields, bodies)
+#   fuzz_dkim_record     seeds: tests/fuzz/corpus/dkim_record/ (key records, zones)
+#   fuzz_srs             seeds: tests/fuzz/corpus/srs/ (SRS addresses)
+#   fuzz_verp            seeds: tests/fuzz/corpus/verp/ (VERP addresses)
+#   fuzz_session         seeds: tests/fuzz/corpus/session/ (milter conversations)
+# Prints each target's number of executions and coverage. Exits 1 if any
+# target crashed, leaked, hit undefined behaviour, broke a promise it
+# checks, timed out or ran out of memory; the input that did it is kept
+# under build-fuzz/artifacts/ (its path is printed) and the end of the
 # fuzzer's log is printed. Needs the clang and libclang-rt-14-dev packages.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -25,10 +33,16 @@ if ! [[ $seconds =~ ^[1-9][0-9]*$ ]]; then
   exit 2
 fi
 jobs=$(nproc 2>/dev/null || echo 2)
+parallel=${FUZZ_JOBS:-2}
+if ! [[ $parallel =~ ^[1-9][0-9]*$ ]]; then
+  echo "$0: FUZZ_JOBS must be a whole number of targets to run at once" >&2
+  exit 2
+fi
 
 echo "== build-fuzz (clang, STAFFEL_FUZZ=ON) =="
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DSTAFFEL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTAFFEL_WERROR=ON
-cmake --build build-fuzz -j"$jobs" --target fuzz_bounce_report fuzz_address fuzz_csv fuzz_tag
+cmake --build build-fuzz -j"$jobs" --target fuzz_bounce_report fuzz_address fuzz_csv fuzz_tag \
+  fuzz_policy fuzz_canon fuzz_dkim_record fuzz_srs fuzz_verp fuzz_session
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -47,35 +61,64 @@ targets=(
   "fuzz_address tests/fuzz/corpus/address 512 -"
   "fuzz_csv tests/fuzz/corpus/csv 4096 -"
   "fuzz_tag tests/fuzz/corpus/tag 1024 -"
+  "fuzz_policy tests/fuzz/corpus/policy 16384 -"
+  "fuzz_canon tests/fuzz/corpus/canon 4096 -"
+  "fuzz_dkim_record tests/fuzz/corpus/dkim_record 4096 -"
+  "fuzz_srs tests/fuzz/corpus/srs 512 -"
+  "fuzz_verp tests/fuzz/corpus/verp 512 -"
+  "fuzz_session tests/fuzz/corpus/session 4096 -"
 )
 
-failed=0
-for spec in "${targets[@]}"; do
-  read -r name seeds max_len dict <<<"$spec"
-  dict_arg=()
+# Runs one target; its exit status goes to $work/NAME.rc, its output to
+# $work/NAME.log.
+run_target() {
+  local name=$1 seeds=$2 max_len=$3 dict=$4
+  local dict_arg=()
   if [[ $dict != - ]]; then
     dict_arg=(-dict="$dict")
   fi
-  corpus=$work/corpus-$name
+  local corpus=$work/corpus-$name
   mkdir -p "$corpus"
   # Flatten the seed tree: malformed/x.eml becomes malformed_x.eml.
+  local file relative
   while IFS= read -r -d '' file; do
     relative=${file#"$seeds"/}
     cp "$file" "$corpus/${relative//\//_}"
   done < <(find "$seeds" -type f -print0)
-  log=$work/$name.log
   echo "== $name: ${seconds}s, max_len $max_len, $(ls "$corpus" | wc -l) seeds from $seeds =="
-  rc=0
+  local rc=0
   "build-fuzz/$name" "$corpus" -max_total_time="$seconds" -max_len="$max_len" -timeout=10 \
-    "${dict_arg[@]}" -print_final_stats=1 -artifact_prefix="$artifacts/$name-" >"$log" 2>&1 ||
-    rc=$?
+    "${dict_arg[@]}" -print_final_stats=1 -artifact_prefix="$artifacts/$name-" \
+    >"$work/$name.log" 2>&1 || rc=$?
+  echo "$rc" >"$work/$name.rc"
+}
+
+running=0
+for spec in "${targets[@]}"; do
+  read -r name seeds max_len dict <<<"$spec"
+  if ((running >= parallel)); then
+    wait -n || true
+    running=$((running - 1))
+  fi
+  run_target "$name" "$seeds" "$max_len" "$dict" &
+  running=$((running + 1))
+done
+wait || true
+
+failed=0
+for spec in "${targets[@]}"; do
+  read -r name _ <<<"$spec"
+  log=$work/$name.log
+  rc=$(cat "$work/$name.rc" 2>/dev/null || echo 1)
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+  cov=$(grep -Eo 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -n 1 || true)
   if [[ $rc -ne 0 ]]; then
     tail -n 80 "$log"
-    echo "$name: FAILED (exit $rc) after ${execs:-?} executions; input kept in $artifacts/"
+    found=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1 || true)
+    echo "$name: FAILED (exit $rc) after ${execs:-?} executions; input: ${found:-none written, see the log above}"
     failed=1
   else
-    echo "$name: ok, ${execs:-?} executions, no crash"
+    echo "$name: ok, ${execs:-?} executions, ${cov:-cov ?}, no crash"
   fi
 done
 exit "$failed"

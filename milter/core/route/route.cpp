@@ -47,6 +47,25 @@ std::optional<std::string> route_sender(const Route& route, const EnvelopeInput&
     return local + "@" + route.bounce_domain;
 }
 
+std::optional<std::string> verp_decode(std::string_view envelope_recipient) {
+    const auto at = envelope_recipient.rfind('@');
+    if (at == std::string_view::npos) {
+        return std::nullopt;
+    }
+    const auto local = envelope_recipient.substr(0, at);
+    const auto plus = local.find('+');
+    if (plus == std::string_view::npos) {
+        return std::nullopt;
+    }
+    const auto encoded = local.substr(plus + 1);
+    const auto eq = encoded.rfind('=');
+    if (eq == std::string_view::npos || eq == 0 || eq + 1 >= encoded.size() ||
+        encoded.find('@', eq + 1) != std::string_view::npos) {
+        return std::nullopt;  // a domain never holds '@'
+    }
+    return std::string(encoded.substr(0, eq)) + "@" + std::string(encoded.substr(eq + 1));
+}
+
 std::string expand_template(std::string_view text, const TemplateInput& in) {
     std::string out;
     std::size_t i = 0;

@@ -83,6 +83,15 @@ struct TemplateInput {
     std::string_view tag;  // [stats] tag_headers; "" = none
 };
 
+// The recipient a VERP return path encodes, the inverse of route_sender()
+// with return_path = verp: "bounces+bob=example.org@b.example" ->
+// "bob@example.org" (the part after the first "+" of the local part; its
+// last "=" stands for the "@"). nullopt when the address is not
+// VERP-encoded: no "+", nothing before or after that "=", or an "@" after
+// it (a domain never holds one). The bounce domain is not checked: the caller decides which
+// addresses it decodes.
+std::optional<std::string> verp_decode(std::string_view envelope_recipient);
+
 // Expands one template; the result holds no CR, LF or NUL and at most 998
 // bytes.
 std::string expand_template(std::string_view text, const TemplateInput& in);

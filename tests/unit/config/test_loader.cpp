@@ -1,4 +1,5 @@
 // test_loader.cpp - policies as admins write them, good and bad.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -8,8 +9,8 @@
 #include <sstream>
 
 #include "config/loader.hpp"
-#include "config/schema_doc.hpp"
 #include "config/schema.hpp"
+#include "config/schema_doc.hpp"
 
 using namespace staffel;
 using namespace std::chrono_literals;
@@ -245,6 +246,28 @@ TEST_CASE("include cycles, missing includes and missing files are errors", "[con
     auto directory = config::load_policy(dir.path.string());
     REQUIRE(directory.errors.size() == 1);
     CHECK(directory.errors[0].message == "cannot read policy: it is a directory");
+}
+
+TEST_CASE("a FIFO given as a policy or a secret is refused rather than waited on", "[config]") {
+    // open() of a FIFO without a writer blocks; staffeld -n must answer.
+    TempDir dir;
+    const auto fifo = (dir.path / "fifo").string();
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    auto policy = config::load_policy(fifo);
+    REQUIRE(policy.errors.size() == 1);
+    CHECK(policy.errors[0].message == "cannot read policy: not a regular file");
+
+    const auto inc = dir.write("inc.toml", "include = [\"fifo\"]\n");
+    auto included = config::load_policy(inc);
+    REQUIRE(included.errors.size() == 1);
+    CHECK_THAT(included.errors[0].message, Catch::Contains("not a regular file"));
+
+    auto secret = config::load_policy_text("[redis]\npassword_file = \"" + fifo + "\"\n", "p.toml");
+    bool refused = false;
+    for (const auto& e : secret.errors) {
+        refused = refused || e.message.find("is not a regular file") != std::string::npos;
+    }
+    CHECK(refused);
 }
 
 TEST_CASE("the digest follows the bytes of the policy", "[config]") {

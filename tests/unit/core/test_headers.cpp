@@ -52,3 +52,17 @@ TEST_CASE("the author domain is the one domain of the From: mailboxes", "[header
     CHECK(core::mailbox_list_domain(" undisclosed-recipients:;").problem ==
           core::AuthorProblem::Unparsable);
 }
+
+TEST_CASE("an author domain ending in an empty label is unparsable", "[headers]") {
+    // Found by fuzzing (tests/fuzz/corpus/canon/regress_author_trailing_dot):
+    // "example.." lost one dot and came out as the domain "example.".
+    for (const char* v : {" a@example..", " <a@example.com..>", " a@.."}) {
+        CAPTURE(v);
+        const auto got = core::mailbox_list_domain(v);
+        CHECK_FALSE(got.ok);
+        CHECK(got.problem == core::AuthorProblem::Unparsable);
+    }
+    CHECK(core::mailbox_list_domain(" a@example.com.").domain == "example.com");
+    const auto from = core::author_domain({{"From", " Ann <ann@example..>"}});
+    CHECK_FALSE(from.ok);
+}

@@ -125,6 +125,28 @@ TEST_CASE("return paths: plain, VERP for one recipient, keep, null sender", "[ro
     CHECK_FALSE(route_sender(r, {"app@example.com", &one}));
 }
 
+TEST_CASE("VERP return paths decode to the recipient they encode", "[routing][verp]") {
+    Route r;
+    r.bounce_domain = "bounce.example.com";
+    r.return_path = ReturnPath::Verp;
+    for (const char* rcpt :
+         {"bob@example.net", "a+tag@example.org", "\"a=b\"@example.org", "\"x@y\"@example.org"}) {
+        const std::vector<std::string> one{rcpt};
+        const auto sender = route_sender(r, {"app@example.com", &one});
+        REQUIRE(sender);
+        CHECK(verp_decode(*sender) == rcpt);
+    }
+    CHECK(verp_decode("bounces+bob=example.org@b.example") == "bob@example.org");
+    CHECK_FALSE(verp_decode("bounces@b.example"));
+    CHECK_FALSE(verp_decode("bounces+=x@b.example"));
+    CHECK_FALSE(verp_decode("bounces+x=@b.example"));
+    // Found by fuzzing (tests/fuzz/corpus/verp/regress_domain_with_at): an
+    // '@' after the last '=' made a "recipient" whose domain held '@'.
+    CHECK_FALSE(verp_decode("=@@bounces+\xff\xff\xff\xff=@@bounces+n@x"));
+    CHECK_FALSE(verp_decode("bounces+bob=@@b.example"));
+    CHECK_FALSE(verp_decode("bounces+bob=ex@mple.org@b.example"));
+}
+
 TEST_CASE("header templates expand fields, stream and route; line breaks are removed",
           "[routing]") {
     std::vector<HeaderField> fields{{"X-Campaign-Id", " nov-2026 \r\n"},
