@@ -82,7 +82,7 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
     work = make_workdir("staffel-wait-cost-")
-    primary = Redis(work / "primary")
+    primary = Redis(work / "primary", extra_args=["--repl-diskless-sync-delay", "0"])
     primary.start()
     replica = Redis(work / "replica", extra_args=["--replicaof", LOOPBACK, primary.port])
     replica.start()

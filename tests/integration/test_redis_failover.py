@@ -18,6 +18,7 @@ quota refuses messages through the new primary. What must hold:
     the sink holds exactly the accepted messages, each once;
   - every delivered message carries a DKIM signature that python3-dkim (not
     our code) verifies: nothing delivered unsigned;
+  - staffelctl, with the same policy, reads the counter from the new primary;
   - across the failover the quota admits exactly LIMIT messages (a charge
     counts only once the replica holds it, so the promoted replica has lost
     none), and the counter on the new primary holds LIMIT plus at most the
@@ -32,8 +33,8 @@ import time
 from pathlib import Path
 
 from dkim_verify import public_key_record, verify_python_dkim
-from harness import (LOOPBACK, Redis, Server, StartError, free_port, sample_message, smtp_send,
-                     spawn, stop_process, tail, wait_until)
+from harness import (LOOPBACK, STAFFELCTL, Redis, Server, StartError, free_port, sample_message,
+                     smtp_send, spawn, stop_process, tail, wait_until)
 
 SENDER = "alice@example.com"
 LIMIT = 300
@@ -182,8 +183,10 @@ def test_failover_under_load_loses_nothing_and_admits_exactly_the_limit(
         workdir, redis, staffeld_factory, postfix_factory, sink):
     test_start = time.monotonic()
     primary = redis
-    replicas = [Redis(workdir / ("replica%d" % i), extra_args=["--replicaof", LOOPBACK,
-                                                               primary.port])
+    primary.command("CONFIG", "SET", "repl-diskless-sync-delay", "0")  # sync replicas at once
+    replicas = [Redis(workdir / ("replica%d" % i),
+                      extra_args=["--repl-diskless-sync-delay", "0", "--replicaof", LOOPBACK,
+                                  primary.port])
                 for i in range(2)]
     for r in replicas:
         r.start()
@@ -250,6 +253,12 @@ def test_failover_under_load_loses_nothing_and_admits_exactly_the_limit(
         assert counts["accepted"] <= LIMIT, "over-admitted: %d > %d" % (counts["accepted"], LIMIT)
         assert used >= counts["accepted"]
         assert used - counts["accepted"] <= SESSIONS, (used, counts["accepted"])
+        # staffelctl finds the new primary through the sentinels too.
+        r = subprocess.run([STAFFELCTL, "-c", str(nodes[0].policy_path), "quota", "show", SENDER],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        row = r.stdout.splitlines()[1].split()
+        assert row[:4] == ["shared-daily", "sender", str(used), str(LIMIT)], r.stdout
         assert counts["accepted"] == LIMIT == used, (
             "across the failover: %d admitted, counter %d, want %d" % (counts["accepted"], used,
                                                                         LIMIT))

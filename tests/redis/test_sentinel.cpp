@@ -60,8 +60,15 @@ RedisServer::Config tcp() {
     return c;
 }
 
+// A full sync starts at once (Redis waits 5 s for more replicas by default).
+std::vector<std::string> fast_sync() {
+    return {"--repl-diskless-sync-delay", "0"};
+}
+
 std::vector<std::string> replica_of(const RedisServer& primary) {
-    return {"--replicaof", "127.0.0.1", std::to_string(primary.port())};
+    auto args = fast_sync();
+    args.insert(args.end(), {"--replicaof", "127.0.0.1", std::to_string(primary.port())});
+    return args;
 }
 
 void wait_in_sync(const RedisServer& replica) {
@@ -92,7 +99,7 @@ std::vector<std::string> argv(std::initializer_list<const char*> words) {
 }  // namespace
 
 TEST_CASE("the pool refuses a node whose ROLE is not master and asks again", "[sentinel][role]") {
-    RedisServer primary(tcp());
+    RedisServer primary(tcp(), fast_sync());
     RedisServer replica(tcp(), replica_of(primary));
     auto resolver = std::make_shared<ScriptedResolver>(
         std::vector<core::RedisAddress>{replica.address(), primary.address()});
@@ -113,8 +120,8 @@ TEST_CASE("the pool refuses a node whose ROLE is not master and asks again", "[s
 
 TEST_CASE("a READONLY reply closes the connection and marks the primary stale",
           "[sentinel][readonly]") {
-    RedisServer old_primary(tcp());
-    RedisServer new_primary(tcp());
+    RedisServer old_primary(tcp(), fast_sync());
+    RedisServer new_primary(tcp(), fast_sync());
     auto resolver = std::make_shared<ScriptedResolver>(
         std::vector<core::RedisAddress>{old_primary.address(), new_primary.address()});
     RedisPool pool(options_with(resolver));
@@ -139,7 +146,7 @@ TEST_CASE("a READONLY reply closes the connection and marks the primary stale",
 }
 
 TEST_CASE("a script's refused write on a replica reads as READONLY", "[sentinel][readonly]") {
-    RedisServer primary(tcp());
+    RedisServer primary(tcp(), fast_sync());
     RedisServer replica(tcp(), replica_of(primary));
     wait_in_sync(replica);
     const auto r = replica.command({"EVAL", "return redis.call('SET', KEYS[1], '1')", "1", "k"});
@@ -185,7 +192,7 @@ TEST_CASE("SentinelResolver: no sentinel that answers is an error naming the mas
 
 TEST_CASE("wait_replicas: a charge counts once a replica holds it, else a store error",
           "[sentinel][wait]") {
-    RedisServer primary(tcp());
+    RedisServer primary(tcp(), fast_sync());
     core::CounterCharge c;
     c.kind = core::CounterCharge::Kind::Window;
     c.key = "w:{wait}";
