@@ -20,10 +20,11 @@ quota refuses messages through the new primary. What must hold:
     our code) verifies: nothing delivered unsigned;
   - staffelctl, with the same policy, reads the counter from the new primary;
   - across the failover the quota admits exactly LIMIT messages (a charge
-    counts only once the replica holds it, so the promoted replica has lost
-    none), and the counter on the new primary holds LIMIT plus at most the
-    charges whose answer died with the old primary (at most one per
-    connection): never over-admitting.
+    counts only once a replica holds it, so the promoted replica has lost
+    none) and the counter on the new primary holds LIMIT. The one allowed
+    shortfall: a charge that ran but whose WAIT failed (staffeld logs it as
+    a quota store error naming WAIT) stays counted although its message was
+    tempfailed - never over-admitting.
 """
 import os
 import re
@@ -248,20 +249,26 @@ def test_failover_under_load_loses_nothing_and_admits_exactly_the_limit(
             first_accept)
         assert counts["store-error"] > 0, "no message fell into the failover"
 
-        # Exactness: never over-admitting, and exact unless a charge's answer
-        # died with the old primary (then it stays counted, unadmitted).
+        # Exactness: never over-admitting; exact but for charges that ran
+        # and whose WAIT did not confirm them (the old primary died between
+        # the two answers, or the new one had no replica yet): those stay
+        # counted although their message was tempfailed, and staffeld says so.
+        unconfirmed = sum(len(re.findall(r"quota store error: [^\n]*WAIT", n.log()))
+                          for n in nodes)
+        print("charges run but unconfirmed by WAIT (counted, message tempfailed): %d"
+              % unconfirmed)
         assert counts["accepted"] <= LIMIT, "over-admitted: %d > %d" % (counts["accepted"], LIMIT)
-        assert used >= counts["accepted"]
-        assert used - counts["accepted"] <= SESSIONS, (used, counts["accepted"])
+        assert used == LIMIT, "the counter holds %d, want %d" % (used, LIMIT)
+        assert LIMIT - unconfirmed <= counts["accepted"], (counts["accepted"], unconfirmed)
         # staffelctl finds the new primary through the sentinels too.
         r = subprocess.run([STAFFELCTL, "-c", str(nodes[0].policy_path), "quota", "show", SENDER],
                            capture_output=True, text=True, timeout=30)
         assert r.returncode == 0, r.stderr
         row = r.stdout.splitlines()[1].split()
         assert row[:4] == ["shared-daily", "sender", str(used), str(LIMIT)], r.stdout
-        assert counts["accepted"] == LIMIT == used, (
-            "across the failover: %d admitted, counter %d, want %d" % (counts["accepted"], used,
-                                                                        LIMIT))
+        if unconfirmed == 0:
+            assert counts["accepted"] == LIMIT, (
+                "across the failover: %d admitted, want %d" % (counts["accepted"], LIMIT))
 
         # Nothing lost: each accepted message reaches the sink once; nothing else does.
         sink.wait_for(len(accepted), timeout=60)

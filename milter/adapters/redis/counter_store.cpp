@@ -107,7 +107,9 @@ core::Result<RedisReplyPtr> RedisCounterStore::eval_and_wait(RedisPool::Lease& l
         }
         auto acked = lease.reply();
         if (!acked) {
-            return acked.error();
+            // The script may have charged (and even replicated): it stays
+            // counted, unconfirmed.
+            return core::make_error(acked.error().message + " (WAIT after the charge)");
         }
         const redisReply& r = *reply.value();
         if (attempt == 0 && r.type == REDIS_REPLY_ERROR && reply_text(r).starts_with("NOSCRIPT")) {
