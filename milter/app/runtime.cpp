@@ -36,7 +36,9 @@ std::size_t InFlightCounter::wait_idle(std::chrono::milliseconds limit) {
 }
 
 std::unique_ptr<core::CounterStore> make_counter_store(const core::RedisSettings& redis) {
-    return std::make_unique<adapters::RedisCounterStore>(adapters::redis_options(redis));
+    return std::make_unique<adapters::RedisCounterStore>(
+        adapters::redis_options(redis),
+        adapters::ReplicaWait{redis.wait_replicas, redis.wait_timeout});
 }
 
 std::unique_ptr<core::SuppressionStore> make_suppression_store(const core::RedisSettings& redis) {

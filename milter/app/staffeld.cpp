@@ -42,6 +42,7 @@
 #include "adapters/openssl/hmac.hpp"
 #include "adapters/psl/org_domain.hpp"
 #include "adapters/redis/probe.hpp"
+#include "adapters/redis/redis_settings.hpp"
 #include "adapters/redis/round_trips.hpp"
 #include "adapters/redis/route_status.hpp"
 #include "app/event_json.hpp"
@@ -104,9 +105,20 @@ std::unique_ptr<adapters::ThresholdLogger> make_logger(bool foreground) {
 }
 
 void probe_redis(const core::Policy& policy, core::Logger& log) {
-    auto r = adapters::redis_ping(policy.redis.address, policy.redis.connect_timeout);
+    core::RedisAddress address = policy.redis.address;
+    if (!policy.redis.sentinels.empty()) {
+        auto primary = adapters::redis_options(policy.redis).resolver->resolve();
+        if (!primary) {
+            log.warning(primary.error().message);
+            return;
+        }
+        address = *primary;
+        log.info("redis sentinels name " + address.to_string() + " as master " +
+                 policy.redis.master_name);
+    }
+    auto r = adapters::redis_ping(address, policy.redis.connect_timeout);
     if (r) {
-        log.info("redis " + policy.redis.address.to_string() + " reachable (redis " + *r + ")");
+        log.info("redis " + address.to_string() + " reachable (redis " + *r + ")");
     } else {
         log.warning(r.error().message);
     }
@@ -383,7 +395,9 @@ class Daemon {
         }
         logger_->notice("policy reloaded from " + opt_.config + ": policy " + next.digest +
                         " (was " + old->digest + ")");
-        if (next.redis.address.to_string() != old->redis.address.to_string()) {
+        if (next.redis.address != old->redis.address ||
+            next.redis.sentinels != old->redis.sentinels ||
+            next.redis.master_name != old->redis.master_name) {
             probe_redis(next, *logger_);
         }
     }

@@ -145,7 +145,13 @@ bool StatsFlusher::flush() {
 }
 
 adapters::RedisStatsStore& StatsFlusher::store_for(const core::Policy& policy) {
-    const auto address = policy.redis.address.to_string();
+    auto address = policy.redis.address.to_string();
+    for (const auto& s : policy.redis.sentinels) {
+        address += " " + s.to_string();  // a new sentinel list: a new store
+    }
+    if (!policy.redis.sentinels.empty()) {
+        address += " " + policy.redis.master_name;
+    }
     if (!store_ || address != store_address_) {
         store_ = std::make_unique<adapters::RedisStatsStore>(adapters::redis_options(policy.redis));
         store_address_ = address;

@@ -170,6 +170,7 @@ std::vector<FieldSpec> build_schema() {
         {"redis", "on_store_error", "one of \"tempfail\", \"accept\"", "\"tempfail\"",
          string_with(
              [](Policy & p) -> auto& { return p.redis.on_store_error; }, store_error_mode)});
+    add_sentinel_rows(rows);
     add_routing_rows(rows);
     add_suppression_rows(rows);
     add_stats_rows(rows);

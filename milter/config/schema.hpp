@@ -60,6 +60,7 @@ const std::vector<FieldSpec>& schema();
 std::vector<const FieldSpec*> fields_of(std::string_view section);
 
 // The rows of the sections declared in files of their own.
+void add_sentinel_rows(std::vector<FieldSpec>& rows);     // schema_sentinel.cpp
 void add_routing_rows(std::vector<FieldSpec>& rows);      // schema_routing.cpp
 void add_suppression_rows(std::vector<FieldSpec>& rows);  // schema_suppress.cpp
 void add_stats_rows(std::vector<FieldSpec>& rows);        // schema_stats.cpp

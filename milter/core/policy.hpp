@@ -55,6 +55,16 @@ struct RedisSettings {
     std::size_t breaker_timeouts = 3;
     std::chrono::milliseconds breaker_probe_interval{200};  // one PING per interval while open
     StoreErrorMode on_store_error = StoreErrorMode::Tempfail;
+    // Redis Sentinel: when set, the primary is the one these sentinels name
+    // for master_name, and `address` is not used.
+    std::vector<RedisAddress> sentinels;
+    std::string master_name = "staffel";
+    std::string sentinel_username;       // ACL user for AUTH to the sentinels
+    std::string sentinel_password_file;  // "" = no AUTH to the sentinels
+    std::string sentinel_password;       // read from sentinel_password_file; never logged
+    // WAIT after each quota charge: replicas that must hold it, 0 = no WAIT.
+    std::size_t wait_replicas = 0;
+    std::chrono::milliseconds wait_timeout{100};
 
     bool operator==(const RedisSettings&) const = default;
 };

@@ -394,8 +394,10 @@ class RedisError(Exception):
 class Redis(Server):
     """A throw-away redis-server on a free loopback port (and optionally a unix socket)."""
 
-    def __init__(self, tmpdir, unixsocket: bool = False, max_seconds: float | None = None):
+    def __init__(self, tmpdir, unixsocket: bool = False, max_seconds: float | None = None,
+                 extra_args=()):
         super().__init__()
+        self.extra_args = [str(a) for a in extra_args]  # e.g. ["--replicaof", host, port]
         self.dir = Path(tmpdir) / "redis"
         self.dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.dir, 0o755)
@@ -428,6 +430,7 @@ class Redis(Server):
                     "--protected-mode", "yes"]
             if self.unixsocket:
                 argv += ["--unixsocket", self.unixsocket, "--unixsocketperm", "777"]
+            argv += self.extra_args
             self.proc = spawn(argv, self.log_path, detached=self.detached)
             self.port = port
             try:

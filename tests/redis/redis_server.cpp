@@ -78,7 +78,10 @@ std::int64_t now_us() {
         .count();
 }
 
-RedisServer::RedisServer(Config config) : config_(std::move(config)) {
+RedisServer::RedisServer(Config config) : RedisServer(std::move(config), {}) {}
+
+RedisServer::RedisServer(Config config, std::vector<std::string> extra_args)
+    : config_(std::move(config)), extra_args_(std::move(extra_args)) {
     std::string pattern = (std::filesystem::temp_directory_path() / "staffel-redis-XXXXXX");
     if (::mkdtemp(pattern.data()) == nullptr) {
         throw std::runtime_error("mkdtemp failed");
@@ -127,6 +130,7 @@ void RedisServer::start() {
     if (!config_.password.empty()) {
         args.insert(args.end(), {"--requirepass", config_.password});
     }
+    args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     std::vector<char*> argv;
     argv.reserve(args.size() + 1);
     for (auto& a : args) {

@@ -30,6 +30,8 @@ class RedisServer {
 
     RedisServer() : RedisServer(Config{}) {}
     explicit RedisServer(Config config);
+    // With more redis-server arguments, e.g. {"--replicaof", "127.0.0.1", "6379"}.
+    RedisServer(Config config, std::vector<std::string> extra_args);
     ~RedisServer();
     RedisServer(const RedisServer&) = delete;
     RedisServer& operator=(const RedisServer&) = delete;
@@ -38,6 +40,7 @@ class RedisServer {
     void kill();             // SIGKILL, reaped
     void signal(int signo);  // e.g. SIGSTOP, SIGCONT
     [[nodiscard]] core::RedisAddress address() const;
+    [[nodiscard]] std::uint16_t port() const { return port_; }
     // Options for the store with short timeouts suited to tests.
     [[nodiscard]] adapters::RedisOptions options() const;
 
@@ -51,6 +54,7 @@ class RedisServer {
 
   private:
     Config config_;
+    std::vector<std::string> extra_args_;
     std::string dir_;
     std::string socket_;
     std::uint16_t port_ = 0;

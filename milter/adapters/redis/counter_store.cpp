@@ -47,8 +47,9 @@ void append_fields(std::vector<std::string>& argv, const CounterCharge& c, bool 
 
 }  // namespace
 
-RedisCounterStore::RedisCounterStore(RedisOptions options)
+RedisCounterStore::RedisCounterStore(RedisOptions options, ReplicaWait wait)
     : pool_(named(std::move(options), "quota store")),
+      wait_(wait),
       scripts_{embedded_script("quota_charge.lua"), embedded_script("quota_refund.lua"),
                embedded_script("quota_read.lua")} {}
 
@@ -76,7 +77,9 @@ core::Result<RedisReplyPtr> RedisCounterStore::eval(Which which,
     if (!lease) {
         return fail(lease.error());
     }
-    auto reply = lease.value().eval_script(script, std::move(argv), script_loads_);
+    auto reply = which == Which::Charge && wait_.replicas > 0
+                     ? eval_and_wait(lease.value(), script, std::move(argv))
+                     : lease.value().eval_script(script, std::move(argv), script_loads_);
     if (!reply) {
         return fail(reply.error());
     }
@@ -84,6 +87,54 @@ core::Result<RedisReplyPtr> RedisCounterStore::eval(Which which,
         return fail(pool_.error(script.name + ": " + std::string(reply_text(*reply.value()))));
     }
     return reply;
+}
+
+// EVALSHA and WAIT in one round trip; on NOSCRIPT, EVAL and WAIT in a
+// second. An error reply of the script is returned as such (eval() reports
+// it); a WAIT that falls short is an error.
+core::Result<RedisReplyPtr> RedisCounterStore::eval_and_wait(RedisPool::Lease& lease,
+                                                             const Script& script,
+                                                             std::vector<std::string> args) {
+    const std::vector<std::string> wait{"WAIT", std::to_string(wait_.replicas),
+                                        std::to_string(wait_.timeout.count())};
+    args.insert(args.begin(), {std::string("EVALSHA"), script.sha1});
+    for (int attempt = 0;; ++attempt) {
+        lease.append(args);
+        lease.append(wait);
+        auto reply = lease.reply();
+        if (!reply) {
+            return reply.error();
+        }
+        auto acked = lease.reply();
+        if (!acked) {
+            // The script may have charged (and even replicated): it stays
+            // counted, unconfirmed.
+            return core::make_error(acked.error().message + " (WAIT after the charge)");
+        }
+        const redisReply& r = *reply.value();
+        if (attempt == 0 && r.type == REDIS_REPLY_ERROR && reply_text(r).starts_with("NOSCRIPT")) {
+            script_loads_.fetch_add(1, std::memory_order_relaxed);
+            args[0] = "EVAL";
+            args[1] = script.source;
+            continue;
+        }
+        if (r.type == REDIS_REPLY_ERROR) {
+            return reply;
+        }
+        const redisReply& w = *acked.value();
+        if (w.type != REDIS_REPLY_INTEGER) {
+            return pool_.error("WAIT: " + (w.type == REDIS_REPLY_ERROR
+                                               ? std::string(reply_text(w))
+                                               : std::string("unexpected reply")));
+        }
+        if (w.integer < static_cast<long long>(wait_.replicas)) {
+            return pool_.error("WAIT: " + std::to_string(w.integer) + " of " +
+                               std::to_string(wait_.replicas) +
+                               " replicas acknowledged the charge within " +
+                               std::to_string(wait_.timeout.count()) + "ms");
+        }
+        return reply;
+    }
 }
 
 core::Result<core::ChargeOutcome> RedisCounterStore::charge(

@@ -7,6 +7,11 @@
 //   Redis answers NOSCRIPT (restart, SCRIPT FLUSH), the same connection
 //   sends EVAL with the full source, which runs it and caches it again;
 //   script_loads() counts these.
+// Replication: with ReplicaWait::replicas > 0, charge() pipelines
+//   `WAIT replicas timeout` behind the script (still one round trip) and
+//   answers a store error unless that many replicas acknowledged the
+//   charge within the timeout; the charge then stays counted (it may have
+//   reached some replica). A failover can then not lose an admitted charge.
 // Semantics: those of core/quota/store.hpp; the scripts are the reference.
 //   refund() answers true when every counter still held something to undo
 //   (false if some had expired meanwhile: nothing was left to give back).
@@ -22,6 +27,8 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -33,9 +40,15 @@
 
 namespace staffel::adapters {
 
+// WAIT after each charge ([redis] wait_replicas, wait_timeout).
+struct ReplicaWait {
+    std::size_t replicas = 0;  // 0 = no WAIT
+    std::chrono::milliseconds timeout{100};
+};
+
 class RedisCounterStore final : public core::CounterStore {
   public:
-    explicit RedisCounterStore(RedisOptions options);
+    explicit RedisCounterStore(RedisOptions options, ReplicaWait wait = {});
     ~RedisCounterStore() override;
     RedisCounterStore(const RedisCounterStore&) = delete;
     RedisCounterStore& operator=(const RedisCounterStore&) = delete;
@@ -61,8 +74,11 @@ class RedisCounterStore final : public core::CounterStore {
 
     core::Result<RedisReplyPtr> eval(Which which, std::span<const core::CounterCharge> counters);
     core::Error fail(core::Error error);
+    core::Result<RedisReplyPtr> eval_and_wait(RedisPool::Lease& lease, const Script& script,
+                                              std::vector<std::string> args);
 
     RedisPool pool_;
+    const ReplicaWait wait_;
     std::vector<Script> scripts_;  // indexed by Which
     std::atomic<std::uint64_t> errors_{0};
     std::atomic<std::uint64_t> script_loads_{0};

@@ -139,6 +139,9 @@ core::Result<RedisReplyPtr> RedisPool::Lease::command(std::span<const std::strin
         return pool_->io_error(context_, saved_errno, pool_->options_.command_timeout);
     }
     answered_ = true;
+    if (pool_->demoted(*reply)) {
+        broken_ = true;
+    }
     return reply;
 }
 
@@ -188,6 +191,9 @@ core::Result<RedisReplyPtr> RedisPool::Lease::reply() {
         return pool_->io_error(context_, saved_errno, pool_->options_.command_timeout);
     }
     answered_ = true;
+    if (pool_->demoted(*reply)) {
+        broken_ = true;
+    }
     return reply;
 }
 
@@ -218,7 +224,9 @@ RedisPool::~RedisPool() {
 }
 
 core::Error RedisPool::error(std::string_view what) const {
-    std::string text = "Redis at " + address_ + ": " + std::string(what);
+    std::string text = "Redis at " +
+                       (options_.resolver ? options_.resolver->describe() : address_) + ": " +
+                       std::string(what);
     const std::string& secret = options_.password;
     if (!secret.empty()) {
         for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret, at + 1)) {
@@ -238,8 +246,21 @@ bool RedisPool::breaker_open() const {
     return breaker_open_;
 }
 
+bool RedisPool::demoted(const redisReply& reply) const {
+    if (!options_.resolver || reply.type != REDIS_REPLY_ERROR ||
+        !is_readonly_error(reply_text(reply))) {
+        return false;
+    }
+    options_.resolver->mark_stale();
+    return true;
+}
+
 core::Error RedisPool::io_error(const redisContext* context, int saved_errno,
                                 std::chrono::milliseconds timeout) const {
+    if (options_.resolver) {
+        // The primary may have died or moved: ask the sentinels again.
+        options_.resolver->mark_stale();
+    }
     if (is_timeout(context, saved_errno)) {
         return error("timed out after " + ms_text(timeout));
     }
@@ -254,7 +275,14 @@ core::Error RedisPool::io_error(const redisContext* context, int saved_errno,
 
 core::Result<redisContext*> RedisPool::connect(bool* timed_out) {
     const timeval connect_tv = to_timeval(options_.connect_timeout);
-    const auto& a = options_.address;
+    core::RedisAddress a = options_.address;
+    if (options_.resolver) {
+        auto resolved = options_.resolver->resolve();
+        if (!resolved) {
+            return resolved.error();
+        }
+        a = std::move(resolved).value();
+    }
     errno = 0;
     ContextPtr c(a.kind == core::RedisAddress::Kind::Unix
                      ? redisConnectUnixWithTimeout(a.path.c_str(), connect_tv)
@@ -295,6 +323,13 @@ core::Result<redisContext*> RedisPool::connect(bool* timed_out) {
         }
         if (reply->type == REDIS_REPLY_ERROR) {
             return error("authentication failed: " + std::string(reply->str, reply->len));
+        }
+    }
+    if (options_.resolver) {
+        const std::string why = check_primary(c.get());
+        if (!why.empty()) {
+            options_.resolver->mark_stale();
+            return error(why);
         }
     }
     return c.release();

@@ -22,6 +22,10 @@
 //   breaker_probe_interval, each bounded by the timeouts). The first answer
 //   (the probe's, or any round trip still under way) closes it again. Each
 //   opening and closing is counted and logged (redis_round_trips()).
+// Failover: with a resolver (adapters/redis/sentinel: Redis Sentinel), each
+//   new connection goes to the address the resolver names and is refused
+//   unless its ROLE is master; a connection error or a READONLY reply marks
+//   that address stale, so the next connection asks the sentinels again.
 // Thread-safety: RedisPool is thread-safe. A Lease belongs to one thread at
 //   a time and must not outlive its pool.
 // Errors: core::Result errors naming the address ("Redis at
@@ -53,6 +57,7 @@
 #include <vector>
 
 #include "adapters/redis/embedded_script.hpp"
+#include "adapters/redis/sentinel.hpp"
 #include "core/endpoints.hpp"
 #include "core/result.hpp"
 
@@ -74,6 +79,8 @@ struct RedisOptions {
     // breaker opens; 0 = never open.
     std::size_t breaker_timeouts = 3;
     std::chrono::milliseconds breaker_probe_interval{200};  // between probes while open
+    // Set: connect where it says (the primary Sentinel names), not to `address`.
+    std::shared_ptr<RedisResolver> resolver;
 };
 
 struct RedisReplyDeleter {
@@ -161,6 +168,8 @@ class RedisPool {
     // that timed out from other failures.
     core::Result<redisContext*> connect(bool* timed_out = nullptr);
     core::Result<Lease> open_new(std::unique_lock<std::mutex>& lock);
+    // A READONLY reply: the node was demoted; the resolver is asked again.
+    bool demoted(const redisReply& reply) const;
     core::Error io_error(const redisContext* context, int saved_errno,
                          std::chrono::milliseconds timeout) const;
     // How a lease ended, for the pool and its circuit breaker.

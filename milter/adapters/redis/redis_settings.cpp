@@ -1,6 +1,7 @@
 // redis_settings.cpp - see redis_settings.hpp.
 #include "adapters/redis/redis_settings.hpp"
 
+#include <memory>
 #include <utility>
 
 namespace staffel::adapters {
@@ -15,6 +16,20 @@ RedisOptions redis_options(const core::RedisSettings& redis) {
     o.pool_size = redis.pool_size;
     o.breaker_timeouts = redis.breaker_timeouts;
     o.breaker_probe_interval = redis.breaker_probe_interval;
+    if (!redis.sentinels.empty()) {
+        SentinelOptions s;
+        s.sentinels = redis.sentinels;
+        s.master_name = redis.master_name;
+        s.username = redis.sentinel_username;
+        s.password = redis.sentinel_password;
+        s.connect_timeout = redis.connect_timeout;
+        s.command_timeout = redis.command_timeout;
+        o.resolver = std::make_shared<SentinelResolver>(std::move(s));
+        // A failover promotes a replica within seconds: retry often enough
+        // to use it at once. Each retry is one sentinel question and one
+        // connect, both cheap.
+        o.max_backoff = std::chrono::milliseconds(200);
+    }
     return o;
 }
 

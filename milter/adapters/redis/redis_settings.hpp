@@ -14,8 +14,10 @@
 
 namespace staffel::adapters {
 
-// Address, timeouts, credentials and pool size of `redis`; the other
-// RedisOptions keep their defaults.
+// Address (or a SentinelResolver when `redis.sentinels` is set), timeouts,
+// credentials and pool size of `redis`; the other RedisOptions keep their
+// defaults, except a shorter max_backoff (200 ms) with Sentinel. Each call
+// makes a resolver of its own.
 RedisOptions redis_options(const core::RedisSettings& redis);
 
 // `options` with its name set ("quota store"), for the pool's log lines.
