@@ -33,9 +33,22 @@ Modes (--modes, comma-separated; default bare,staffeld-unix,staffeld-inet):
                         Prometheus on a loopback port, scraped after the run)
   opendkim-rsa          Debian's opendkim (-f, own config, unix socket) signing
                         bench.example with the same RSA-2048 key, relaxed/relaxed
+  opendkim-postfwd      the stack an admin assembles today: opendkim-rsa plus
+                        Debian's postfwd (needs `apt-get install postfwd`) with
+                        a per-sender daily rate, asked at RCPT through
+                        smtpd_recipient_restrictions = check_policy_service
+                        inet:127.0.0.1:PORT. postfwd runs as a private server
+                        on a free loopback port with its own rules and pid file
+                        in the bench's temporary directory. Its postfwd1 binary
+                        is used (one process): postfwd2's policy children exit
+                        at start where no syslog socket (/dev/log) is listening.
+                        Its CPU is the "policy" column.
   null-milter           tests/bench/null_milter.c (compiled here against Debian's
                         libmilter): every stage but end of message negotiated
                         away, "continue" there - the floor any milter costs
+  The summary gives each mode's median msgs/s and CPU ms/message across all
+  processes (Postfix, milter, policy server, Redis) and the throughput ratios
+  to bare, to staffeld-rsa and to opendkim-postfwd, where those ran too.
   Every staffeld mode serves Prometheus metrics on a loopback port, scraped
   before and after the measured run: "trips" is staffeld's own count of Redis
   round trips (staffel_redis_round_trips_total) per message.
@@ -66,6 +79,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -79,12 +93,13 @@ from dkim_verify import public_key_record, verify_python_dkim  # noqa: E402
 MODES = ("bare", "staffeld-unix", "staffeld-inet", "staffeld-quota", "staffeld-sender-quota",
          "staffeld-ip-rate", "staffeld-suppress", "staffeld-routes", "staffeld-stats",
          "staffeld-events", "staffeld-all", "staffeld-rsa", "staffeld-rsa-ed25519",
-         "staffeld-rsa-stats", "opendkim-rsa", "null-milter")
+         "staffeld-rsa-stats", "opendkim-rsa", "opendkim-postfwd", "null-milter")
 ALIASES = {"staffeld": "staffeld-unix"}
 DEFAULT_MODES = ("bare", "staffeld-unix", "staffeld-inet")
 # The selectors each mode signs with (the key files are named after them).
 SIGNS = {"staffeld-rsa": ("rsa",), "staffeld-rsa-ed25519": ("rsa", "ed"),
-         "staffeld-rsa-stats": ("rsa",), "staffeld-all": ("rsa",), "opendkim-rsa": ("rsa",)}
+         "staffeld-rsa-stats": ("rsa",), "staffeld-all": ("rsa",), "opendkim-rsa": ("rsa",),
+         "opendkim-postfwd": ("rsa",)}
 KEY_ALGORITHMS = {"rsa": ("RSA", "rsa-sha256"), "ed": ("ed25519", "ed25519-sha256")}
 DOMAIN = "bench.example"
 SENDER = "from@" + DOMAIN  # smtp-source writes "From: <-f address>"
@@ -94,7 +109,9 @@ CHECK_RCPT = "to@check.bench.test"  # routed to the capture sink
 PAIRS = (("staffeld-inet", "staffeld-unix"), ("staffeld-quota", "staffeld-unix"),
          ("staffeld-rsa-stats", "staffeld-rsa"), ("staffeld-rsa", "staffeld-unix"),
          ("staffeld-rsa-ed25519", "staffeld-rsa"), ("staffeld-rsa", "opendkim-rsa"),
-         ("staffeld-unix", "null-milter"))
+         ("staffeld-unix", "null-milter"), ("staffeld-all", "staffeld-rsa"))
+# Reference modes of the summary's ratio columns.
+REFERENCES = (("bare", "/bare"), ("staffeld-rsa", "/rsa"), ("opendkim-postfwd", "/stack"))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -198,6 +215,75 @@ class NullMilter(harness.Server):
 
     def stop(self):
         harness.stop_process(self.proc)
+        self._unregister()
+
+
+POSTFWD_BIN = "/usr/sbin/postfwd1"
+
+# A per-sender daily rate that the bench never reaches, asked per recipient.
+POSTFWD_RULES = """\
+id=SENDER_DAILY; protocol_state==RCPT; \
+    action=rate(sender/1000000000/86400/450 4.7.1 sender over its daily limit)
+"""
+
+
+class Postfwd(harness.Server):
+    """Debian's postfwd (postfwd1 -d) on a free loopback port, rules and pid file in tmpdir.
+
+    postfwd1 detaches itself (Net::Server setsid); its PID is read from the
+    pid file it writes, and stop() signals that PID only.
+    """
+
+    def __init__(self, tmpdir):
+        super().__init__()
+        self.dir = Path(tmpdir) / "postfwd"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.dir, 0o777)  # postfwd writes its pid file as nobody
+        self.rules = self.dir / "postfwd.cf"
+        self.pid_file = self.dir / "postfwd.pid"
+        self.log_path = self.dir / "postfwd.log"
+        self.port = None
+        self.pid = None
+
+    @property
+    def policy_spec(self):
+        return "inet:%s:%d" % (harness.LOOPBACK, self.port)
+
+    def start(self):
+        if not os.access(POSTFWD_BIN, os.X_OK):
+            raise RuntimeError("no postfwd at %s (apt-get install postfwd)" % POSTFWD_BIN)
+        self.rules.write_text(POSTFWD_RULES)
+        os.chmod(self.rules, 0o644)
+        self.port = harness.free_port()
+        launcher = harness.spawn([POSTFWD_BIN, "-d", "-P", "-n", "-f", self.rules,
+                                  "-i", harness.LOOPBACK, "-p", str(self.port),
+                                  "--pidfile", self.pid_file, "-u", "nobody", "-g", "nogroup"],
+                                 self.log_path)
+        launcher.wait(30)
+
+        def pid_written():
+            try:
+                return int(self.pid_file.read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                return None
+        self.pid = harness.wait_until(pid_written, 15, what="postfwd pid file")
+        self._register("pid", str(self.pid), self.dir)
+        harness.wait_until(lambda: harness.tcp_accepts(harness.LOOPBACK, self.port), 15,
+                           what="postfwd on %d" % self.port)
+        return self
+
+    def stop(self):
+        if self.pid:
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+                deadline = time.monotonic() + 10
+                while os.path.exists("/proc/%d" % self.pid) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                if os.path.exists("/proc/%d" % self.pid):
+                    os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.pid = None
         self._unregister()
 
 
@@ -349,7 +435,7 @@ def start_milter(mode, run_dir, redis, keys):
     """Starts the mode's milter; returns (server or None, uses_redis)."""
     if mode == "bare":
         return None, False
-    if mode == "opendkim-rsa":
+    if mode in ("opendkim-rsa", "opendkim-postfwd"):
         return harness.OpenDkim(run_dir, DOMAIN, "rsa", keys.paths["rsa"]).start(), False
     if mode == "null-milter":
         return NullMilter(run_dir).start(), False
@@ -414,11 +500,12 @@ def check_signatures(args, mode, postfix, capture, keys, timeout):
     return signed, verified
 
 
-def measure(args, postfix, sink, milter, redis, uses_redis, timeout):
+def measure(args, postfix, sink, milter, redis, uses_redis, timeout, policy=None):
     """Sends args.messages; returns the figures of one run."""
     def cpu():
         return (postfix_cpu(postfix), proc_cpu(milter.pid if milter else None),
-                proc_cpu(redis.pid) if uses_redis else 0.0)
+                proc_cpu(redis.pid) if uses_redis else 0.0,
+                proc_cpu(policy.pid) if policy else 0.0)
 
     base = sink.count()
     stats0 = command_stats(redis) if uses_redis else {}
@@ -459,6 +546,7 @@ def measure(args, postfix, sink, milter, redis, uses_redis, timeout):
         "cpu_postfix": 1000 * (cpu1[0] - cpu0[0]) / n,
         "cpu_milter": 1000 * (cpu1[1] - cpu0[1]) / n,
         "cpu_redis": 1000 * (cpu1[2] - cpu0[2]) / n,
+        "cpu_policy": 1000 * (cpu1[3] - cpu0[3]) / n,
     }
 
 
@@ -468,14 +556,17 @@ def one_run(args, mode, run_dir, sink, capture, redis, keys):
     os.chmod(run_dir, 0o755)
     milter = None
     postfix = None
+    policy = None
     try:
         milter, uses_redis = start_milter(mode, run_dir, redis, keys)
+        extra = {"in_flow_delay": "0",
+                 "transport_maps": "inline:{ %s=smtp:[%s]:%d }" % (
+                     CHECK_RCPT.split("@")[1], harness.LOOPBACK, capture.port)}
+        if mode == "opendkim-postfwd":
+            policy = Postfwd(run_dir).start()
+            extra["smtpd_recipient_restrictions"] = "check_policy_service %s" % policy.policy_spec
         postfix = harness.Postfix(run_dir, sink.port, milter=milter.socket_spec if milter else None,
-                                  extra_main_cf={
-                                      "in_flow_delay": "0",
-                                      "transport_maps": "inline:{ %s=smtp:[%s]:%d }" % (
-                                          CHECK_RCPT.split("@")[1], harness.LOOPBACK,
-                                          capture.port)})
+                                  extra_main_cf=extra)
         postfix.start()
         timeout = max(120.0, args.messages / 10.0)
         if args.warmup:
@@ -484,7 +575,7 @@ def one_run(args, mode, run_dir, sink, capture, redis, keys):
                         args.reuse, rcpts=args.rcpts)
             wait_delivered(postfix, sink, base + args.warmup, timeout)
 
-        result = measure(args, postfix, sink, milter, redis, uses_redis, timeout)
+        result = measure(args, postfix, sink, milter, redis, uses_redis, timeout, policy)
         result["signed"], result["verified"] = (
             check_signatures(args, mode, postfix, capture, keys, timeout) if args.check
             else (None, None))
@@ -503,6 +594,8 @@ def one_run(args, mode, run_dir, sink, capture, redis, keys):
             postfix.stop()
         if milter:
             milter.stop()
+        if policy:
+            policy.stop()
 
 
 # ---------------------------------------------------------------- main
@@ -550,6 +643,9 @@ def available_modes(modes):
             print("note: no staffeld at %s; skipping %s" % (harness.STAFFELD, m))
         elif m.startswith("opendkim") and not os.access(harness.OPENDKIM_BIN, os.X_OK):
             print("note: no opendkim at %s; skipping %s" % (harness.OPENDKIM_BIN, m))
+        elif m == "opendkim-postfwd" and not os.access(POSTFWD_BIN, os.X_OK):
+            print("note: no postfwd at %s (apt-get install postfwd); skipping %s"
+                  % (POSTFWD_BIN, m))
         else:
             keep.append(m)
     return keep
@@ -567,9 +663,9 @@ def run_all(args, modes, work):
             print("signed, verified: of %d sample messages after each run, how many carry a "
                   "DKIM-Signature for %s, and how many verify (signing modes)"
                   % (args.check, DOMAIN))
-        print("%-21s %4s %9s %9s %8s %9s %9s %9s %7s %9s %8s %6s %6s" % (
-            "mode", "run", "msgs/s", "submit/s", "seconds", "postfix", "milter", "redis",
-            "signed", "verified", "scripts", "cmds", "trips"))
+        print("%-21s %4s %9s %9s %8s %9s %9s %7s %9s %7s %9s %8s %6s %6s" % (
+            "mode", "run", "msgs/s", "submit/s", "seconds", "postfix", "milter", "policy",
+            "redis", "signed", "verified", "scripts", "cmds", "trips"))
         for i in range(args.runs):
             for m in modes:
                 run_dir = work / ("run%d-%s" % (i + 1, m))
@@ -585,10 +681,10 @@ def run_all(args, modes, work):
                 results[m].append(r)
                 signed = "-" if r["signed"] is None else str(r["signed"])
                 verified = "-" if r["signed"] is None or m not in SIGNS else str(r["verified"])
-                print("%-21s %4d %9.0f %9.0f %8.2f %9.2f %9.2f %9.2f %7s %9s %8.3f %6.2f %6.2f" % (
-                    m, i + 1, r["msgs_s"], r["submit_s"], r["seconds"], r["cpu_postfix"],
-                    r["cpu_milter"], r["cpu_redis"], signed, verified, r["scripts"], r["cmds"],
-                    r["trips"]), flush=True)
+                print("%-21s %4d %9.0f %9.0f %8.2f %9.2f %9.2f %7.2f %9.2f %7s %9s %8.3f %6.2f %6.2f"
+                      % (m, i + 1, r["msgs_s"], r["submit_s"], r["seconds"], r["cpu_postfix"],
+                         r["cpu_milter"], r["cpu_policy"], r["cpu_redis"], signed, verified,
+                         r["scripts"], r["cmds"], r["trips"]), flush=True)
     return results, failures
 
 
@@ -596,20 +692,30 @@ def report(modes, results, failures):
     """Prints medians and ratios; returns {mode: medians}."""
     med = {}
     print()
-    print("%-21s %5s %9s %9s %9s %9s %10s" % ("median", "runs", "msgs/s", "postfix", "milter",
-                                               "redis", "cpu total"))
+    print("%-21s %5s %9s %9s %9s %7s %9s %10s %6s %6s %6s %6s" % (
+        "median", "runs", "msgs/s", "postfix", "milter", "policy", "redis", "cpu total",
+        "trips", "/bare", "/rsa", "/stack"))
     for m in modes:
         rs = results[m]
         if not rs:
             print("%-21s %5d %9s" % (m, 0, "-"))
             continue
         for r in rs:
-            r["cpu_total"] = r["cpu_postfix"] + r["cpu_milter"] + r["cpu_redis"]
+            r["cpu_total"] = r["cpu_postfix"] + r["cpu_milter"] + r["cpu_policy"] + r["cpu_redis"]
         med[m] = {k: statistics.median(r[k] for r in rs)
-                  for k in ("msgs_s", "cpu_postfix", "cpu_milter", "cpu_redis", "cpu_total")}
-        print("%-21s %5d %9.0f %9.2f %9.2f %9.2f %10.2f" % (
-            m, len(rs), med[m]["msgs_s"], med[m]["cpu_postfix"], med[m]["cpu_milter"],
-            med[m]["cpu_redis"], med[m]["cpu_total"]))
+                  for k in ("msgs_s", "cpu_postfix", "cpu_milter", "cpu_policy", "cpu_redis",
+                            "cpu_total", "trips")}
+    for m in modes:
+        if m not in med:
+            continue
+        ratios = ["%6.2f" % (med[m]["msgs_s"] / med[ref]["msgs_s"]) if ref in med else "%6s" % "-"
+                  for ref, _label in REFERENCES]
+        print("%-21s %5d %9.0f %9.2f %9.2f %7.2f %9.2f %10.2f %6.2f %s" % (
+            m, len(results[m]), med[m]["msgs_s"], med[m]["cpu_postfix"], med[m]["cpu_milter"],
+            med[m]["cpu_policy"], med[m]["cpu_redis"], med[m]["cpu_total"], med[m]["trips"],
+            " ".join(ratios)))
+    print("(/bare, /rsa, /stack: median msgs/s divided by that of bare, staffeld-rsa and "
+          "opendkim-postfwd; cpu total: all processes, ms/message)")
 
     print()
     print("Redis commands per message by name (median of the runs; scripts' own commands "
