@@ -46,6 +46,8 @@ Modes (--modes, comma-separated; default bare,staffeld-unix,staffeld-inet):
   null-milter           tests/bench/null_milter.c (compiled here against Debian's
                         libmilter): every stage but end of message negotiated
                         away, "continue" there - the floor any milter costs
+  null-milter-rcpt      the same, built with -DANSWER_RCPT: it also answers
+                        each RCPT TO - the floor of a reply per recipient
   The summary gives each mode's median msgs/s and CPU ms/message across all
   processes (Postfix, milter, policy server, Redis) and the throughput ratios
   to bare, to staffeld-rsa and to opendkim-postfwd, where those ran too.
@@ -93,7 +95,8 @@ from dkim_verify import public_key_record, verify_python_dkim  # noqa: E402
 MODES = ("bare", "staffeld-unix", "staffeld-inet", "staffeld-quota", "staffeld-sender-quota",
          "staffeld-ip-rate", "staffeld-suppress", "staffeld-routes", "staffeld-stats",
          "staffeld-events", "staffeld-all", "staffeld-rsa", "staffeld-rsa-ed25519",
-         "staffeld-rsa-stats", "opendkim-rsa", "opendkim-postfwd", "null-milter")
+         "staffeld-rsa-stats", "opendkim-rsa", "opendkim-postfwd", "null-milter",
+         "null-milter-rcpt")
 ALIASES = {"staffeld": "staffeld-unix"}
 DEFAULT_MODES = ("bare", "staffeld-unix", "staffeld-inet")
 # The selectors each mode signs with (the key files are named after them).
@@ -109,7 +112,8 @@ CHECK_RCPT = "to@check.bench.test"  # routed to the capture sink
 PAIRS = (("staffeld-inet", "staffeld-unix"), ("staffeld-quota", "staffeld-unix"),
          ("staffeld-rsa-stats", "staffeld-rsa"), ("staffeld-rsa", "staffeld-unix"),
          ("staffeld-rsa-ed25519", "staffeld-rsa"), ("staffeld-rsa", "opendkim-rsa"),
-         ("staffeld-unix", "null-milter"), ("staffeld-all", "staffeld-rsa"))
+         ("staffeld-unix", "null-milter"), ("staffeld-all", "staffeld-rsa"),
+         ("null-milter-rcpt", "null-milter"))
 # Reference modes of the summary's ratio columns.
 REFERENCES = (("bare", "/bare"), ("staffeld-rsa", "/rsa"), ("opendkim-postfwd", "/stack"))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -190,8 +194,9 @@ NULL_MILTER_SOURCE = Path(__file__).resolve().parent / "null_milter.c"
 class NullMilter(harness.Server):
     """tests/bench/null_milter.c, built with cc against Debian's libmilter, on a unix socket."""
 
-    def __init__(self, tmpdir):
+    def __init__(self, tmpdir, answer_rcpt: bool = False):
         super().__init__()
+        self.answer_rcpt = answer_rcpt
         self.dir = Path(tmpdir) / "null-milter"
         self.dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.dir, 0o755)
@@ -205,7 +210,8 @@ class NullMilter(harness.Server):
         return self.proc.pid if self.proc else None
 
     def start(self):
-        subprocess.run(["cc", "-O2", "-o", str(self.binary), str(NULL_MILTER_SOURCE),
+        flags = ["-DANSWER_RCPT"] if self.answer_rcpt else []
+        subprocess.run(["cc", "-O2", *flags, "-o", str(self.binary), str(NULL_MILTER_SOURCE),
                         "-lmilter", "-pthread"], check=True, capture_output=True, timeout=120)
         self.proc = harness.spawn([str(self.binary), self.socket_spec], self.dir / "log")
         self._register("pid", str(self.proc.pid), self.dir)
@@ -437,8 +443,8 @@ def start_milter(mode, run_dir, redis, keys):
         return None, False
     if mode in ("opendkim-rsa", "opendkim-postfwd"):
         return harness.OpenDkim(run_dir, DOMAIN, "rsa", keys.paths["rsa"]).start(), False
-    if mode == "null-milter":
-        return NullMilter(run_dir).start(), False
+    if mode in ("null-milter", "null-milter-rcpt"):
+        return NullMilter(run_dir, answer_rcpt=mode == "null-milter-rcpt").start(), False
     kind = "inet" if mode == "staffeld-inet" else "unix"
     # The socket is the one Staffeld passes with --socket, over the policy's.
     socket_spec = "unix:%s" % (run_dir / "staffeld.sock")
