@@ -173,7 +173,7 @@ def test_check_follows_each_keys_time(tmp_path):
     policy = tmp_path / "staffel.toml"
     zone = tmp_path / "records.zone"
     retired_at = rfc3339(now - HOUR)
-    starts_at = rfc3339(now + 3 * HOUR + 120)
+    starts_at = rfc3339(now + 3 * HOUR + 90)  # mid-minute: "3h 1m" however fast the check runs
 
     # A retired key need not be published; one due to start must be (2).
     policy.write_text(cur.snippet + "\n" + gone.snippet + "not_after = %s\n\n" % retired_at +
