@@ -49,7 +49,7 @@ std::pair<StoreErrorMode, std::string> store_error_mode(const std::vector<Planne
 }  // namespace
 
 Result<ChargeOutcome> Session::charge_planned(const std::vector<PlannedCharge>& planned,
-                                             std::vector<CounterCharge>& charges) {
+                                              std::vector<CounterCharge>& charges) {
     charges.clear();
     charges.reserve(planned.size());
     for (const auto& p : planned) {
@@ -89,7 +89,10 @@ Verdict Session::charge_recipient(Message& m, std::string_view given) {
     auto outcome = charge_planned(planned, charges);
     if (!outcome) {
         std::string token;
-        const auto [mode, setting] = store_error_mode(planned, policy_->redis.on_store_error);
+        const auto chosen = store_error_mode(planned, policy_->redis.on_store_error);
+        const StoreErrorMode mode = chosen.first;
+        const std::string& setting = chosen.second;  // not a structured binding: clang 14
+                                                     // lambdas cannot capture those
         auto v =
             store_error({"quota", "the recipient", "sending limits", setting}, mode,
                         quota_.stats != nullptr ? &quota_.stats->store_errors_accepted : nullptr,
@@ -248,7 +251,10 @@ Verdict Session::check_quotas(Message& m) {
     std::vector<CounterCharge> charges;
     auto outcome = charge_planned(planned, charges);
     if (!outcome) {
-        const auto [mode, setting] = store_error_mode(planned, policy_->redis.on_store_error);
+        const auto chosen = store_error_mode(planned, policy_->redis.on_store_error);
+        const StoreErrorMode mode = chosen.first;
+        const std::string& setting = chosen.second;  // not a structured binding: clang 14
+                                                     // lambdas cannot capture those
         note("quota", [&] {
             return std::string(
                 "the counter store failed (" + log_escape(outcome.error().message, 256, true) +
