@@ -10,6 +10,7 @@
 #include "adapters/redis/counter_store.hpp"
 #include "adapters/redis/redis_settings.hpp"
 #include "adapters/redis/suppression_store.hpp"
+#include "adapters/redis/suppression_view.hpp"
 #include "adapters/spf2/spf_checker.hpp"
 #include "app/exit_codes.hpp"
 #include "core/endpoints.hpp"
@@ -42,7 +43,25 @@ std::unique_ptr<core::CounterStore> make_counter_store(const core::RedisSettings
 }
 
 std::unique_ptr<core::SuppressionStore> make_suppression_store(const core::RedisSettings& redis) {
-    return std::make_unique<adapters::RedisSuppressionStore>(adapters::redis_options(redis));
+    return std::make_unique<adapters::RedisSuppressionStore>(
+        adapters::redis_options(redis),
+        adapters::SuppressionChanges{core::SuppressionKeys(redis.prefix).changes_key()});
+}
+
+std::unique_ptr<core::SuppressionStore> make_viewed_suppression_store(
+    const SuppressionStoreSettings& settings) {
+    if (!settings.view.enabled) {
+        return make_suppression_store(settings.redis);
+    }
+    const core::SuppressionKeys keys(settings.redis.prefix);
+    adapters::SuppressionViewOptions view;
+    view.pattern = keys.scan_pattern();
+    view.poll = settings.view.poll;
+    view.max_lag = settings.view.max_lag;
+    view.rescan = settings.view.rescan;
+    return std::make_unique<adapters::ViewedSuppressionStore>(
+        adapters::redis_options(settings.redis), adapters::SuppressionChanges{keys.changes_key()},
+        std::move(view));
 }
 
 LazySpfChecker::~LazySpfChecker() = default;

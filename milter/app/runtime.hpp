@@ -63,21 +63,21 @@ class InFlightCounter final : public core::InFlight {
 // A store of the current policy's [redis] settings. A reload that changes
 // them swaps in a new store (and connection pool); calls already under way
 // finish with the old one, which is freed when the last of them ends.
-template <typename Port>
+template <typename Port, typename Settings = core::RedisSettings>
 class SwitchableSlot {
   public:
-    using Make = std::unique_ptr<Port> (*)(const core::RedisSettings&);
+    using Make = std::unique_ptr<Port> (*)(const Settings&);
     SwitchableSlot(Make make, const char* what) : make_(make), what_(what) {}
 
     // Builds a store for `redis` unless the current one already has these
     // settings. Connections are made on first use.
-    void configure(const core::RedisSettings& redis) {
+    void configure(const Settings& settings) {
         std::lock_guard lock(mu_);
-        if (settings_ && *settings_ == redis) {
+        if (settings_ && *settings_ == settings) {
             return;
         }
-        store_ = make_(redis);
-        settings_ = redis;
+        store_ = make_(settings);
+        settings_ = settings;
     }
 
     // call(store) on the current store; an error before configure().
@@ -98,12 +98,24 @@ class SwitchableSlot {
     Make make_;
     const char* what_;
     std::mutex mu_;
-    std::optional<core::RedisSettings> settings_;
+    std::optional<Settings> settings_;
     std::shared_ptr<Port> store_;
 };
 
-// A Redis suppression store for one policy's [redis] settings (staffelctl).
+// A Redis suppression store for one policy's [redis] settings (staffelctl):
+// every entry it writes is announced on the changes stream.
 std::unique_ptr<core::SuppressionStore> make_suppression_store(const core::RedisSettings& redis);
+
+// What staffeld's suppression store is made from.
+struct SuppressionStoreSettings {
+    core::RedisSettings redis;
+    core::SuppressionViewSettings view;
+    bool operator==(const SuppressionStoreSettings&) const = default;
+};
+// staffeld's: with view.enabled, a store with a local view
+// (adapters/redis/suppression_view), else make_suppression_store()'s.
+std::unique_ptr<core::SuppressionStore> make_viewed_suppression_store(
+    const SuppressionStoreSettings& settings);
 
 // A Redis counter store for one policy's [redis] settings (staffelctl).
 std::unique_ptr<core::CounterStore> make_counter_store(const core::RedisSettings& redis);
@@ -133,7 +145,9 @@ class SwitchableStore final : public core::CounterStore {
 // staffeld's suppression store, following reloads.
 class SwitchableSuppressionStore final : public core::SuppressionStore {
   public:
-    void configure(const core::RedisSettings& redis) { slot_.configure(redis); }
+    void configure(const core::RedisSettings& redis, const core::SuppressionViewSettings& view) {
+        slot_.configure({redis, view});
+    }
     core::Result<std::vector<std::optional<core::SuppressionEntry>>> lookup(
         std::span<const std::string> keys) override {
         return slot_.with([&](core::SuppressionStore& s) { return s.lookup(keys); });
@@ -159,7 +173,8 @@ class SwitchableSuppressionStore final : public core::SuppressionStore {
     }
 
   private:
-    SwitchableSlot<core::SuppressionStore> slot_{make_suppression_store, "suppression"};
+    SwitchableSlot<core::SuppressionStore, SuppressionStoreSettings> slot_{
+        make_viewed_suppression_store, "suppression"};
 };
 
 // The SPF checker of staffeld's pre-flight (libspf2, real DNS), made on

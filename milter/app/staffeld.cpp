@@ -45,6 +45,7 @@
 #include "adapters/redis/redis_settings.hpp"
 #include "adapters/redis/round_trips.hpp"
 #include "adapters/redis/route_status.hpp"
+#include "adapters/redis/suppression_view.hpp"
 #include "app/event_json.hpp"
 #include "app/process.hpp"
 #include "app/runtime.hpp"
@@ -131,10 +132,14 @@ class Daemon {
         store_.replace(std::move(policy));
         apply_log_level(*store_.current());
         adapters::redis_round_trips().set_log(logger_.get());
+        adapters::suppression_view_stats().set_log(logger_.get());
     }
     // The stores' pools (members below logger_) go first; their breakers
     // log nothing once this has run.
-    ~Daemon() { adapters::redis_round_trips().set_log(nullptr); }
+    ~Daemon() {
+        adapters::redis_round_trips().set_log(nullptr);
+        adapters::suppression_view_stats().set_log(nullptr);
+    }
     Daemon(const Daemon&) = delete;
     Daemon& operator=(const Daemon&) = delete;
 
@@ -246,7 +251,7 @@ class Daemon {
         ctx.sha256 = &adapters::sha256_factory();
         counters_.configure(p.redis);
         ctx.quota = {&counters_, &quota_stats_};
-        suppressions_.configure(p.redis);
+        suppressions_.configure(p.redis, p.suppression.view);
         ctx.suppress = {&suppressions_, &adapters::sha256_factory(), adapters::domain_to_ascii,
                         &suppress_stats_};
         route_status_ = std::make_unique<adapters::RedisRouteStatus>(
@@ -289,7 +294,8 @@ class Daemon {
             return true;
         }
         const adapters::MetricsSources sources{&quota_stats_, &suppress_stats_, &dmarc_stats_,
-                                               &adapters::redis_round_trips()};
+                                               &adapters::redis_round_trips(),
+                                               &adapters::suppression_view_stats()};
         auto m = adapters::PrometheusMetrics::listen(p.metrics.listen, sources, p.digest);
         if (!m) {
             return m.error();
@@ -384,7 +390,7 @@ class Daemon {
             logger_->warning("metrics.listen takes effect only at restart");
         }
         counters_.configure(next.redis);
-        suppressions_.configure(next.redis);
+        suppressions_.configure(next.redis, next.suppression.view);
         stats_->flush();  // what was counted under the old policy, with its settings
         store_.replace(r.policy);
         stats_->event(simple_event("policy.reloaded", std::time(nullptr), node_name(),

@@ -233,6 +233,33 @@ const std::map<std::string_view, std::string_view>& meanings() {
          "recipient passes unchecked). Unset, `[redis] on_store_error` "
          "decides. Fail open here and fail closed on quotas (or the reverse) "
          "to weigh a lost unsubscribe against delayed mail."},
+        {"suppression.local_view",
+         "staffeld keeps a Bloom filter of every entry key in Redis and "
+         "answers a recipient that is in no list without a round trip; a "
+         "recipient the filter may hold (listed, or about 1 in 100 of the "
+         "rest) is looked up in Redis as before. Entries written by "
+         "`staffelctl` (`suppress add`, `import`, `ingest`) are announced on "
+         "the stream PREFIX`suppress:changes` and enforced by every node "
+         "within `local_view_max_lag`. Memory: about 2.5 bytes per entry "
+         "(at least 128 KiB). `false`: every recipient is looked up in Redis."},
+        {"suppression.local_view_poll",
+         "How often staffeld reads the changes stream (one `XRANGE` per "
+         "node, whatever the mail rate). Keep it well under "
+         "`local_view_max_lag`."},
+        {"suppression.local_view_max_lag",
+         "The most a view may lag: a lookup is answered from it only if its "
+         "last complete read of the changes stream was sent at most this long "
+         "ago, else it goes to Redis (a dead or slow Redis, a view being "
+         "rebuilt). So this is how long after `staffelctl suppress add` on "
+         "any node every node refuses the address, at most."},
+        {"suppression.local_view_rescan",
+         "How often the view is rebuilt from a `SCAN` of every entry key, "
+         "even when the changes stream lost nothing: it clears removed and "
+         "expired entries from the filter, and picks up entries that scripts "
+         "wrote to Redis without announcing them on the stream. A view is "
+         "also rebuilt whenever the stream lost entries it had not read "
+         "(trimmed at 100,000 entries, or a Redis restart) and when it holds "
+         "twice the keys it was built with."},
         {"suppression.soft_bounce_limit",
          "Soft bounces (DSNs fed to `staffelctl ingest` whose status "
          "`dsn_status` calls `soft_bounce`: 4.x.x, 5.2.2) of one address "

@@ -88,6 +88,23 @@ void add_suppression_rows(std::vector<FieldSpec>& rows) {
                     "\"ignore\", e.g. { \"5.7.1\" = \"hard_bounce\", \"5.2.*\" = \"ignore\" }",
                     "5.x.x hard; 4.x.x, 5.2.2 soft; 5.2.3, 5.3.4, 5.6.x, 5.7.x ignore",
                     set_dsn_status});
+    rows.push_back({"suppression", "local_view", "true or false", "true",
+                    boolean_in([](Policy& p) -> bool& { return p.suppression.view.enabled; })});
+    rows.push_back({"suppression", "local_view_poll",
+                    "a duration from \"10ms\" to \"10s\", e.g. \"200ms\"", "\"200ms\"",
+                    duration_in(
+                        [](Policy & p) -> auto& { return p.suppression.view.poll; }, 10ms, 10s)});
+    rows.push_back({"suppression", "local_view_max_lag",
+                    "a duration from \"50ms\" to \"60s\", e.g. \"1s\"", "\"1s\"",
+                    duration_in(
+                        [](Policy & p) -> auto& { return p.suppression.view.max_lag; }, 50ms,
+                        60s)});
+    rows.push_back({"suppression", "local_view_rescan",
+                    "a duration up to \"7d\", e.g. \"15m\"; \"0\" = only when needed",
+                    "\"15m\"",
+                    seconds_in(
+                        [](Policy & p) -> auto& { return p.suppression.view.rescan; }, 0s,
+                        24h * 7)});
     rows.push_back({"suppression", "ingest_max_size", "a size from \"1KiB\" to \"10MiB\"",
                     "\"10MiB\"",
                     size_in(

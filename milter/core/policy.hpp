@@ -118,6 +118,15 @@ struct WebSettings {
 };
 
 // [suppression]: refuse recipients on the suppression lists.
+// [suppression] local_view*: how staffeld keeps its view current.
+struct SuppressionViewSettings {
+    bool enabled = true;
+    std::chrono::milliseconds poll{200};      // reads of the changes stream
+    std::chrono::milliseconds max_lag{1000};  // older than this: lookups go to Redis
+    std::chrono::seconds rescan{std::chrono::minutes(15)};  // full rebuilds; 0 = when needed
+    bool operator==(const SuppressionViewSettings&) const = default;
+};
+
 struct SuppressionSettings {
     bool enabled = false;          // true once the policy has a [suppression] table
     bool fold_local_part = true;   // "Bob@x" and "bob@x" are one entry
@@ -137,6 +146,9 @@ struct SuppressionSettings {
     std::uint64_t ingest_memory_limit = std::uint64_t{512} << 20;
     // When the store cannot answer a lookup; unset: [redis] on_store_error.
     std::optional<StoreErrorMode> on_store_error;
+    // staffeld's local view of the entry keys (adapters/redis/
+    // suppression_view): recipients on no list answered without Redis.
+    SuppressionViewSettings view;
 };
 
 // [routing], [[stream]] and [[route]]: which stream a message is, and

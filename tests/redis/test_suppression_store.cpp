@@ -109,7 +109,7 @@ TEST_CASE("put replaces, remove says whether the entry existed", "[suppression_s
 TEST_CASE("an expiring entry carries its TTL and is absent once past", "[suppression_store]") {
     RedisServer redis;
     std::int64_t clock = now_s();
-    RedisSuppressionStore store(redis.options(), [&] { return clock; });
+    RedisSuppressionStore store(redis.options(), {}, [&] { return clock; });
     const std::string key = "t:s:*:a@example.org";
     const auto expires = clock + 100;
     REQUIRE(store.put(key, entry(SuppressReason::Complaint, {}, expires)).ok());

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "adapters/redis/round_trips.hpp"
+#include "adapters/redis/suppression_view.hpp"
 #include "core/route/dmarc.hpp"
 #include "core/session.hpp"
 
@@ -95,6 +96,9 @@ class AtomicsCollector final : public prometheus::Collectable {
         if (sources_.redis != nullptr) {
             redis(out);
         }
+        if (sources_.view != nullptr) {
+            view(out);
+        }
         return out;
     }
 
@@ -118,6 +122,36 @@ class AtomicsCollector final : public prometheus::Collectable {
             add("suppression", "accept", s->store_errors_accepted.load());
         }
         out.push_back(std::move(f));
+    }
+
+    void view(std::vector<MetricFamily>& out) const {
+        const auto& v = *sources_.view;
+        auto lookups = counter_snapshot(
+            "staffel_suppression_view_lookups_total",
+            "Suppression lookups by how the local view answered: local (no round trip), "
+            "confirmed (a key in the filter, looked up in Redis), fallback (view stale, "
+            "looked up in Redis)");
+        lookups.metric.push_back(counter_sample({{"answer", "local"}}, v.local.load()));
+        lookups.metric.push_back(counter_sample({{"answer", "confirmed"}}, v.confirmed.load()));
+        lookups.metric.push_back(counter_sample({{"answer", "fallback"}}, v.fallback.load()));
+        out.push_back(std::move(lookups));
+        auto rebuilds = counter_snapshot("staffel_suppression_view_rebuilds_total",
+                                         "Local suppression views built from a SCAN of Redis");
+        rebuilds.metric.push_back(counter_sample({}, v.rebuilds.load()));
+        out.push_back(std::move(rebuilds));
+        auto failures =
+            counter_snapshot("staffel_suppression_view_failures_total",
+                             "Reads of the changes stream or rebuilds of the view that failed");
+        failures.metric.push_back(counter_sample({}, v.failures.load()));
+        out.push_back(std::move(failures));
+        MetricFamily keys;
+        keys.name = "staffel_suppression_view_keys";
+        keys.help = "Entry keys in the local suppression view when it was last built";
+        keys.type = MetricType::Gauge;
+        ClientMetric k;
+        k.gauge.value = static_cast<double>(v.keys.load());
+        keys.metric.push_back(std::move(k));
+        out.push_back(std::move(keys));
     }
 
     void redis(std::vector<MetricFamily>& out) const {

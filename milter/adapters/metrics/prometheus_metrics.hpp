@@ -37,6 +37,7 @@ struct DmarcStats;     // core/route/dmarc.hpp
 namespace staffel::adapters {
 
 class RedisRoundTrips;
+class SuppressionViewStats;
 
 // Counters read at each scrape; any of them may be null (not reported).
 // They must outlive the PrometheusMetrics.
@@ -45,6 +46,7 @@ struct MetricsSources {
     const core::SuppressStats* suppress = nullptr;
     const core::DmarcStats* dmarc = nullptr;
     const RedisRoundTrips* redis = nullptr;
+    const SuppressionViewStats* view = nullptr;
 };
 
 class PrometheusMetrics final : public core::OutcomeSink {

@@ -31,8 +31,10 @@ bool is_value(const redisReply* r) {
 
 }  // namespace
 
-RedisSuppressionStore::RedisSuppressionStore(RedisOptions options, Clock clock)
+RedisSuppressionStore::RedisSuppressionStore(RedisOptions options, SuppressionChanges changes,
+                                             Clock clock)
     : pool_(named(std::move(options), "suppression store")),
+      changes_(std::move(changes)),
       clock_(std::move(clock)),
       script_(embedded_script(kSoftBounceScript)) {}
 
@@ -57,6 +59,53 @@ void RedisSuppressionStore::set_argv(std::vector<std::string>& argv, const std::
         argv[3] = "EXAT";
         argv[4] = std::to_string(entry.expires_at);
     }
+}
+
+void RedisSuppressionStore::xadd_argv(std::vector<std::string>& argv,
+                                      const std::string& key) const {
+    argv = {"XADD", changes_.key, "MAXLEN", "~", std::to_string(changes_.max_length), "*", "k", key};
+}
+
+core::Result<RedisReplyPtr> RedisSuppressionStore::transaction(
+    RedisPool::Lease& lease, const std::vector<std::vector<std::string>>& commands) {
+    static const std::vector<std::string> kMulti{"MULTI"};
+    static const std::vector<std::string> kExec{"EXEC"};
+    lease.append(kMulti);
+    for (const auto& c : commands) {
+        lease.append(c);
+    }
+    lease.append(kExec);
+    // Every reply is read, even after an error, so the connection stays in
+    // step; the first error reply names what went wrong.
+    std::string refused;
+    RedisReplyPtr exec;
+    for (std::size_t i = 0; i < commands.size() + 2; ++i) {
+        auto reply = lease.reply();
+        if (!reply) {
+            return fail(reply.error());
+        }
+        const redisReply& r = *reply.value();
+        if (r.type == REDIS_REPLY_ERROR && refused.empty()) {
+            refused = std::string(i == 0 ? "MULTI" : i <= commands.size() ? commands[i - 1][0]
+                                                                          : "EXEC") +
+                      ": " + std::string(reply_text(r));
+        }
+        if (i == commands.size() + 1) {
+            exec = std::move(reply).value();
+        }
+    }
+    if (exec->type != REDIS_REPLY_ARRAY) {
+        return fail(pool_.error(refused.empty() ? "EXEC: unexpected reply" : refused));
+    }
+    if (exec->elements != commands.size()) {
+        return fail(pool_.error("EXEC: unexpected reply"));
+    }
+    for (std::size_t i = 0; i < exec->elements; ++i) {
+        if (exec->element[i] == nullptr) {
+            return fail(pool_.error("EXEC: unexpected reply"));
+        }
+    }
+    return exec;
 }
 
 core::Result<std::vector<std::optional<core::SuppressionEntry>>> RedisSuppressionStore::lookup(
@@ -112,11 +161,40 @@ core::Result<bool> RedisSuppressionStore::put(const std::string& key,
     std::vector<std::string> argv;
     set_argv(argv, key, entry);
     argv.emplace_back("GET");  // the old value, if any: did this replace an entry?
-    auto reply = pool_.command(argv);
-    if (!reply) {
-        return fail(reply.error());
+    RedisReplyPtr owner;  // the reply that holds `set`
+    const redisReply* set = nullptr;
+    if (changes_.key.empty()) {
+        auto reply = pool_.command(argv);
+        if (!reply) {
+            return fail(reply.error());
+        }
+        owner = std::move(reply).value();
+        set = owner.get();
+    } else {
+        std::vector<std::vector<std::string>> commands(2);
+        commands[0] = std::move(argv);
+        xadd_argv(commands[1], key);
+        auto lease = pool_.acquire();
+        if (!lease) {
+            return fail(lease.error());
+        }
+        auto exec = transaction(lease.value(), commands);
+        if (!exec) {
+            return exec.error();
+        }
+        owner = std::move(exec).value();
+        set = owner->element[0];
+        const redisReply& xadd = *owner->element[1];
+        if (set->type != REDIS_REPLY_ERROR && xadd.type != REDIS_REPLY_STRING) {
+            return fail(pool_.error("XADD " + changes_.key + ": " +
+                                    std::string(xadd.type == REDIS_REPLY_ERROR ? reply_text(xadd)
+                                                                               : "unexpected reply") +
+                                    "; " + key +
+                                    " was stored but not announced: other nodes see it after "
+                                    "their next rescan"));
+        }
     }
-    const redisReply& r = *reply.value();
+    const redisReply& r = *set;
     if (r.type == REDIS_REPLY_ERROR) {
         return fail(pool_.error("SET " + key + ": " + std::string(reply_text(r))));
     }
@@ -158,6 +236,11 @@ core::Result<core::SoftBounceOutcome> RedisSuppressionStore::count_soft_bounce(
                                   std::to_string(limit),
                                   core::encode_entry_value(entry),
                                   std::to_string(entry.expires_at)};
+    if (!changes_.key.empty()) {  // KEYS[3] and ARGV[5]: announce the entry
+        argv[0] = "3";
+        argv.insert(argv.begin() + 3, changes_.key);
+        argv.push_back(std::to_string(changes_.max_length));
+    }
     auto lease = pool_.acquire();
     if (!lease) {
         return fail(lease.error());
@@ -192,6 +275,9 @@ core::Result<std::size_t> RedisSuppressionStore::put_many(
         return fail(lease.error());
     }
     const std::int64_t t = now();
+    if (!changes_.key.empty()) {
+        return put_many_announced(lease.value(), entries, t);
+    }
     std::vector<std::string> argv;
     std::size_t next = 0;
     while (next < entries.size()) {
@@ -219,6 +305,61 @@ core::Result<std::size_t> RedisSuppressionStore::put_many(
                 errors_.fetch_add(1, std::memory_order_relaxed);
             }
         }
+    }
+    return written;
+}
+
+// Each batch is one transaction of SET, XADD pairs: a row is written and
+// announced together, or (the whole batch refused) not at all.
+core::Result<std::size_t> RedisSuppressionStore::put_many_announced(
+    RedisPool::Lease& lease, std::span<const core::KeyedEntry> entries, std::int64_t t) {
+    std::size_t written = 0;
+    std::size_t unannounced = 0;
+    std::string why;
+    std::vector<std::vector<std::string>> commands;
+    std::size_t next = 0;
+    while (next < entries.size()) {
+        commands.clear();
+        for (; next < entries.size() && commands.size() < 2 * kBatch; ++next) {
+            const auto& row = entries[next];
+            if (expired(row.entry, t)) {
+                continue;
+            }
+            commands.emplace_back();
+            set_argv(commands.back(), row.key, row.entry);
+            commands.emplace_back();
+            xadd_argv(commands.back(), row.key);
+        }
+        if (commands.empty()) {
+            break;
+        }
+        auto exec = transaction(lease, commands);
+        if (!exec) {
+            return exec.error();
+        }
+        const redisReply& r = *exec.value();
+        for (std::size_t i = 0; i + 1 < r.elements; i += 2) {
+            const redisReply& set = *r.element[i];
+            const redisReply& xadd = *r.element[i + 1];
+            if (set.type != REDIS_REPLY_STATUS || reply_text(set) != "OK") {
+                errors_.fetch_add(1, std::memory_order_relaxed);
+                continue;
+            }
+            ++written;
+            if (xadd.type != REDIS_REPLY_STRING) {
+                ++unannounced;
+                if (why.empty()) {
+                    why = xadd.type == REDIS_REPLY_ERROR ? std::string(reply_text(xadd))
+                                                         : "unexpected reply";
+                }
+            }
+        }
+    }
+    if (unannounced > 0) {
+        return fail(pool_.error("XADD " + changes_.key + ": " + why + "; " +
+                                std::to_string(unannounced) + " of " + std::to_string(written) +
+                                " entries were stored but not announced: other nodes see them "
+                                "after their next rescan"));
     }
     return written;
 }

@@ -6,15 +6,26 @@
 //   core/suppress/suppress.hpp (built by the caller; this store does not
 //   know the prefix). Round trips:
 //     lookup()            one MGET for all keys
-//     put()               one SET key value [EXAT expires_at] GET
+//     put()               one SET key value [EXAT expires_at] GET; with a
+//                         changes stream, in MULTI/EXEC with its XADD (one
+//                         pipelined round trip)
 //     remove()            one UNLINK
 //     count_soft_bounce() one EVALSHA of scripts/suppress_soft_bounce.lua
 //                         (NOSCRIPT: EVAL with the source, as
 //                         RedisCounterStore does; script_loads() counts it)
 //     put_many()          SETs pipelined in batches of kBatch on one
-//                         connection: one round trip per batch
+//                         connection: one round trip per batch (with a
+//                         changes stream, each batch is one MULTI/EXEC of
+//                         its SETs and their XADDs)
 //     scan()              SCAN cursor MATCH pattern COUNT kBatch, then one
 //                         MGET per batch of keys, on one connection
+// Changes stream: every entry this store writes (put, put_many, and a
+//   soft-bounce count that reaches its limit) is announced, in the same
+//   transaction, by XADD CHANGES MAXLEN ~ max_length * k KEY, so that each
+//   node's local view (adapters/redis/suppression_view) learns of it within
+//   its poll interval. Removals are not announced: a view that still holds
+//   a removed key only asks Redis about it. A write whose entry was stored
+//   but whose XADD failed is an error ("stored but not announced").
 // Semantics: those of core/suppress/store.hpp, and:
 //   - An entry whose expires_at is at or before the clock's now is absent
 //     for lookup() and skipped by scan(), even while Redis still holds it.
@@ -57,6 +68,12 @@
 
 namespace staffel::adapters {
 
+// Where written entries are announced (see "Changes stream" above).
+struct SuppressionChanges {
+    std::string key;                  // "" = writes are not announced
+    std::size_t max_length = 100000;  // XADD MAXLEN ~ (approximate trim)
+};
+
 class RedisSuppressionStore final : public core::SuppressionStore {
   public:
     // Epoch seconds; the default reads the system clock.
@@ -64,7 +81,8 @@ class RedisSuppressionStore final : public core::SuppressionStore {
     // Commands per pipelined batch (put_many) and keys per SCAN step.
     static constexpr std::size_t kBatch = 1000;
 
-    explicit RedisSuppressionStore(RedisOptions options, Clock clock = {});
+    explicit RedisSuppressionStore(RedisOptions options, SuppressionChanges changes = {},
+                                   Clock clock = {});
     ~RedisSuppressionStore() override;
     RedisSuppressionStore(const RedisSuppressionStore&) = delete;
     RedisSuppressionStore& operator=(const RedisSuppressionStore&) = delete;
@@ -87,6 +105,7 @@ class RedisSuppressionStore final : public core::SuppressionStore {
         return script_loads_.load(std::memory_order_relaxed);
     }
     [[nodiscard]] RedisPool& pool() { return pool_; }
+    [[nodiscard]] const SuppressionChanges& changes() const { return changes_; }
 
   private:
     core::Error fail(core::Error error);
@@ -94,8 +113,19 @@ class RedisSuppressionStore final : public core::SuppressionStore {
     // The SET command for one entry: SET key value [EXAT expires_at].
     static void set_argv(std::vector<std::string>& argv, const std::string& key,
                          const core::SuppressionEntry& entry);
+    // XADD CHANGES MAXLEN ~ N * k KEY
+    void xadd_argv(std::vector<std::string>& argv, const std::string& key) const;
+    // Sends MULTI, the queued commands and EXEC in one round trip and reads
+    // every reply; the EXEC reply, checked to be an array of one reply per
+    // command (an aborted transaction is an error).
+    core::Result<std::size_t> put_many_announced(RedisPool::Lease& lease,
+                                                 std::span<const core::KeyedEntry> entries,
+                                                 std::int64_t now);
+    core::Result<RedisReplyPtr> transaction(RedisPool::Lease& lease,
+                                            const std::vector<std::vector<std::string>>& commands);
 
     RedisPool pool_;
+    SuppressionChanges changes_;
     Clock clock_;
     EmbeddedScript script_;
     std::atomic<std::uint64_t> errors_{0};

@@ -20,6 +20,12 @@
 //                    "staffelctl", "dsn", "arf", "import:FILE:LINE"
 //   soft-bounce counters: PREFIX "sb:" ADDRESS (same ADDRESS form), an
 //   integer with the policy's window as TTL.
+//   changes: PREFIX "suppress:changes", a stream (capped, MAXLEN ~ 100000)
+//            with one entry "k" KEY per entry key written, in the same
+//            transaction as the write; each node's local view reads it.
+//            Scripts that write entries themselves should add to it too,
+//            or nodes with a local view see their entries only after
+//            their next rescan ([suppression] local_view_rescan).
 // Thread-safety: plain values and pure functions.
 // Outside input: addresses come from SMTP clients, bounce messages and CSV
 //   files; normalise_address() bounds and validates them.
@@ -101,6 +107,8 @@ class SuppressionKeys {
     [[nodiscard]] std::string entry_key(std::string_view scope, std::string_view normalised) const;
     // PREFIX sb:ADDRESS
     [[nodiscard]] std::string soft_bounce_key(std::string_view normalised) const;
+    // PREFIX suppress:changes
+    [[nodiscard]] std::string changes_key() const { return prefix_ + "suppress:changes"; }
     // The SCAN pattern of every entry key.
     [[nodiscard]] std::string scan_pattern() const;
     // Splits an entry key into scope ("" = global) and ADDRESS part.

@@ -7,9 +7,13 @@
 --   milter/core/suppress/store.hpp; this script is their reference.
 -- KEYS[1]: the soft-bounce counter, PREFIX "sb:" ADDRESS
 --   (core/suppress/suppress.hpp).
--- KEYS[2]: the entry key, PREFIX "s:" SCOPE ":" ADDRESS. The two keys may
+-- KEYS[2]: the entry key, PREFIX "s:" SCOPE ":" ADDRESS. The keys may
 --   sit in different hash slots: the target is a single Redis node, not
 --   Redis Cluster.
+-- KEYS[3] (optional): the changes stream, PREFIX "suppress:changes", where
+--   a stored entry is announced to every node's local view
+--   (adapters/redis/suppression_view): XADD KEYS[3] MAXLEN ~ ARGV[5] * k
+--   KEYS[2], in this script, so the entry and its announcement are one step.
 -- ARGV:
 --   1 window_seconds  integer >= 1: the counter's TTL, set when it is
 --                     created (EXPIRE ... NX): the window runs from the
@@ -20,6 +24,8 @@
 --   4 expires_at      integer >= 0, epoch seconds; 0 = the entry never
 --                     expires, else it is stored with EXAT expires_at (the
 --                     caller makes sure it lies in the future)
+--   5 max_length      with KEYS[3] only: integer >= 1, the stream's
+--                     approximate cap
 --   Malformed ARGV: an error reply, nothing read or written.
 -- Stored values: the counter is a string integer (INCR). When INCR reaches
 --   `limit`, the entry is SET (replacing any entry under KEYS[2]) and the
@@ -42,8 +48,15 @@ local function to_int(s)
     return n
 end
 
-if #KEYS ~= 2 or #ARGV ~= 4 then
-    return redis.error_reply('suppress_soft_bounce: expected 2 keys and 4 arguments')
+if not ((#KEYS == 2 and #ARGV == 4) or (#KEYS == 3 and #ARGV == 5)) then
+    return redis.error_reply('suppress_soft_bounce: expected 2 keys and 4 arguments, or 3 and 5')
+end
+local max_length = nil
+if #KEYS == 3 then
+    max_length = to_int(ARGV[5])
+    if max_length == nil or max_length < 1 then
+        return redis.error_reply('suppress_soft_bounce: max_length must be an integer >= 1')
+    end
 end
 local window = to_int(ARGV[1])
 local limit = to_int(ARGV[2])
@@ -73,4 +86,7 @@ else
     redis.call('SET', KEYS[2], value)
 end
 redis.call('DEL', KEYS[1])
+if max_length ~= nil then
+    redis.call('XADD', KEYS[3], 'MAXLEN', '~', max_length, '*', 'k', KEYS[2])
+end
 return { count, 1 }
