@@ -77,8 +77,18 @@ def get(redis, key: str):
     return v.decode() if isinstance(v, bytes) else v
 
 
+CHANGES = "t:suppress:changes"  # where staffelctl announces each entry it writes
+
+
 def keys(redis, pattern: str = "*") -> set[str]:
-    return {k.decode() for k in redis.command("KEYS", pattern)}
+    """The keys matching pattern, the changes stream left out."""
+    return {k.decode() for k in redis.command("KEYS", pattern)} - {CHANGES}
+
+
+def announced(redis) -> list[str]:
+    """The entry keys on the changes stream, oldest first."""
+    return [dict(zip(*[iter(fields)] * 2))[b"k"].decode()
+            for _, fields in redis.command("XRANGE", CHANGES, "-", "+")]
 
 
 def hashed(address: str) -> str:
@@ -153,6 +163,10 @@ def test_add_show_list_remove(policy, redis):
     rc, out, err = run(policy, "suppress", "remove", "bob@example.org")
     assert rc == 0, err
     assert keys(redis, "t:*") == set()
+    # Each add was announced to the nodes' local views; removals are not
+    # (a view that still holds a removed key only asks Redis about it).
+    assert announced(redis) == ["t:s:*:bob@example.org", "t:s:example.com:carol@example.net",
+                                "t:s:*:bob@example.org"]
     rc, out, err = run(policy, "suppress", "show", "bob@example.org")
     assert rc == 1 and "bob@example.org is not on the suppression list" in err
 

@@ -15,6 +15,7 @@
 
 #include "adapters/metrics/prometheus_metrics.hpp"
 #include "adapters/redis/round_trips.hpp"
+#include "adapters/redis/suppression_view.hpp"
 #include "core/route/dmarc.hpp"
 #include "core/session.hpp"
 
@@ -202,7 +203,14 @@ TEST_CASE("store errors, DMARC predictions and Redis round trips are read at scr
     core::SuppressStats suppress;
     core::DmarcStats dmarc;
     adapters::RedisRoundTrips redis;
-    adapters::PrometheusMetrics metrics({&quota, &suppress, &dmarc, &redis}, "0123abcd");
+    adapters::SuppressionViewStats view;
+    adapters::PrometheusMetrics metrics({&quota, &suppress, &dmarc, &redis, &view}, "0123abcd");
+    view.local = 970;
+    view.confirmed = 12;
+    view.fallback = 18;
+    view.rebuilds = 2;
+    view.failures = 1;
+    view.keys = 10000;
 
     quota.store_errors_tempfailed = 3;
     quota.store_errors_accepted = 1;
@@ -233,6 +241,12 @@ TEST_CASE("store errors, DMARC predictions and Redis round trips are read at scr
             {"staffel_redis_errors_total", 2},
             {R"(staffel_redis_breaker_transitions_total{to="open"})", 2},
             {R"(staffel_redis_breaker_transitions_total{to="closed"})", 1},
+            {R"(staffel_suppression_view_lookups_total{answer="local"})", 970},
+            {R"(staffel_suppression_view_lookups_total{answer="confirmed"})", 12},
+            {R"(staffel_suppression_view_lookups_total{answer="fallback"})", 18},
+            {"staffel_suppression_view_rebuilds_total", 2},
+            {"staffel_suppression_view_failures_total", 1},
+            {"staffel_suppression_view_keys", 10000},
             {"staffel_redis_seconds_count", 4},
             {"staffel_redis_seconds_sum", 2.00228},
             {R"(staffel_redis_seconds_bucket{le="0.0001"})", 1},
