@@ -19,13 +19,17 @@ Modes (--modes, comma-separated; default bare,staffeld-unix,staffeld-inet):
   staffeld-sender-quota staffeld, pass-through plus one daily quota per sender
   staffeld-ip-rate      staffeld, pass-through plus one rolling rate per client IP
   staffeld-suppress     staffeld, pass-through plus [suppression] (every
-                        recipient looked up; none is listed)
+                        recipient looked up; none is listed). Before the
+                        first run, SUPPRESSED (10,000) entries are written to
+                        Redis, none of them a bench recipient
   staffeld-routes       staffeld, pass-through plus two [[stream]] rules and two
                         [[route]]s (the mail is transactional: plain return-path
                         on the in-house route's bounce domain)
   staffeld-stats        staffeld, pass-through plus [stats] (flushed every second)
   staffeld-events       staffeld, pass-through plus [events] (flushed every second)
   staffeld-all          staffeld-rsa plus everything above at once
+  staffeld-all-noview   staffeld-all with [suppression] local_view = false: every
+                        recipient looked up in Redis (one MGET each)
   staffeld-rsa          staffeld signing bench.example with RSA-2048
   staffeld-rsa-ed25519  staffeld signing bench.example with RSA-2048 and Ed25519
   staffeld-rsa-stats    staffeld-rsa plus [stats], [events] and [metrics] on
@@ -94,14 +98,15 @@ from dkim_verify import public_key_record, verify_python_dkim  # noqa: E402
 
 MODES = ("bare", "staffeld-unix", "staffeld-inet", "staffeld-quota", "staffeld-sender-quota",
          "staffeld-ip-rate", "staffeld-suppress", "staffeld-routes", "staffeld-stats",
-         "staffeld-events", "staffeld-all", "staffeld-rsa", "staffeld-rsa-ed25519",
-         "staffeld-rsa-stats", "opendkim-rsa", "opendkim-postfwd", "null-milter",
+         "staffeld-events", "staffeld-all", "staffeld-all-noview", "staffeld-rsa",
+         "staffeld-rsa-ed25519", "staffeld-rsa-stats", "opendkim-rsa", "opendkim-postfwd", "null-milter",
          "null-milter-rcpt")
 ALIASES = {"staffeld": "staffeld-unix"}
 DEFAULT_MODES = ("bare", "staffeld-unix", "staffeld-inet")
 # The selectors each mode signs with (the key files are named after them).
 SIGNS = {"staffeld-rsa": ("rsa",), "staffeld-rsa-ed25519": ("rsa", "ed"),
-         "staffeld-rsa-stats": ("rsa",), "staffeld-all": ("rsa",), "opendkim-rsa": ("rsa",),
+         "staffeld-rsa-stats": ("rsa",), "staffeld-all": ("rsa",),
+         "staffeld-all-noview": ("rsa",), "opendkim-rsa": ("rsa",),
          "opendkim-postfwd": ("rsa",)}
 KEY_ALGORITHMS = {"rsa": ("RSA", "rsa-sha256"), "ed": ("ed25519", "ed25519-sha256")}
 DOMAIN = "bench.example"
@@ -113,7 +118,8 @@ PAIRS = (("staffeld-inet", "staffeld-unix"), ("staffeld-quota", "staffeld-unix")
          ("staffeld-rsa-stats", "staffeld-rsa"), ("staffeld-rsa", "staffeld-unix"),
          ("staffeld-rsa-ed25519", "staffeld-rsa"), ("staffeld-rsa", "opendkim-rsa"),
          ("staffeld-unix", "null-milter"), ("staffeld-all", "staffeld-rsa"),
-         ("null-milter-rcpt", "null-milter"))
+         ("null-milter-rcpt", "null-milter"), ("staffeld-all", "staffeld-all-noview"),
+         ("staffeld-all", "null-milter-rcpt"))
 # Reference modes of the summary's ratio columns.
 REFERENCES = (("bare", "/bare"), ("staffeld-rsa", "/rsa"), ("opendkim-postfwd", "/stack"))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -408,7 +414,18 @@ EXTRAS = {"staffeld-quota": QUOTAS, "staffeld-sender-quota": SENDER_QUOTA,
           "staffeld-ip-rate": IP_RATE, "staffeld-suppress": SUPPRESS, "staffeld-routes": ROUTES,
           "staffeld-stats": STATS_ONLY, "staffeld-events": EVENTS_ONLY,
           "staffeld-rsa-stats": STATS,
-          "staffeld-all": SENDER_QUOTA + IP_RATE + SUPPRESS + ROUTES + STATS}
+          "staffeld-all": SENDER_QUOTA + IP_RATE + SUPPRESS + ROUTES + STATS,
+          "staffeld-all-noview": (SENDER_QUOTA + IP_RATE + SUPPRESS + "local_view = false\n" +
+                                  ROUTES + STATS)}
+SUPPRESSED = 10000  # entries in Redis for the [suppression] modes
+
+
+def load_suppressed(redis):
+    """SUPPRESSED entries, as staffelctl writes them (stored and announced)."""
+    for i in range(SUPPRESSED):
+        key = "staffel:s:*:listed%d@elsewhere.example" % i
+        redis.command("SET", key, "1|hard_bounce|*|1763640000|0|bench")
+        redis.command("XADD", "staffel:suppress:changes", "MAXLEN", "~", "100000", "*", "k", key)
 
 
 def command_stats(redis):
@@ -663,6 +680,8 @@ def run_all(args, modes, work):
     failures = []
     keys = Keys(work)
     with SmtpSink(work) as sink, harness.Sink(work) as capture, harness.Redis(work) as redis:
+        if any("[suppression]" in EXTRAS.get(m, "") for m in modes):
+            load_suppressed(redis)
         print()
         print("CPU columns: milliseconds of CPU per message, from /proc (utime+stime)")
         if args.check:
