@@ -133,8 +133,13 @@ def test_fail_open_suppression_with_fail_closed_quota(staffeld_factory, postfix_
                                                       redis):
     staffeld = staffeld_factory(policy=feature_policy(redis, "tempfail", "accept", "tempfail"))
     postfix = postfix_factory(milter=staffeld.socket_spec)
+    mark = staffeld.log_size()
     assert send_one(postfix, "redis up").accepted
     redis.kill()
+    # The local suppression view answers for local_view_max_lag (1s) after
+    # its last read of Redis; then it is stale and lookups meet the outage.
+    staffeld.wait_log(r"warning: suppression view is stale .*every lookup goes to Redis",
+                      since=mark)
 
     r = send_one(postfix, "redis down")
     rcpt, dot = r.step("rcpt bob@example.net"), r.step("dot")
