@@ -30,6 +30,11 @@ Modes (--modes, comma-separated; default bare,staffeld-unix,staffeld-inet):
   staffeld-all          staffeld-rsa plus everything above at once
   staffeld-all-noview   staffeld-all with [suppression] local_view = false: every
                         recipient looked up in Redis (one MGET each)
+  staffeld-all-rcpt-domain
+                        staffeld-all plus a [[quota]] key = "recipient_domain"
+                        rate (never reached), charged in Redis at each RCPT:
+                        the round trips per recipient of an exact per-domain
+                        throttle next to the local suppression view
   staffeld-rsa          staffeld signing bench.example with RSA-2048
   staffeld-rsa-ed25519  staffeld signing bench.example with RSA-2048 and Ed25519
   staffeld-rsa-stats    staffeld-rsa plus [stats], [events] and [metrics] on
@@ -71,6 +76,17 @@ Signature check: after each measured run, --check messages (20) go through
   by transport_maps); each is verified with python3-dkim against the keys'
   public halves. A signing mode whose sample is not fully signed and
   verified counts as a failed run; the table shows signed/verified counts.
+Profiles (one of them per invocation; needs Debian's linux-perf; throughput
+  under perf is not comparable with a run without it):
+  --syscalls            every syscall and context switch of the measured run,
+                        counted system-wide by perf record and printed per
+                        message by process name (smtpd, cleanup, staffeld,
+                        redis-server, ...). Run it at --rcpts 1 and 10: the
+                        difference divided by 9 is the cost of one recipient.
+  --cycles PCT          perf record -a -g (cpu-clock, 997 Hz) over the measured
+                        run; prints the symbols above PCT% of all samples.
+                        With STAFFEL_KEEP_TMP=1 the run directory keeps
+                        perf.data for perf report --comm NAME.
 It is a benchmark, not a test: it prints numbers and exits 0 (1 only if
   no run at all could be measured). Every server runs on 127.0.0.1 or a unix
   socket in a temporary directory and is stopped by PID at the end. Keys are
@@ -98,7 +114,8 @@ from dkim_verify import public_key_record, verify_python_dkim  # noqa: E402
 
 MODES = ("bare", "staffeld-unix", "staffeld-inet", "staffeld-quota", "staffeld-sender-quota",
          "staffeld-ip-rate", "staffeld-suppress", "staffeld-routes", "staffeld-stats",
-         "staffeld-events", "staffeld-all", "staffeld-all-noview", "staffeld-rsa",
+         "staffeld-events", "staffeld-all", "staffeld-all-noview", "staffeld-all-rcpt-domain",
+         "staffeld-rsa",
          "staffeld-rsa-ed25519", "staffeld-rsa-stats", "opendkim-rsa", "opendkim-postfwd", "null-milter",
          "null-milter-rcpt")
 ALIASES = {"staffeld": "staffeld-unix"}
@@ -106,7 +123,8 @@ DEFAULT_MODES = ("bare", "staffeld-unix", "staffeld-inet")
 # The selectors each mode signs with (the key files are named after them).
 SIGNS = {"staffeld-rsa": ("rsa",), "staffeld-rsa-ed25519": ("rsa", "ed"),
          "staffeld-rsa-stats": ("rsa",), "staffeld-all": ("rsa",),
-         "staffeld-all-noview": ("rsa",), "opendkim-rsa": ("rsa",),
+         "staffeld-all-noview": ("rsa",), "staffeld-all-rcpt-domain": ("rsa",),
+         "opendkim-rsa": ("rsa",),
          "opendkim-postfwd": ("rsa",)}
 KEY_ALGORITHMS = {"rsa": ("RSA", "rsa-sha256"), "ed": ("ed25519", "ed25519-sha256")}
 DOMAIN = "bench.example"
@@ -119,7 +137,7 @@ PAIRS = (("staffeld-inet", "staffeld-unix"), ("staffeld-quota", "staffeld-unix")
          ("staffeld-rsa-ed25519", "staffeld-rsa"), ("staffeld-rsa", "opendkim-rsa"),
          ("staffeld-unix", "null-milter"), ("staffeld-all", "staffeld-rsa"),
          ("null-milter-rcpt", "null-milter"), ("staffeld-all", "staffeld-all-noview"),
-         ("staffeld-all", "null-milter-rcpt"))
+         ("staffeld-all", "null-milter-rcpt"), ("staffeld-all-rcpt-domain", "staffeld-all"))
 # Reference modes of the summary's ratio columns.
 REFERENCES = (("bare", "/bare"), ("staffeld-rsa", "/rsa"), ("opendkim-postfwd", "/stack"))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -150,6 +168,67 @@ def postfix_cpu(postfix):
     for pid in postfix.pids():
         total += proc_cpu(pid, children=(pid == master))
     return total
+
+
+# ---------------------------------------------------------------- perf, across processes
+
+PERF_BIN = "/usr/bin/perf"  # Debian's linux-perf
+
+
+class Perf:
+    """perf record -a over one measured run: syscalls and context switches counted one by
+    one (--syscalls), or sampled cycles with call graphs (--cycles); figures by process
+    name, so Postfix's smtpd and cleanup, staffeld, Redis and the load generator stand
+    apart."""
+
+    def __init__(self, args, run_dir):
+        self.args = args
+        self.data = run_dir / "perf.data"
+        self.proc = None
+
+    def start(self):
+        if self.args.syscalls:
+            events = ["-c", "1", "-e", "raw_syscalls:sys_enter", "--exclude-perf",
+                      "-e", "context-switches"]
+        else:
+            events = ["-F", "997", "-g", "-e", "cpu-clock"]
+        self.proc = subprocess.Popen([PERF_BIN, "record", "-q", "-a", "-o", str(self.data)]
+                                     + events, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+        time.sleep(1.0)  # perf has no ready signal; it opens its counters well within this
+        if self.proc.poll() is not None:
+            raise RuntimeError("perf record exited: %s"
+                               % self.proc.stderr.read().decode(errors="replace")[-300:])
+        return self
+
+    def stop(self, n):
+        """Stops recording; returns {"syscalls"|"cycles": ...} per message."""
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.communicate(timeout=120)
+        if self.args.syscalls:
+            out = subprocess.run([PERF_BIN, "script", "-i", str(self.data), "-F", "comm,event"],
+                                 capture_output=True, text=True, check=True).stdout
+            counts = {}
+            for line in out.splitlines():
+                if not line.strip():
+                    continue
+                comm, event = line.strip().rsplit(None, 1)  # "smtpd raw_syscalls:sys_enter:"
+                comm = perf_comm(comm)
+                event = "cs" if event.startswith("context-switches") else "sys"
+                counts[(comm, event)] = counts.get((comm, event), 0) + 1
+            return {"syscalls": {k: v / n for k, v in counts.items()}}
+        out = subprocess.run([PERF_BIN, "report", "-i", str(self.data), "--stdio",
+                              "--no-children", "-g", "none", "--sort", "comm,dso,sym",
+                              "--percent-limit", str(self.args.cycles)],
+                             capture_output=True, text=True, check=True).stdout
+        rows = [line.rstrip() for line in out.splitlines()
+                if line.strip() and not line.startswith("#")]
+        return {"cycles": rows}
+
+
+def perf_comm(comm):
+    """A process name without the numbers of one instance (redis-server's port, memfd)."""
+    return re.sub(r"[-:/ ]?\d+$", "", comm) or comm
 
 
 # ---------------------------------------------------------------- smtp-sink
@@ -357,6 +436,13 @@ key = "client_ip"
 limit = "1000000/1s"
 """
 
+RCPT_DOMAIN_RATE = """
+[[quota]]
+name = "bench-rcpt-domain"
+key = "recipient_domain"
+limit = "1000000000/1h"
+"""
+
 SUPPRESS = """
 [suppression]
 enabled = true
@@ -415,6 +501,8 @@ EXTRAS = {"staffeld-quota": QUOTAS, "staffeld-sender-quota": SENDER_QUOTA,
           "staffeld-stats": STATS_ONLY, "staffeld-events": EVENTS_ONLY,
           "staffeld-rsa-stats": STATS,
           "staffeld-all": SENDER_QUOTA + IP_RATE + SUPPRESS + ROUTES + STATS,
+          "staffeld-all-rcpt-domain": (SENDER_QUOTA + IP_RATE + RCPT_DOMAIN_RATE + SUPPRESS +
+                                       ROUTES + STATS),
           "staffeld-all-noview": (SENDER_QUOTA + IP_RATE + SUPPRESS + "local_view = false\n" +
                                   ROUTES + STATS)}
 SUPPRESSED = 10000  # entries in Redis for the [suppression] modes
@@ -523,7 +611,7 @@ def check_signatures(args, mode, postfix, capture, keys, timeout):
     return signed, verified
 
 
-def measure(args, postfix, sink, milter, redis, uses_redis, timeout, policy=None):
+def measure(args, run_dir, postfix, sink, milter, redis, uses_redis, timeout, policy=None):
     """Sends args.messages; returns the figures of one run."""
     def cpu():
         return (postfix_cpu(postfix), proc_cpu(milter.pid if milter else None),
@@ -534,6 +622,7 @@ def measure(args, postfix, sink, milter, redis, uses_redis, timeout, policy=None
     stats0 = command_stats(redis) if uses_redis else {}
     port = getattr(milter, "metrics_port", None)
     metrics0 = scrape_metrics(port) if port else {}
+    perf = Perf(args, run_dir).start() if args.syscalls or args.cycles else None
     cpu0 = cpu()
     t0 = time.monotonic()
     r = smtp_source(postfix.smtp_port, args.messages, args.sessions, args.size, timeout,
@@ -544,6 +633,7 @@ def measure(args, postfix, sink, milter, redis, uses_redis, timeout, policy=None
     t1 = wait_delivered(postfix, sink, base + args.messages, timeout)
     cpu1 = cpu()
     n = args.messages
+    profile = perf.stop(n) if perf else {}
     stats1 = command_stats(redis) if uses_redis else {}
     by_cmd = {name: (calls - stats0.get(name, 0)) / n for name, calls in stats1.items()
               if calls > stats0.get(name, 0)}
@@ -570,6 +660,7 @@ def measure(args, postfix, sink, milter, redis, uses_redis, timeout, policy=None
         "cpu_milter": 1000 * (cpu1[1] - cpu0[1]) / n,
         "cpu_redis": 1000 * (cpu1[2] - cpu0[2]) / n,
         "cpu_policy": 1000 * (cpu1[3] - cpu0[3]) / n,
+        **profile,
     }
 
 
@@ -598,7 +689,7 @@ def one_run(args, mode, run_dir, sink, capture, redis, keys):
                         args.reuse, rcpts=args.rcpts)
             wait_delivered(postfix, sink, base + args.warmup, timeout)
 
-        result = measure(args, postfix, sink, milter, redis, uses_redis, timeout, policy)
+        result = measure(args, run_dir, postfix, sink, milter, redis, uses_redis, timeout, policy)
         result["signed"], result["verified"] = (
             check_signatures(args, mode, postfix, capture, keys, timeout) if args.check
             else (None, None))
@@ -642,6 +733,14 @@ def parse_args():
     ap.add_argument("--reuse", action="store_true",
                     help="send many messages per SMTP session (smtp-source -d), so one milter "
                          "connection serves many messages; default: one session per message")
+    ap.add_argument("--syscalls", action="store_true",
+                    help="count every syscall and context switch of the measured runs with "
+                         "perf record -a (Debian's linux-perf) and print them per message by "
+                         "process name; throughput under it is not comparable")
+    ap.add_argument("--cycles", metavar="PCT", type=float, default=0.0,
+                    help="sample CPU with perf record -a -g during the measured runs and print "
+                         "each run's symbols above PCT%% of all samples, by process name; "
+                         "throughput under it is not comparable")
     ap.add_argument("--modes", "--configs", dest="modes", default=",".join(DEFAULT_MODES),
                     help="comma-separated subset of %s (default %s)"
                          % (",".join(MODES), ",".join(DEFAULT_MODES)))
@@ -653,6 +752,10 @@ def parse_args():
             or args.size < 0 or args.check < 0 or args.rcpts < 1):
         ap.error("bad arguments: %s" % (("unknown mode(s) %s" % ",".join(bad)) if bad
                                         else "counts must be positive"))
+    if args.syscalls and args.cycles:
+        ap.error("--syscalls and --cycles are separate runs: give one")
+    if (args.syscalls or args.cycles) and not os.access(PERF_BIN, os.X_OK):
+        ap.error("--syscalls and --cycles need %s (apt-get install linux-perf)" % PERF_BIN)
     if os.geteuid() != 0:
         ap.error("run as root (a private Postfix instance needs it)")
     return args
@@ -753,6 +856,8 @@ def report(modes, results, failures):
                 "%s %.3f" % (name, statistics.median(r["by_cmd"].get(name, 0.0) for r in rs))
                 for name in names)))
 
+    report_profile(modes, results)
+
     print()
     pairs = [(m, "bare") for m in modes if m != "bare"] + list(PAIRS)
     for a, b in pairs:
@@ -765,6 +870,36 @@ def report(modes, results, failures):
         for f in failures:
             print("  " + f.replace("\n", "\n    "))
     return med
+
+
+def report_profile(modes, results):
+    """With --syscalls: per message, syscalls and context switches by process name (median
+    of the runs). With --cycles: each run's hottest symbols."""
+    if any("syscalls" in r for m in modes for r in results[m]):
+        print()
+        print("Syscalls (sys) and context switches (cs) per message by process name, "
+              "median of the runs; perf record -a, so the load generator and sinks are in it")
+        for m in modes:
+            rs = [r["syscalls"] for r in results[m] if "syscalls" in r]
+            if not rs:
+                continue
+            keys = sorted({k for r in rs for k in r})
+            med = {k: statistics.median(r.get(k, 0.0) for r in rs) for k in keys}
+            comms = sorted({c for c, _ in keys}, key=lambda c: -med.get((c, "sys"), 0.0))
+            total = {e: sum(v for (c, ev), v in med.items() if ev == e) for e in ("sys", "cs")}
+            print("%-21s total sys %.1f cs %.1f" % (m, total["sys"], total["cs"]))
+            for c in comms:
+                if med.get((c, "sys"), 0.0) + med.get((c, "cs"), 0.0) >= 0.5:
+                    print("    %-24s sys %7.1f   cs %6.1f"
+                          % (c, med.get((c, "sys"), 0.0), med.get((c, "cs"), 0.0)))
+    for m in modes:
+        for i, r in enumerate(results[m]):
+            if "cycles" in r:
+                print()
+                print("CPU samples of %s run %d (perf report --sort comm,dso,sym, "
+                      "no children):" % (m, i + 1))
+                for row in r["cycles"]:
+                    print("    " + row)
 
 
 def main():
