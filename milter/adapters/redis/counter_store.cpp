@@ -103,13 +103,19 @@ core::Result<RedisReplyPtr> RedisCounterStore::eval_and_wait(RedisPool::Lease& l
         lease.append(wait);
         auto reply = lease.reply();
         if (!reply) {
-            return reply.error();
+            // Sent, but its answer lost: a primary that dies between running
+            // the script (and replicating it) and writing the answer leaves
+            // the charge counted on the replica it hands over to.
+            return core::make_error(reply.error().message +
+                                    " (the charge's answer was lost: it may be counted, "
+                                    "unconfirmed)");
         }
         auto acked = lease.reply();
         if (!acked) {
             // The script may have charged (and even replicated): it stays
             // counted, unconfirmed.
-            return core::make_error(acked.error().message + " (WAIT after the charge)");
+            return core::make_error(acked.error().message +
+                                    " (WAIT after the charge: counted, unconfirmed)");
         }
         const redisReply& r = *reply.value();
         if (attempt == 0 && r.type == REDIS_REPLY_ERROR && reply_text(r).starts_with("NOSCRIPT")) {
