@@ -201,6 +201,12 @@ class Perf:
                                % self.proc.stderr.read().decode(errors="replace")[-300:])
         return self
 
+    def kill(self):
+        """Ends a recording whose run failed."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
     def stop(self, n):
         """Stops recording; returns {"syscalls"|"cycles": ...} per message."""
         self.proc.send_signal(signal.SIGINT)
@@ -625,12 +631,18 @@ def measure(args, run_dir, postfix, sink, milter, redis, uses_redis, timeout, po
     perf = Perf(args, run_dir).start() if args.syscalls or args.cycles else None
     cpu0 = cpu()
     t0 = time.monotonic()
-    r = smtp_source(postfix.smtp_port, args.messages, args.sessions, args.size, timeout,
-                    args.reuse, rcpts=args.rcpts)
-    t_submitted = time.monotonic()
-    if r.returncode != 0:
-        raise RuntimeError("smtp-source exited %d: %s" % (r.returncode, r.stderr.decode()[-500:]))
-    t1 = wait_delivered(postfix, sink, base + args.messages, timeout)
+    try:
+        r = smtp_source(postfix.smtp_port, args.messages, args.sessions, args.size, timeout,
+                        args.reuse, rcpts=args.rcpts)
+        t_submitted = time.monotonic()
+        if r.returncode != 0:
+            raise RuntimeError("smtp-source exited %d: %s"
+                               % (r.returncode, r.stderr.decode()[-500:]))
+        t1 = wait_delivered(postfix, sink, base + args.messages, timeout)
+    except BaseException:
+        if perf:
+            perf.kill()
+        raise
     cpu1 = cpu()
     n = args.messages
     profile = perf.stop(n) if perf else {}

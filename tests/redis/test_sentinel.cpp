@@ -223,14 +223,18 @@ TEST_CASE("wait_replicas: a charge counts once a replica holds it, else a store 
     // (a fresh machine's first sync, tests running in parallel): one charge
     // with a generous WAIT first; once acknowledgements flow, each charge
     // gets its answer in milliseconds (2s only bounds a stalled host).
-    adapters::RedisCounterStore patient(o, adapters::ReplicaWait{1, std::chrono::seconds(10)});
+    // Each WAIT must end within the client's command timeout, as the policy
+    // check demands of wait_timeout.
+    adapters::RedisOptions slow = o;
+    slow.command_timeout = std::chrono::seconds(15);
+    adapters::RedisCounterStore patient(slow, adapters::ReplicaWait{1, std::chrono::seconds(10)});
     {
         auto first = patient.charge(charge);
         INFO((first ? std::string() : first.error().message));
         REQUIRE(first.ok());
     }
     adapters::RedisCounterStore replicated(
-        o, adapters::ReplicaWait{1, std::chrono::milliseconds(2000)});
+        slow, adapters::ReplicaWait{1, std::chrono::milliseconds(2000)});
     for (int i = 0; i < 3; ++i) {
         auto ok = replicated.charge(charge);
         INFO((ok ? std::string() : ok.error().message));
