@@ -259,9 +259,11 @@ def test_srs_route_rewrites_and_staffelctl_decodes(workdir, redis, staffeld_fact
     encoded = staffelctl(staffeld.policy_path, "srs", "encode", "--route", "forward",
                          "alice@example.org")
     assert encoded.stdout.strip() == got.mail_from
-    # Tampered: one character of the hash changed.
+    # Tampered: one character of the hash changed. The hash is compared
+    # case-insensitively (as postsrsd does), so the new character must differ
+    # in more than case: "b" -> "B" would still match.
     h = got.mail_from[5]
-    tampered = got.mail_from[:5] + ("B" if h != "B" else "C") + got.mail_from[6:]
+    tampered = got.mail_from[:5] + ("C" if h.lower() == "b" else "B") + got.mail_from[6:]
     bad = staffelctl(staffeld.policy_path, "srs", "decode", tampered)
     assert bad.returncode == 1, bad
     assert "hash" in bad.stderr
