@@ -60,6 +60,7 @@ install(FILES ${PROJECT_SOURCE_DIR}/contrib/systemd/staffeld.service DESTINATION
 install(FILES ${PROJECT_SOURCE_DIR}/README.md ${staffel_debian}/copyright
   DESTINATION ${staffel_docdir})
 install(FILES ${PROJECT_SOURCE_DIR}/policies/README.md DESTINATION ${staffel_docdir}/policies)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/contrib/docs/ DESTINATION ${staffel_docdir})
 install(FILES ${PROJECT_SOURCE_DIR}/policies/example.toml ${PROJECT_SOURCE_DIR}/policies/hybrid.toml
   DESTINATION ${staffel_docdir}/examples)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/contrib/postfix ${PROJECT_SOURCE_DIR}/contrib/sendmail

@@ -49,6 +49,7 @@ for page in /usr/share/man/man8/staffeld.8.gz /usr/share/man/man8/staffelctl.8.g
   [[ -z $warnings ]] || fail "$page: $warnings"
 done
 [[ -f /usr/share/doc/staffel/examples/example.toml ]] || fail "no examples"
+[[ -f /usr/share/doc/staffel/scaling.md ]] || fail "no scaling.md"
 
 echo "== the installed staffeld through a sandboxed Postfix =="
 STAFFEL_INSTALLED_TEST=1 STAFFELD=/usr/sbin/staffeld STAFFELCTL=/usr/sbin/staffelctl \
