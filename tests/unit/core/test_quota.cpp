@@ -11,16 +11,14 @@
 #include "core/quota/quota.hpp"
 #include "core/route/streams.hpp"
 #include "fake_counter_store.hpp"
+#include "recording_logger.hpp"
 
 using namespace staffel;
 using namespace staffel::core;
 
 namespace {
 
-// Epoch seconds of a UTC civil time.
-std::int64_t utc(int y, int mo, int d, int h = 0, int mi = 0) {
-    return days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60;
-}
+using test::utc;
 
 const ZoneRules& berlin() {
     static const ZoneRules z = [] {

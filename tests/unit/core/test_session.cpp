@@ -5,21 +5,13 @@
 #include <vector>
 
 #include "core/session.hpp"
+#include "recording_logger.hpp"
 
 using namespace staffel::core;
 
 namespace {
 
-struct RecordingLogger : Logger {
-    std::vector<std::pair<LogLevel, std::string>> lines;
-    LogLevel threshold = LogLevel::Info;
-    void log(LogLevel level, std::string_view m) override {
-        if (enabled(level)) {
-            lines.emplace_back(level, std::string(m));
-        }
-    }
-    [[nodiscard]] bool enabled(LogLevel level) const override { return level >= threshold; }
-};
+using staffel::test::RecordingLogger;
 
 struct CountingInFlight : InFlight {
     int now = 0;

@@ -13,6 +13,7 @@
 #include "core/session.hpp"
 #include "fake_counter_store.hpp"
 #include "fake_message_edits.hpp"
+#include "recording_logger.hpp"
 
 using namespace staffel;
 using namespace staffel::core;
@@ -20,19 +21,8 @@ using namespace staffel::core;
 namespace {
 
 using test::policy_from;
-
-struct RecordingLogger : Logger {
-    std::vector<std::pair<LogLevel, std::string>> lines;
-    void log(LogLevel level, std::string_view m) override {
-        lines.emplace_back(level, std::string(m));
-    }
-    [[nodiscard]] bool enabled(LogLevel level) const override { return level >= LogLevel::Info; }
-};
-
-// Epoch seconds of a UTC civil time.
-std::int64_t utc(int y, int mo, int d, int h = 0, int mi = 0) {
-    return days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60;
-}
+using test::RecordingLogger;
+using test::utc;
 
 // Sends one message through a Session; returns the verdict.
 struct Harness {

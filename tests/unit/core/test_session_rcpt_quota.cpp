@@ -15,6 +15,7 @@
 #include "fake_counter_store.hpp"
 #include "fake_message_edits.hpp"
 #include "fake_suppression_store.hpp"
+#include "recording_logger.hpp"
 
 using namespace staffel;
 using namespace staffel::core;
@@ -23,18 +24,8 @@ namespace {
 
 using test::load_error;
 using test::policy_from;
-
-struct RecordingLogger : Logger {
-    std::vector<std::pair<LogLevel, std::string>> lines;
-    void log(LogLevel level, std::string_view m) override {
-        lines.emplace_back(level, std::string(m));
-    }
-    [[nodiscard]] bool enabled(LogLevel level) const override { return level >= LogLevel::Info; }
-};
-
-std::int64_t utc(int y, int mo, int d, int h = 0, int mi = 0) {
-    return days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60;
-}
+using test::RecordingLogger;
+using test::utc;
 
 // "bücher.example" and its A-label, as libidn2 would convert it.
 Result<std::string> fake_idna(std::string_view utf8) {

@@ -14,6 +14,7 @@
 #include "core/route/status.hpp"
 #include "core/session.hpp"
 #include "fake_message_edits.hpp"
+#include "recording_logger.hpp"
 
 using namespace staffel;
 using namespace staffel::core;
@@ -22,10 +23,9 @@ namespace {
 
 using test::policy_from;
 
-struct RecordingLogger : Logger {
-    std::vector<std::string> lines;
-    void log(LogLevel, std::string_view m) override { lines.emplace_back(m); }
-    [[nodiscard]] bool enabled(LogLevel) const override { return true; }
+// Every line, debug ones included.
+struct RecordingLogger : test::RecordingLogger {
+    RecordingLogger() { threshold = LogLevel::Debug; }
 };
 
 struct DownSet : RouteStatus {
@@ -87,7 +87,7 @@ Sent send(const std::shared_ptr<const Policy>& p, const RouteStatus* status, Spf
     Sent out;
     out.verdict = s.end_of_message("QID", &out.edits);
     REQUIRE_FALSE(log.lines.empty());
-    out.line = log.lines.back();
+    out.line = log.last();
     out.outcome = outcomes.last;
     return out;
 }
@@ -191,10 +191,7 @@ TEST_CASE("an MTA that did not offer CHGFROM: tempfail, said once per connection
         CHECK(verdicts[i].rcode == "451");
         CHECK(edits[i].sender.empty());  // never tried
     }
-    const auto said = std::count_if(log.lines.begin(), log.lines.end(), [](const auto& l) {
-        return l.find("did not offer the milter action SMFIF_CHGFROM") != std::string::npos;
-    });
-    CHECK(said == 1);
+    CHECK(log.count("did not offer the milter action SMFIF_CHGFROM") == 1);
 
     // Every action offered: the same message leaves with its return path.
     RecordingLogger log2;

@@ -16,6 +16,7 @@
 #include "core/suppress/suppress.hpp"
 #include "fake_message_edits.hpp"
 #include "fake_suppression_store.hpp"
+#include "recording_logger.hpp"
 
 using namespace staffel;
 using namespace staffel::core;
@@ -35,11 +36,7 @@ Result<std::string> ascii_domain(std::string_view domain) {
     return std::string(domain);
 }
 
-struct RecordingLogger : Logger {
-    std::vector<std::string> lines;
-    void log(LogLevel, std::string_view m) override { lines.emplace_back(m); }
-    [[nodiscard]] bool enabled(LogLevel level) const override { return level >= LogLevel::Info; }
-};
+using test::RecordingLogger;
 
 using Edits = test::FakeMessageEdits;
 
@@ -101,8 +98,8 @@ TEST_CASE("a hard-bounced recipient is refused at RCPT; the others go on", "[sup
     CHECK(h.store.lookups == 3);  // one round trip per recipient
     CHECK(h.edits.deleted.empty());
     CHECK(h.stats.refused == 1);
-    CHECK_THAT(h.log.lines.back(), Catch::Contains("rcpts=2 ") && Catch::Contains("suppressed=1"));
-    CHECK_THAT(h.log.lines.front(),
+    CHECK_THAT(h.log.last(), Catch::Contains("rcpts=2 ") && Catch::Contains("suppressed=1"));
+    CHECK_THAT(h.log.lines.front().second,
                Catch::Contains("refused RCPT <gone@example.net>: suppressed reason=hard_bounce"));
 }
 
@@ -125,9 +122,9 @@ TEST_CASE("an unsubscribe removes the recipient from bulk mail only", "[suppress
     CHECK(bulk.action == Verdict::Action::Continue);
     CHECK(h.rcpt_verdicts[1].action == Verdict::Action::Continue);  // not refused at RCPT
     CHECK(h.edits.deleted == std::vector<std::string>{"<u@example.net>"});
-    CHECK_THAT(h.log.lines.back(), Catch::Contains("stream=bulk") &&
-                                       Catch::Contains("removed=u@example.net:unsubscribe") &&
-                                       Catch::Contains("rcpts=1 "));
+    CHECK_THAT(h.log.last(), Catch::Contains("stream=bulk") &&
+                                 Catch::Contains("removed=u@example.net:unsubscribe") &&
+                                 Catch::Contains("rcpts=1 "));
 
     h.edits.deleted.clear();
     auto transactional = h.send({"a@example.net", "u@example.net"}, false);
@@ -150,10 +147,7 @@ TEST_CASE("the removed total counts every removal the log shows, on refused mess
     // Its only recipient removed, the message is refused: still a removal.
     const auto v = h.send({"u@example.net"}, true);
     CHECK(v.action == Verdict::Action::Reject);
-    std::size_t logged = 0;
-    for (const auto& line : h.log.lines) {
-        logged += line.find("removed=u@example.net:unsubscribe") != std::string::npos ? 1 : 0;
-    }
+    const auto logged = h.log.count("removed=u@example.net:unsubscribe");
     CHECK(logged == 2);
     CHECK(h.stats.removed == logged);
 }
@@ -219,7 +213,7 @@ TEST_CASE("a dead suppression store follows on_store_error", "[suppress][session
     CHECK(h.rcpt_verdicts[0].action == Verdict::Action::Continue);
     CHECK(accepted.action == Verdict::Action::Continue);
     CHECK(h.stats.store_errors_accepted == 1);
-    CHECK_THAT(h.log.lines.back(), Catch::Contains("suppress=store-error:accepted"));
+    CHECK_THAT(h.log.last(), Catch::Contains("suppress=store-error:accepted"));
 }
 
 TEST_CASE("[suppression] on_store_error overrides [redis] on_store_error", "[suppress][session]") {
@@ -233,11 +227,8 @@ TEST_CASE("[suppression] on_store_error overrides [redis] on_store_error", "[sup
     CHECK(v.action == Verdict::Action::Continue);
     CHECK(h.stats.store_errors_accepted == 1);
     CHECK(h.stats.store_errors_tempfailed == 0);
-    CHECK(std::any_of(h.log.lines.begin(), h.log.lines.end(), [](const std::string& l) {
-        return l.find(
-                   "ACCEPTING the recipient unchecked ([suppression] on_store_error = "
-                   "accept)") != std::string::npos;
-    }));
+    CHECK(h.log.count("ACCEPTING the recipient unchecked ([suppression] on_store_error = "
+                      "accept)") > 0);
 
     h.policy = policy_from(
         "[redis]\non_store_error = \"accept\"\n"
@@ -246,10 +237,7 @@ TEST_CASE("[suppression] on_store_error overrides [redis] on_store_error", "[sup
     CHECK(h.rcpt_verdicts[0].action == Verdict::Action::Tempfail);
     CHECK(h.rcpt_verdicts[0].xcode == "4.3.0");
     CHECK(h.stats.store_errors_tempfailed == 1);
-    CHECK(std::any_of(h.log.lines.begin(), h.log.lines.end(), [](const std::string& l) {
-        return l.find("answering tempfail ([suppression] on_store_error = tempfail)") !=
-               std::string::npos;
-    }));
+    CHECK(h.log.count("answering tempfail ([suppression] on_store_error = tempfail)") > 0);
 }
 
 TEST_CASE("without [suppression] no lookup happens and RCPT needs no reply",
