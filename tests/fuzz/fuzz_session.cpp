@@ -21,16 +21,26 @@
 //     E3  the milter connection count returns to zero at close().
 //     E4  a refusal carries an SMTP reply: a 4xx code for a tempfail and
 //         5xx for a reject, with a matching enhanced code.
+//     E5  never to a hard-bounced recipient: the store holds a hard bounce
+//         for gone@example.net; a message let out with its edits applied,
+//         while the store answered throughout, either never accepted that
+//         recipient or removed it at the end.
 // Input layout: byte 0 picks the policy (0: signing, quotas, suppression;
-//   1: streams and routes with VERP and plain return paths, quotas;
-//   2: everything of 0 and 1), the client address and the SASL login;
-//   then operations, each one byte (the operation) followed by its
-//   argument: a NUL-terminated string (or the rest of the input).
+//   1: streams and routes with VERP, plain and SRS return paths, quotas;
+//   2: everything of 0 and 1 with a quota that holds), the client address
+//   and the SASL login; then operations, each one byte (the operation)
+//   followed by its argument: a NUL-terminated string (or the rest of the
+//   input).
 // The policies load from the TOML below through the real loader; their
-//   DKIM keys are stand-ins that return a fixed signature.
+//   DKIM keys are stand-ins that return a fixed signature, SRS's HMAC-SHA1
+//   a stand-in mixing function, and the suppression store holds a hard
+//   bounce, an unsubscribe from the bulk stream and a complaint scoped to
+//   one sender domain.
 // Seeds: tests/fuzz/corpus/session/.
 // Thread-safety: libFuzzer calls this from one thread.
 // Outside input: the fuzzer's bytes.
+#include <unistd.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -42,6 +52,7 @@
 
 #include "config/loader.hpp"
 #include "core/session.hpp"
+#include "core/suppress/suppress.hpp"
 #include "unit/core/fake_counter_store.hpp"
 #include "unit/core/fake_message_edits.hpp"
 #include "unit/core/fake_suppression_store.hpp"
@@ -94,6 +105,10 @@ default_route = "inhouse"
 name = "bulk"
 headers = ["Precedence: bulk", "List-Unsubscribe"]
 route = "esp"
+[[stream]]
+name = "forwarded"
+headers = ["Resent-From"]
+route = "forward"
 [[route]]
 name = "inhouse"
 bounce_domain = "bounce.example.com"
@@ -106,6 +121,11 @@ return_path = "verp"
 add_headers = ["X-Campaign: {header:X-Campaign-Id} {stream} {route}"]
 strip_headers = ["X-Internal"]
 fallback = "inhouse"
+[[route]]
+name = "forward"
+bounce_domain = "srs.example.com"
+return_path = "srs"
+srs_secret_file = "@SRS_SECRETS@"
 [[quota]]
 name = "bulk-rate"
 key = "stream"
@@ -154,6 +174,12 @@ unsubscribe_streams = ["bulk"]
 name = "per-sender"
 key = "sender"
 limit = "40/1h"
+[[quota]]
+name = "bulk-hold"
+key = "stream"
+streams = ["bulk"]
+limit = "3/1h"
+action = "hold"
 )";
 
 struct FixedKey : SigningKey {
@@ -202,8 +228,21 @@ struct CountingInFlight : InFlight {
     void end() override { --now; }
 };
 
+// The policy text with @SRS_SECRETS@ naming a secrets file (mode 0600, as
+// the loader demands), removed again once the policy is loaded.
 std::shared_ptr<const Policy> load(std::string_view text) {
-    auto r = staffel::config::load_policy_text(std::string(text), "session.toml");
+    std::string toml(text);
+    char path[] = "/tmp/fuzz_session_srs.XXXXXX";
+    const int fd = mkstemp(path);
+    require(fd >= 0);
+    constexpr std::string_view kSecrets = "fuzz-secret-new\nfuzz-secret-old\n";
+    require(write(fd, kSecrets.data(), kSecrets.size()) == static_cast<ssize_t>(kSecrets.size()));
+    close(fd);
+    if (const auto at = toml.find("@SRS_SECRETS@"); at != std::string::npos) {
+        toml.replace(at, std::string_view("@SRS_SECRETS@").size(), path);
+    }
+    auto r = staffel::config::load_policy_text(toml, "session.toml");
+    unlink(path);
     if (r.policy == nullptr) {
         for (const auto& e : r.errors) {
             std::fprintf(stderr, "%s\n", e.to_string().c_str());
@@ -260,6 +299,43 @@ struct Sent {
     bool header_done = false;
 };
 
+// A stand-in for HMAC-SHA1: 20 bytes that depend on every byte of key and
+// message, so a changed character breaks the SRS hash as the real one would.
+std::string mixing_hmac(std::string_view key, std::string_view message) {
+    std::string out(20, '\0');
+    std::uint32_t h = 2166136261U;
+    std::size_t i = 0;
+    for (const auto part : {key, std::string_view("\x01", 1), message}) {
+        for (char c : part) {
+            h = (h ^ static_cast<std::uint8_t>(c)) * 16777619U;
+            out[i++ % out.size()] ^= static_cast<char>(h >> 24);
+        }
+    }
+    return out;
+}
+
+// The recipient E5 watches, as the store holds it: the address without
+// angle brackets, lowercased.
+bool is_gone(std::string_view rcpt) {
+    if (rcpt.size() >= 2 && rcpt.front() == '<' && rcpt.back() == '>') {
+        rcpt = rcpt.substr(1, rcpt.size() - 2);
+    }
+    constexpr std::string_view kGone = "gone@example.net";
+    if (rcpt.size() != kGone.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < rcpt.size(); ++i) {
+        char c = rcpt[i];
+        if (c >= 'A' && c <= 'Z') {
+            c = static_cast<char>(c - 'A' + 'a');
+        }
+        if (c != kGone[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
 constexpr const char* kClients[] = {"192.0.2.7", "203.0.113.9", "::1", "unknown", ""};
 constexpr const char* kLogins[] = {"", "alice@example.com", "bob@other.example"};
 
@@ -278,6 +354,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     NullShaFactory sha;
     staffel::test::FakeCounterStore counters;
     staffel::test::FakeSuppressionStore suppressions;
+    {
+        using staffel::test::entry;
+        const SuppressionKeys keys(policy->redis.prefix);
+        suppressions.entries[keys.entry_key("", "gone@example.net")] =
+            entry(SuppressReason::HardBounce);
+        suppressions.entries[keys.entry_key("", "unsub@example.net")] =
+            entry(SuppressReason::Unsubscribe, {"bulk"});
+        suppressions.entries[keys.entry_key("example.com", "angry@example.net")] =
+            entry(SuppressReason::Complaint, {}, "example.com");
+    }
     QuotaStats quota_stats;
     SuppressStats suppress_stats;
     std::int64_t now = 1764936000;  // 2025-12-05 12:00 UTC
@@ -286,9 +372,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                   QuotaServices{&counters, &quota_stats},
                   SuppressServices{&suppressions, &sha, {}, &suppress_stats});
         s.content_negotiated(negotiate);
+        s.srs_hmac(mixing_hmac);
         s.connect("client.example", client);
         std::optional<Sent> sent;
         SenderInfo sender;
+        // E5's view of the current message: whether a gone@example.net was
+        // accepted at RCPT, and whether the store failed at any point.
+        bool gone_accepted = false;
+        bool store_failed = suppressions.down;
         int steps = 0;
         while (!in.empty() && ++steps < 200) {
             const unsigned op = in.byte();
@@ -297,11 +388,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                     sender = SenderInfo{std::string(in.text()), login, "Q1", (op & 0x10U) != 0};
                     require(is_reply(s.mail_from(sender)));
                     sent.emplace(*policy);
+                    gone_accepted = false;
+                    store_failed = suppressions.down;
                     break;
                 }
-                case 1:
-                    require(is_reply(s.rcpt_to(in.text())));
+                case 1: {
+                    const auto rcpt = in.text();
+                    const bool in_message = s.in_message();
+                    const auto v = s.rcpt_to(rcpt);
+                    require(is_reply(v));
+                    if (in_message && v.action == Verdict::Action::Continue && is_gone(rcpt)) {
+                        gone_accepted = true;
+                    }
                     break;
+                }
                 case 2:
                 case 3: {  // a header field: "Name\0value\0"
                     const auto name = in.text();
@@ -366,20 +466,35 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                         if (negotiate && sent->headers.overflowed()) {
                             require(v.action != Verdict::Action::Continue);
                         }
+                        // E5
+                        if (policy->suppression.enabled && gone_accepted && !store_failed &&
+                            v.action == Verdict::Action::Continue && (op & 0x10U) == 0) {
+                            bool removed = false;
+                            for (const auto& d : edits.deleted) {
+                                removed = removed || is_gone(d);
+                            }
+                            require(removed);
+                        }
                     }
                     sent.reset();
+                    gone_accepted = false;
                     break;
                 }
                 case 8:
                     s.abort();
                     require(!s.in_message());
                     sent.reset();
+                    gone_accepted = false;
                     break;
                 case 9:
                     now += static_cast<std::int64_t>(in.byte()) * 600;
                     counters.now_us = now * 1000000;
                     counters.fail = (op & 0x10U) != 0;
                     suppressions.down = (op & 0x20U) != 0;
+                    store_failed = store_failed || suppressions.down;
+                    // RCPT without a reply (a connection older than the
+                    // reload that turned suppression on): looked up at the end.
+                    s.rcpt_replies_negotiated((op & 0x40U) == 0);
                     break;
             }
         }
