@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <csignal>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -245,6 +246,49 @@ TEST_CASE("wait_replicas: a charge counts once a replica holds it, else a store 
     // The script cache was cold on the first charge: EVAL and WAIT again.
     CHECK(alone.script_loads() == 1);
     CHECK(replicated.script_loads() == 0);
+}
+
+// A charge sent whose answer never comes (a primary that runs the script
+// and dies before answering) may still count: the error says so. A stopped
+// server leaves the EVALSHA in its socket past the client's timeout; once
+// it runs again it reads the command (before the client's close) and
+// counts it.
+TEST_CASE("wait_replicas: a charge whose answer was lost is reported as maybe counted",
+          "[sentinel][wait][lost]") {
+    RedisServer primary;
+    core::CounterCharge c;
+    c.kind = core::CounterCharge::Kind::Window;
+    c.key = "w:{lost}";
+    c.amount = 1;
+    c.limit = 100;
+    c.expire_at_ms = test::now_ms() + 60'000;
+    const std::vector<core::CounterCharge> charge{c};
+
+    adapters::RedisOptions o = primary.options();
+    o.command_timeout = std::chrono::milliseconds(100);
+    adapters::RedisCounterStore store(o, adapters::ReplicaWait{1, std::chrono::milliseconds(20)});
+    // The first charge loads the script (no replica: WAIT falls short, the
+    // charge stays counted), so the paused EVALSHA finds it later.
+    REQUIRE_FALSE(store.charge(charge).ok());
+    REQUIRE(primary.command({"GET", "w:{lost}"}).str == "1");
+
+    primary.signal(SIGSTOP);
+    const auto stopped_at = std::chrono::steady_clock::now();
+    auto r = store.charge(charge);
+    const auto took = std::chrono::steady_clock::now() - stopped_at;
+    primary.signal(SIGCONT);
+    REQUIRE_FALSE(r.ok());
+    INFO(r.error().message);
+    CHECK(r.error().message.find("the charge's answer was lost: it may be counted, unconfirmed") !=
+          std::string::npos);
+    CHECK(took < std::chrono::milliseconds(1000));
+    // The server runs again: the script the client gave up on counts.
+    std::string counted;
+    for (int i = 0; i < 300 && counted != "2"; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        counted = primary.command({"GET", "w:{lost}"}).str;
+    }
+    CHECK(counted == "2");
 }
 
 }  // namespace staffel
