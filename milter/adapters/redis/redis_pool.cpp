@@ -532,6 +532,41 @@ std::string_view reply_text(const redisReply& r) {
     return r.str != nullptr ? std::string_view(r.str, r.len) : std::string_view();
 }
 
+std::optional<core::Error> RedisPool::Lease::scan(std::string_view pattern, std::size_t count,
+                                                  const ScanPage& page) {
+    std::vector<std::string> argv{
+        "SCAN", "0", "MATCH", std::string(pattern), "COUNT", std::to_string(count)};
+    std::vector<std::string_view> keys;
+    do {
+        auto reply = command(argv);
+        if (!reply) {
+            return reply.error();
+        }
+        const redisReply& r = *reply.value();
+        if (r.type == REDIS_REPLY_ERROR) {
+            return pool_->error("SCAN: " + std::string(reply_text(r)));
+        }
+        if (r.type != REDIS_REPLY_ARRAY || r.elements != 2 || r.element[0] == nullptr ||
+            r.element[0]->type != REDIS_REPLY_STRING || r.element[1] == nullptr ||
+            r.element[1]->type != REDIS_REPLY_ARRAY) {
+            return pool_->error("SCAN: unexpected reply");
+        }
+        argv[1] = std::string(reply_text(*r.element[0]));
+        const redisReply& names = *r.element[1];
+        keys.clear();
+        for (std::size_t i = 0; i < names.elements; ++i) {
+            if (names.element[i] == nullptr || names.element[i]->type != REDIS_REPLY_STRING) {
+                return pool_->error("SCAN: unexpected reply");
+            }
+            keys.push_back(reply_text(*names.element[i]));
+        }
+        if (auto failed = page(keys)) {
+            return failed;
+        }
+    } while (argv[1] != "0");
+    return std::nullopt;
+}
+
 core::Result<RedisReplyPtr> RedisPool::Lease::eval_script(const EmbeddedScript& script,
                                                           std::vector<std::string> args,
                                                           std::atomic<std::uint64_t>& loads) {

@@ -48,8 +48,10 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -123,6 +125,17 @@ class RedisPool {
         core::Result<RedisReplyPtr> eval_script(const EmbeddedScript& script,
                                                 std::vector<std::string> args,
                                                 std::atomic<std::uint64_t>& loads);
+
+        // SCAN for the keys matching `pattern`, `count` a page: `page` is
+        // given each page's key names (a page may be empty, and SCAN may
+        // name a key twice) until the cursor comes back to 0. Stops at the
+        // first error: a failed round trip, a reply that is not SCAN's, or
+        // one `page` returns. The names live only during the call to `page`,
+        // which may send commands on this lease.
+        using ScanPage =
+            std::function<std::optional<core::Error>(std::span<const std::string_view> keys)>;
+        std::optional<core::Error> scan(std::string_view pattern, std::size_t count,
+                                        const ScanPage& page);
 
       private:
         friend class RedisPool;

@@ -63,7 +63,8 @@ void RedisSuppressionStore::set_argv(std::vector<std::string>& argv, const std::
 
 void RedisSuppressionStore::xadd_argv(std::vector<std::string>& argv,
                                       const std::string& key) const {
-    argv = {"XADD", changes_.key, "MAXLEN", "~", std::to_string(changes_.max_length), "*", "k", key};
+    argv = {"XADD", changes_.key, "MAXLEN", "~", std::to_string(changes_.max_length),
+            "*",    "k",          key};
 }
 
 core::Result<RedisReplyPtr> RedisSuppressionStore::transaction(
@@ -86,8 +87,9 @@ core::Result<RedisReplyPtr> RedisSuppressionStore::transaction(
         }
         const redisReply& r = *reply.value();
         if (r.type == REDIS_REPLY_ERROR && refused.empty()) {
-            refused = std::string(i == 0 ? "MULTI" : i <= commands.size() ? commands[i - 1][0]
-                                                                          : "EXEC") +
+            refused = std::string(i == 0                 ? "MULTI"
+                                  : i <= commands.size() ? commands[i - 1][0]
+                                                         : "EXEC") +
                       ": " + std::string(reply_text(r));
         }
         if (i == commands.size() + 1) {
@@ -161,7 +163,7 @@ core::Result<bool> RedisSuppressionStore::put(const std::string& key,
     std::vector<std::string> argv;
     set_argv(argv, key, entry);
     argv.emplace_back("GET");  // the old value, if any: did this replace an entry?
-    RedisReplyPtr owner;  // the reply that holds `set`
+    RedisReplyPtr owner;       // the reply that holds `set`
     const redisReply* set = nullptr;
     if (changes_.key.empty()) {
         auto reply = pool_.command(argv);
@@ -186,12 +188,13 @@ core::Result<bool> RedisSuppressionStore::put(const std::string& key,
         set = owner->element[0];
         const redisReply& xadd = *owner->element[1];
         if (set->type != REDIS_REPLY_ERROR && xadd.type != REDIS_REPLY_STRING) {
-            return fail(pool_.error("XADD " + changes_.key + ": " +
-                                    std::string(xadd.type == REDIS_REPLY_ERROR ? reply_text(xadd)
-                                                                               : "unexpected reply") +
-                                    "; " + key +
-                                    " was stored but not announced: other nodes see it after "
-                                    "their next rescan"));
+            return fail(
+                pool_.error("XADD " + changes_.key + ": " +
+                            std::string(xadd.type == REDIS_REPLY_ERROR ? reply_text(xadd)
+                                                                       : "unexpected reply") +
+                            "; " + key +
+                            " was stored but not announced: other nodes see it after "
+                            "their next rescan"));
         }
     }
     const redisReply& r = *set;
@@ -372,62 +375,45 @@ core::Result<std::size_t> RedisSuppressionStore::scan(std::string_view pattern,
     }
     const std::int64_t t = now();
     std::size_t visited = 0;
-    std::vector<std::string> scan_argv{
-        "SCAN", "0", "MATCH", std::string(pattern), "COUNT", std::to_string(kBatch)};
     std::vector<std::string> mget{"MGET"};
-    do {
-        auto reply = lease.value().command(scan_argv);
-        if (!reply) {
-            return fail(reply.error());
-        }
-        const redisReply& r = *reply.value();
-        if (r.type == REDIS_REPLY_ERROR) {
-            return fail(pool_.error("SCAN: " + std::string(reply_text(r))));
-        }
-        if (r.type != REDIS_REPLY_ARRAY || r.elements != 2 || r.element[0] == nullptr ||
-            r.element[0]->type != REDIS_REPLY_STRING || r.element[1] == nullptr ||
-            r.element[1]->type != REDIS_REPLY_ARRAY) {
-            return fail(pool_.error("SCAN: unexpected reply"));
-        }
-        scan_argv[1] = std::string(reply_text(*r.element[0]));
-        const redisReply& keys = *r.element[1];
-        if (keys.elements == 0) {
-            continue;
-        }
-        mget.resize(1);
-        for (std::size_t i = 0; i < keys.elements; ++i) {
-            if (keys.element[i] == nullptr || keys.element[i]->type != REDIS_REPLY_STRING) {
-                return fail(pool_.error("SCAN: unexpected reply"));
+    auto failed = lease.value().scan(
+        pattern, kBatch, [&](std::span<const std::string_view> keys) -> std::optional<core::Error> {
+            if (keys.empty()) {
+                return std::nullopt;
             }
-            mget.emplace_back(reply_text(*keys.element[i]));
-        }
-        auto values = lease.value().command(mget);
-        if (!values) {
-            return fail(values.error());
-        }
-        const redisReply& v = *values.value();
-        if (v.type == REDIS_REPLY_ERROR) {
-            return fail(pool_.error("MGET: " + std::string(reply_text(v))));
-        }
-        if (v.type != REDIS_REPLY_ARRAY || v.elements != mget.size() - 1) {
-            return fail(pool_.error("MGET: unexpected reply"));
-        }
-        for (std::size_t i = 0; i < v.elements; ++i) {
-            const redisReply* value = v.element[i];
-            if (!is_value(value)) {
-                return fail(pool_.error("MGET: unexpected reply"));
+            mget.resize(1);
+            mget.insert(mget.end(), keys.begin(), keys.end());
+            auto values = lease.value().command(mget);
+            if (!values) {
+                return values.error();
             }
-            if (value->type == REDIS_REPLY_NIL) {
-                continue;  // deleted (or expired) since SCAN named it
+            const redisReply& v = *values.value();
+            if (v.type == REDIS_REPLY_ERROR) {
+                return pool_.error("MGET: " + std::string(reply_text(v)));
             }
-            auto decoded = core::decode_entry_value(reply_text(*value));
-            if (decoded && expired(*decoded, t)) {
-                continue;
+            if (v.type != REDIS_REPLY_ARRAY || v.elements != mget.size() - 1) {
+                return pool_.error("MGET: unexpected reply");
             }
-            visit(mget[i + 1], decoded);
-            ++visited;
-        }
-    } while (scan_argv[1] != "0");
+            for (std::size_t i = 0; i < v.elements; ++i) {
+                const redisReply* value = v.element[i];
+                if (!is_value(value)) {
+                    return pool_.error("MGET: unexpected reply");
+                }
+                if (value->type == REDIS_REPLY_NIL) {
+                    continue;  // deleted (or expired) since SCAN named it
+                }
+                auto decoded = core::decode_entry_value(reply_text(*value));
+                if (decoded && expired(*decoded, t)) {
+                    continue;
+                }
+                visit(mget[i + 1], decoded);
+                ++visited;
+            }
+            return std::nullopt;
+        });
+    if (failed) {
+        return fail(*failed);
+    }
     return visited;
 }
 

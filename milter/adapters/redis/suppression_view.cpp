@@ -41,8 +41,7 @@ RedisOptions one_connection(RedisOptions options) {
 }
 
 std::string ms(std::chrono::steady_clock::duration d) {
-    return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) +
-           "ms";
+    return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + "ms";
 }
 
 }  // namespace
@@ -196,8 +195,8 @@ core::Result<ViewedSuppressionStore::Read> ViewedSuppressionStore::read_changes(
         return lease.error();
     }
     sent = Clock::now();
-    std::vector<std::string> argv{"XRANGE", store_.changes().key, last_id_, "+", "COUNT",
-                                  std::to_string(kReadCount)};
+    std::vector<std::string> argv{"XRANGE", store_.changes().key,      last_id_, "+",
+                                  "COUNT",  std::to_string(kReadCount)};
     for (;;) {
         auto reply = lease.value().command(argv);
         if (!reply) {
@@ -272,8 +271,8 @@ core::Result<bool> ViewedSuppressionStore::rebuild(const char* why) {
             // An empty stream: a marker gives the next read a place to
             // start from whose loss it can tell.
             const std::vector<std::string> mark{
-                "XADD",  changes, "MAXLEN", "~", std::to_string(store_.changes().max_length),
-                "*",     "k",     ""};
+                "XADD", changes, "MAXLEN", "~", std::to_string(store_.changes().max_length),
+                "*",    "k",     ""};
             auto added = lease.value().command(mark);
             if (!added) {
                 return added.error();
@@ -285,31 +284,17 @@ core::Result<bool> ViewedSuppressionStore::rebuild(const char* why) {
             last_id_ = std::string(reply_text(*added.value()));
         }
         // 2. Every entry key, hashed.
-        std::vector<std::string> scan{"SCAN", "0", "MATCH", view_.pattern, "COUNT",
-                                      std::to_string(kReadCount)};
-        do {
-            auto page = lease.value().command(scan);
-            if (!page) {
-                return page.error();
-            }
-            const redisReply& p = *page.value();
-            if (p.type == REDIS_REPLY_ERROR) {
-                return sync_pool_.error("SCAN: " + std::string(reply_text(p)));
-            }
-            if (p.type != REDIS_REPLY_ARRAY || p.elements != 2 || p.element[0] == nullptr ||
-                p.element[0]->type != REDIS_REPLY_STRING || p.element[1] == nullptr ||
-                p.element[1]->type != REDIS_REPLY_ARRAY) {
-                return sync_pool_.error("SCAN: unexpected reply");
-            }
-            scan[1] = std::string(reply_text(*p.element[0]));
-            const redisReply& keys = *p.element[1];
-            for (std::size_t i = 0; i < keys.elements; ++i) {
-                if (keys.element[i] == nullptr || keys.element[i]->type != REDIS_REPLY_STRING) {
-                    return sync_pool_.error("SCAN: unexpected reply");
+        auto failed = lease.value().scan(
+            view_.pattern, kReadCount,
+            [&](std::span<const std::string_view> keys) -> std::optional<core::Error> {
+                for (const auto key : keys) {
+                    hashes.push_back(core::BloomFilter::hash(key));
                 }
-                hashes.push_back(core::BloomFilter::hash(reply_text(*keys.element[i])));
-            }
-        } while (scan[1] != "0");
+                return std::nullopt;
+            });
+        if (failed) {
+            return *failed;
+        }
     }
     // 3. A filter with room to grow, then what was written meanwhile.
     auto filter = std::make_shared<core::BloomFilter>(std::max(kMinCapacity, 2 * hashes.size()));
@@ -336,8 +321,8 @@ core::Result<bool> ViewedSuppressionStore::rebuild(const char* why) {
     stats_.rebuilds.fetch_add(1, std::memory_order_relaxed);
     stats_.keys.store(hashes.size(), std::memory_order_relaxed);
     stats_.bytes.store(filter->bytes(), std::memory_order_relaxed);
-    log(core::LogLevel::Info, "suppression view built (" + std::string(why) + "): " +
-                                  std::to_string(hashes.size()) + " entry keys, " +
+    log(core::LogLevel::Info, "suppression view built (" + std::string(why) +
+                                  "): " + std::to_string(hashes.size()) + " entry keys, " +
                                   std::to_string(filter->bytes() >> 10) + " KiB, in " +
                                   ms(built_at_ - started));
     return true;
@@ -352,11 +337,11 @@ void ViewedSuppressionStore::note_state(bool fresh_now, const std::string& why) 
         log(core::LogLevel::Notice,
             "suppression view is current: recipients on no list are answered without Redis");
     } else {
-        log(core::LogLevel::Warning,
-            "suppression view is stale (no complete read of " + store_.changes().key +
-                " within " + std::to_string(view_.max_lag.count()) +
-                "ms" + (why.empty() ? std::string() : ": " + why) +
-                "): every lookup goes to Redis until it is current again");
+        log(core::LogLevel::Warning, "suppression view is stale (no complete read of " +
+                                         store_.changes().key + " within " +
+                                         std::to_string(view_.max_lag.count()) + "ms" +
+                                         (why.empty() ? std::string() : ": " + why) +
+                                         "): every lookup goes to Redis until it is current again");
     }
 }
 
