@@ -232,17 +232,22 @@ struct CountingInFlight : InFlight {
 // the loader demands), removed again once the policy is loaded.
 std::shared_ptr<const Policy> load(std::string_view text) {
     std::string toml(text);
+    constexpr std::string_view kMark = "@SRS_SECRETS@";
     char path[] = "/tmp/fuzz_session_srs.XXXXXX";
-    const int fd = mkstemp(path);
-    require(fd >= 0);
-    constexpr std::string_view kSecrets = "fuzz-secret-new\nfuzz-secret-old\n";
-    require(write(fd, kSecrets.data(), kSecrets.size()) == static_cast<ssize_t>(kSecrets.size()));
-    close(fd);
-    if (const auto at = toml.find("@SRS_SECRETS@"); at != std::string::npos) {
-        toml.replace(at, std::string_view("@SRS_SECRETS@").size(), path);
+    const auto at = toml.find(kMark);
+    if (at != std::string::npos) {
+        const int fd = mkstemp(path);
+        require(fd >= 0);
+        constexpr std::string_view kSecrets = "fuzz-secret-new\nfuzz-secret-old\n";
+        require(write(fd, kSecrets.data(), kSecrets.size()) ==
+                static_cast<ssize_t>(kSecrets.size()));
+        close(fd);
+        toml.replace(at, kMark.size(), path);
     }
     auto r = staffel::config::load_policy_text(toml, "session.toml");
-    unlink(path);
+    if (at != std::string::npos) {
+        unlink(path);
+    }
     if (r.policy == nullptr) {
         for (const auto& e : r.errors) {
             std::fprintf(stderr, "%s\n", e.to_string().c_str());

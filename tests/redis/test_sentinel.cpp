@@ -93,6 +93,17 @@ adapters::RedisOptions options_with(std::shared_ptr<adapters::RedisResolver> res
     return o;
 }
 
+// One unit on a window counter (limit 100, for a minute) under key.
+std::vector<core::CounterCharge> one_charge(std::string key) {
+    core::CounterCharge c;
+    c.kind = core::CounterCharge::Kind::Window;
+    c.key = std::move(key);
+    c.amount = 1;
+    c.limit = 100;
+    c.expire_at_ms = test::now_ms() + 60'000;
+    return {c};
+}
+
 std::vector<std::string> argv(std::initializer_list<const char*> words) {
     return {words.begin(), words.end()};
 }
@@ -194,13 +205,7 @@ TEST_CASE("SentinelResolver: no sentinel that answers is an error naming the mas
 TEST_CASE("wait_replicas: a charge counts once a replica holds it, else a store error",
           "[sentinel][wait]") {
     RedisServer primary(tcp(), fast_sync());
-    core::CounterCharge c;
-    c.kind = core::CounterCharge::Kind::Window;
-    c.key = "w:{wait}";
-    c.amount = 1;
-    c.limit = 100;
-    c.expire_at_ms = test::now_ms() + 60'000;
-    const std::vector<core::CounterCharge> charge{c};
+    const auto charge = one_charge("w:{wait}");
 
     adapters::RedisOptions o = primary.options();
     adapters::RedisCounterStore alone(o, adapters::ReplicaWait{1, std::chrono::milliseconds(50)});
@@ -256,13 +261,7 @@ TEST_CASE("wait_replicas: a charge counts once a replica holds it, else a store 
 TEST_CASE("wait_replicas: a charge whose answer was lost is reported as maybe counted",
           "[sentinel][wait][lost]") {
     RedisServer primary;
-    core::CounterCharge c;
-    c.kind = core::CounterCharge::Kind::Window;
-    c.key = "w:{lost}";
-    c.amount = 1;
-    c.limit = 100;
-    c.expire_at_ms = test::now_ms() + 60'000;
-    const std::vector<core::CounterCharge> charge{c};
+    const auto charge = one_charge("w:{lost}");
 
     adapters::RedisOptions o = primary.options();
     o.command_timeout = std::chrono::milliseconds(100);
