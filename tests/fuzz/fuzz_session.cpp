@@ -53,6 +53,7 @@
 #include "config/loader.hpp"
 #include "core/session.hpp"
 #include "core/suppress/suppress.hpp"
+#include "core/text.hpp"
 #include "unit/core/fake_counter_store.hpp"
 #include "unit/core/fake_message_edits.hpp"
 #include "unit/core/fake_suppression_store.hpp"
@@ -325,20 +326,7 @@ bool is_gone(std::string_view rcpt) {
     if (rcpt.size() >= 2 && rcpt.front() == '<' && rcpt.back() == '>') {
         rcpt = rcpt.substr(1, rcpt.size() - 2);
     }
-    constexpr std::string_view kGone = "gone@example.net";
-    if (rcpt.size() != kGone.size()) {
-        return false;
-    }
-    for (std::size_t i = 0; i < rcpt.size(); ++i) {
-        char c = rcpt[i];
-        if (c >= 'A' && c <= 'Z') {
-            c = static_cast<char>(c - 'A' + 'a');
-        }
-        if (c != kGone[i]) {
-            return false;
-        }
-    }
-    return true;
+    return iequals(rcpt, "gone@example.net");
 }
 
 constexpr const char* kClients[] = {"192.0.2.7", "203.0.113.9", "::1", "unknown", ""};
